@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+// LifelongLM: one language model learning a stream of NLP tasks without forgetting.
+// Architecture, bottom to top: engine → formats → models → lifelong methods → CLI.
+import PackageDescription
+
+let package = Package(
+    name: "LifelongLM",
+    products: [
+        .library(name: "LifelongEngine", targets: ["LifelongEngine"]),
+        .library(name: "LifelongFormats", targets: ["LifelongFormats"]),
+        .library(name: "LifelongModels", targets: ["LifelongModels"]),
+        .executable(name: "lifelong", targets: ["lifelong"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // BLAS: OpenBLAS on Linux (libopenblas-dev); Accelerate is used directly on macOS.
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "Sources/COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        // Tensors, reverse-mode autograd, kernels, optimiser, PRNG.
+        .target(
+            name: "LifelongEngine",
+            dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        // File formats from strangers: safetensors (GGUF and tokenizers follow).
+        .target(
+            name: "LifelongFormats",
+            dependencies: ["LifelongEngine"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        // Transformer models built from engine ops, loaded from checkpoints.
+        .target(
+            name: "LifelongModels",
+            dependencies: ["LifelongEngine", "LifelongFormats"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .executableTarget(
+            name: "lifelong",
+            dependencies: [
+                "LifelongEngine", "LifelongFormats", "LifelongModels",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "EngineTests",
+            dependencies: ["LifelongEngine", "LifelongFormats"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "ModelTests",
+            dependencies: ["LifelongEngine", "LifelongFormats", "LifelongModels"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+    ]
+)

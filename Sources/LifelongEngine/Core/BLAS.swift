@@ -1,0 +1,41 @@
+#if canImport(Accelerate)
+import Accelerate
+#else
+import COpenBLAS
+#endif
+
+/// Single-precision matrix product through the platform BLAS (OpenBLAS or Accelerate).
+///
+/// Computes `C = alpha · op(A) · op(B) + beta · C` on row-major matrices, where op(X) is X or Xᵀ.
+/// `m × k` is the shape of op(A), `k × n` of op(B); `lda`, `ldb`, `ldc` are row strides, which lets
+/// callers address one head inside a [tokens, heads·dim] matrix without copying it.
+public enum BLAS {
+    public static var name: String {
+        #if canImport(Accelerate)
+        "Accelerate"
+        #else
+        "OpenBLAS"
+        #endif
+    }
+
+    @inline(__always)
+    public static func gemm(
+        transA: Bool = false, transB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        guard m > 0, n > 0 else { return }
+        if k == 0 {  // BLAS leaves C untouched when k == 0 only if beta == 1; make it explicit.
+            for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
+            return
+        }
+        cblas_sgemm(CblasRowMajor,
+                    transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha,
+                    a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+
+/// Causal multi-head attention with grouped-query heads, fused: softmax(q·kᵀ/√D + mask) · v.
+///
+/// Layout is the projections' own, so nothing is transposed: `q` is [B, T, Hq·D], `k` and `v` are
+/// [B, S, Hkv·D] (S ≥ T; query t sits at key position t + S − T, so S > T is decoding with a cache).
+/// Query head h reads kv head h / (Hq / Hkv). `keyMask` ([B·S], true = real token) hides padding.
+/// A query with no visible key (a padding row) outputs zeros.
+///
+/// The probabilities P are kept for the backward, which per query row computes
+///   dP = dO · vᵀ,  dS = P ⊙ (dP − Σ P ⊙ dP),  dq = dS · k / √D,  dk += dSᵀ · q / √D,  dv += Pᵀ · dO.
+/// Work is split over (batch, kv head) so that the heads sharing k and v accumulate their
+/// gradients in one thread, with no locks and a fixed summation order.
+public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int, keyMask: [Bool]? = nil) -> Tensor {
+    precondition(q.shape.count == 3 && k.shape.count == 3 && v.shape == k.shape,
+                 "attention: q \(q.shape), k \(k.shape), v \(v.shape) must be [B, T, H·D]")
+    let batch = q.shape[0], queries = q.shape[1], keys = k.shape[1]
+    precondition(k.shape[0] == batch && keys >= queries, "attention: k \(k.shape) does not match q \(q.shape)")
+    precondition(heads % kvHeads == 0, "attention: \(heads) heads not a multiple of \(kvHeads) kv heads")
+    let headDim = q.lastDim / heads
+    precondition(headDim * heads == q.lastDim && headDim * kvHeads == k.lastDim, "attention: head sizes disagree")
+    precondition(keyMask == nil || keyMask!.count == batch * keys, "attention: key mask needs \(batch * keys) entries")
+
+    let qWidth = heads * headDim, kvWidth = kvHeads * headDim, group = heads / kvHeads
+    let scale = 1 / Float(headDim).squareRoot(), shift = keys - queries
+    let out = Tensor(uninitialized: q.shape, op: "attention")
+    // probabilities[b][h][t][j], zero where masked or in the future.
+    let probabilities = TensorStorage(zeros: batch * heads * queries * keys)
+    let qp = q.data.baseAddress!, kp = k.data.baseAddress!, vp = v.data.baseAddress!
+    let op = out.data.baseAddress!, pp = probabilities.pointer
+
+    Parallel.forEach(batch * heads, costPerItem: queries * keys * headDim * 2) { bh in
+        let b = bh / heads, h = bh % heads, kvh = h / group
+        for t in 0..<queries {
+            let qRow = qp + (b * queries + t) * qWidth + h * headDim
+            let pRow = pp + ((b * heads + h) * queries + t) * keys
+            let oRow = op + (b * queries + t) * qWidth + h * headDim
+            var maxScore = -Float.infinity
+            for j in 0...(t + shift) where keyMask?[b * keys + j] ?? true {
+                let kRow = kp + (b * keys + j) * kvWidth + kvh * headDim
+                var dot: Float = 0
+                for d in 0..<headDim { dot += qRow[d] * kRow[d] }
+                pRow[j] = dot * scale
+                maxScore = max(maxScore, pRow[j])
+            }
+            for d in 0..<headDim { oRow[d] = 0 }
+            guard maxScore > -Float.infinity else { continue }
+            var sum: Float = 0
+            for j in 0...(t + shift) where keyMask?[b * keys + j] ?? true {
+                pRow[j] = exp(pRow[j] - maxScore); sum += pRow[j]
+            }
+            let inv = 1 / sum
+            for j in 0...(t + shift) where pRow[j] != 0 {
+                pRow[j] *= inv
+                let vRow = vp + (b * keys + j) * kvWidth + kvh * headDim, p = pRow[j]
+                for d in 0..<headDim { oRow[d] += p * vRow[d] }
+            }
+        }
+    }
+
+    out.recordBackward([q, k, v]) { dOut in
+        let dq = q.gradPointer(), dk = k.gradPointer(), dv = v.gradPointer()
+        Parallel.forEach(batch * kvHeads, costPerItem: group * queries * keys * headDim * 4) { bkv in
+            let b = bkv / kvHeads, kvh = bkv % kvHeads
+            var dP = [Float](repeating: 0, count: keys)
+            for h in (kvh * group)..<((kvh + 1) * group) {
+                for t in 0..<queries {
+                    let qRow = qp + (b * queries + t) * qWidth + h * headDim
+                    let dOutRow = dOut + (b * queries + t) * qWidth + h * headDim
+                    let pRow = pp + ((b * heads + h) * queries + t) * keys
+                    let last = t + shift
+                    var rowDot: Float = 0
+                    for j in 0...last where pRow[j] != 0 {
+                        let vRow = vp + (b * keys + j) * kvWidth + kvh * headDim
+                        var dot: Float = 0
+                        for d in 0..<headDim { dot += dOutRow[d] * vRow[d] }
+                        dP[j] = dot
+                        rowDot += pRow[j] * dot
+                    }
+                    for j in 0...last where pRow[j] != 0 {
+                        let p = pRow[j], dS = p * (dP[j] - rowDot) * scale
+                        let kOff = (b * keys + j) * kvWidth + kvh * headDim
+                        if let dq {
+                            let dqRow = dq + (b * queries + t) * qWidth + h * headDim, kRow = kp + kOff
+                            for d in 0..<headDim { dqRow[d] += dS * kRow[d] }
+                        }
+                        if let dk { let dkRow = dk + kOff; for d in 0..<headDim { dkRow[d] += dS * qRow[d] } }
+                        if let dv { let dvRow = dv + kOff; for d in 0..<headDim { dvRow[d] += p * dOutRow[d] } }
+                    }
+                }
+            }
+        }
+        _ = probabilities  // keep P alive for as long as the backward can run
+    }
+    return out
+}

@@ -1,0 +1,98 @@
+import Foundation
+import LifelongEngine
+import LifelongFormats
+
+/// The tensors of a checkpoint, from one safetensors file or a sharded set
+/// (`model.safetensors.index.json` mapping each name to its shard).
+public struct TensorCheckpoint {
+    private var location: [String: (file: SafetensorsFile, entry: SafetensorsFile.Entry)] = [:]
+
+    public init(files: [SafetensorsFile]) throws {
+        for file in files {
+            for entry in file.entries {
+                guard location[entry.name] == nil else {
+                    throw FormatError(file: file.path, "tensor '\(entry.name)' is also in \(location[entry.name]!.file.path)")
+                }
+                location[entry.name] = (file, entry)
+            }
+        }
+    }
+
+    /// `model.safetensors`, or the shards listed in `model.safetensors.index.json`, in `directory`.
+    public init(directory: String) throws {
+        let single = (directory as NSString).appendingPathComponent("model.safetensors")
+        let indexPath = (directory as NSString).appendingPathComponent("model.safetensors.index.json")
+        if FileManager.default.fileExists(atPath: single) {
+            try self.init(files: [SafetensorsFile(path: single)])
+        } else if FileManager.default.fileExists(atPath: indexPath) {
+            guard let data = FileManager.default.contents(atPath: indexPath),
+                  let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+                  let weightMap = json["weight_map"] as? [String: String] else {
+                throw FormatError(file: indexPath, "expected a JSON object with a 'weight_map' of name → shard file")
+            }
+            let shards = Set(weightMap.values).sorted()
+            for shard in shards where shard.contains("/") || shard.hasPrefix(".") {
+                throw FormatError(file: indexPath, "shard name '\(shard)' must be a plain file name")
+            }
+            try self.init(files: shards.map { try SafetensorsFile(path: (directory as NSString).appendingPathComponent($0)) })
+            for (name, shard) in weightMap where location[name]?.file.path.hasSuffix("/" + shard) != true {
+                throw FormatError(file: indexPath, "tensor '\(name)' is not in its shard \(shard)")
+            }
+        } else {
+            throw FormatError(file: directory, "no model.safetensors or model.safetensors.index.json")
+        }
+    }
+
+    public var names: [String] { Array(location.keys) }
+
+    public func contains(_ name: String) -> Bool { location[name] != nil }
+
+    public func shape(_ name: String) -> [Int]? { location[name]?.entry.shape }
+
+    /// Copies tensor `name` (converted to fp32) into `destination`, whose shape must match.
+    public func read(_ name: String, into destination: Tensor) throws {
+        guard let (file, entry) = location[name] else { throw FormatError(file: "checkpoint", "missing tensor '\(name)'") }
+        guard entry.shape == destination.shape else {
+            throw FormatError(file: file.path, "tensor '\(name)' has shape \(entry.shape), the model expects \(destination.shape)")
+        }
+        try file.readFloats(entry, into: destination.data)
+    }
+}
+
+extension DecoderLM {
+    /// Loads a Hugging Face directory: `config.json` plus `model.safetensors` (or shards).
+    public convenience init(huggingFaceDirectory directory: String) throws {
+        let config = try DecoderConfig.huggingFace(configAt: (directory as NSString).appendingPathComponent("config.json"))
+        self.init(config: config, seed: 0)
+        try load(try TensorCheckpoint(directory: directory))
+    }
+
+    /// Sets every parameter from the checkpoint. Names may omit the `transformer.` / `model.`
+    /// prefix (original GPT-2 files do). Every parameter must be present; a tensor the model has no
+    /// place for is an error too, except buffers that hold no weights.
+    public func load(_ checkpoint: TensorCheckpoint) throws {
+        let prefix = config.architecture == .gpt2 ? "transformer." : "model."
+        var used = Set<String>()
+        for (name, tensor) in namedParameters {
+            let candidates = [name, name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : name]
+            guard let found = candidates.first(where: checkpoint.contains) else {
+                throw FormatError(file: "checkpoint", "missing parameter '\(name)'")
+            }
+            try checkpoint.read(found, into: tensor)
+            used.insert(found)
+        }
+        let ignorable = [".attn.bias", ".attn.masked_bias", "rotary_emb.inv_freq"]
+        let unexpected = checkpoint.names.filter { name in
+            !used.contains(name) && !ignorable.contains(where: name.hasSuffix)
+                && !(name == "lm_head.weight" && config.tieWordEmbeddings)
+        }
+        if !unexpected.isEmpty {
+            throw FormatError(file: "checkpoint", "tensors the \(config.architecture.rawValue) model has no place for: \(unexpected.sorted().prefix(5).joined(separator: ", "))")
+        }
+    }
+
+    /// Writes all parameters to a safetensors file (atomically).
+    public func save(to path: String) throws {
+        try SafetensorsFile.write(namedParameters, to: path)
+    }
+}

@@ -1,0 +1,40 @@
+import LifelongEngine
+
+/// The position-wise feed-forward network of one decoder block.
+///
+/// GPT-2: `c_proj(gelu_tanh(c_fc(x)))`. Llama: `down_proj(silu(gate_proj(x)) ⊙ up_proj(x))`.
+public final class FeedForward: Module {
+    let architecture: DecoderConfig.Architecture
+    let up: Linear, down: Linear
+    let gate: Linear?
+
+    init(config: DecoderConfig, rng: inout SeededGenerator) {
+        architecture = config.architecture
+        let d = config.hiddenSize, hidden = config.intermediateSize
+        let residualStd = 0.02 / Float(2 * config.layerCount).squareRoot()
+        switch config.architecture {
+        case .gpt2:
+            up = Linear(inFeatures: d, outFeatures: hidden, bias: true, layout: .inOut, std: 0.02, rng: &rng)
+            down = Linear(inFeatures: hidden, outFeatures: d, bias: true, layout: .inOut, std: residualStd, rng: &rng)
+            gate = nil
+        case .llama:
+            gate = Linear(inFeatures: d, outFeatures: hidden, bias: false, layout: .outIn, std: 0.02, rng: &rng)
+            up = Linear(inFeatures: d, outFeatures: hidden, bias: false, layout: .outIn, std: 0.02, rng: &rng)
+            down = Linear(inFeatures: hidden, outFeatures: d, bias: false, layout: .outIn, std: residualStd, rng: &rng)
+        }
+    }
+
+    public var namedParameters: [(name: String, tensor: Tensor)] {
+        switch architecture {
+        case .gpt2: return scoped("c_fc", up) + scoped("c_proj", down)
+        case .llama: return scoped("gate_proj", gate!) + scoped("up_proj", up) + scoped("down_proj", down)
+        }
+    }
+
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        switch architecture {
+        case .gpt2: return down(geluTanh(up(x)))
+        case .llama: return down(swiGLU(gate: gate!(x), up: up(x)))
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import LifelongEngine
+
+/// A fully connected layer: `weight` (and optional `bias`) applied over the last dimension.
+public final class Linear: Module {
+    public let weight: Tensor
+    public let bias: Tensor?
+    public let layout: WeightLayout
+
+    init(inFeatures: Int, outFeatures: Int, bias: Bool, layout: WeightLayout, std: Float, rng: inout SeededGenerator) {
+        self.layout = layout
+        let shape = layout == .outIn ? [outFeatures, inFeatures] : [inFeatures, outFeatures]
+        weight = Initializer.normal(std: std).make(shape, rng: &rng)
+        self.bias = bias ? Initializer.zeros.make([outFeatures], rng: &rng) : nil
+    }
+
+    public var namedParameters: [(name: String, tensor: Tensor)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight, bias, layout: layout) }
+}
+
+/// LayerNorm (weight and bias) or RMSNorm (weight only) over the last dimension.
+public final class Norm: Module {
+    public enum Kind: Sendable { case layerNorm, rmsNorm }
+    public let kind: Kind
+    public let epsilon: Float
+    public let weight: Tensor
+    public let bias: Tensor?
+
+    init(kind: Kind, dim: Int, epsilon: Float, rng: inout SeededGenerator) {
+        self.kind = kind
+        self.epsilon = epsilon
+        weight = Initializer.ones.make([dim], rng: &rng)
+        bias = kind == .layerNorm ? Initializer.zeros.make([dim], rng: &rng) : nil
+    }
+
+    public var namedParameters: [(name: String, tensor: Tensor)] {
+        [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        switch kind {
+        case .layerNorm: return layerNorm(x, weight: weight, bias: bias!, eps: epsilon)
+        case .rmsNorm: return rmsNorm(x, weight: weight, eps: epsilon)
+        }
+    }
+}
+
+/// A lookup table of `count` vectors of width `dim` (tokens or positions).
+public final class Embedding: Module {
+    public private(set) var weight: Tensor
+
+    init(count: Int, dim: Int, std: Float, rng: inout SeededGenerator) {
+        weight = Initializer.normal(std: std).make([count, dim], rng: &rng)
+    }
+
+    public var namedParameters: [(name: String, tensor: Tensor)] { [("weight", weight)] }
+
+    public func callAsFunction(_ ids: [Int], shape: [Int]) -> Tensor { embedding(weight, ids: ids, shape: shape) }
+
+    /// Replaces the table (vocabulary growth builds a larger one).
+    func replaceWeight(_ newWeight: Tensor) { weight = newWeight }
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Writes the reference fixtures the Swift parity tests compare against.
+
+Run by hand when the fixtures must change (needs torch, transformers, safetensors):
+
+    python3 -m venv /tmp/ref && /tmp/ref/bin/pip install torch transformers safetensors
+    /tmp/ref/bin/python scripts/make_fixtures.py
+
+For a tiny GPT-2 and a tiny Llama (random weights, every parameter perturbed so that no bias is 0 and
+no norm weight is 1) it saves the Hugging Face directory (config.json + model.safetensors) and
+`expected.safetensors` with: the token ids and attention mask, the logits, the loss, the gradient of
+every parameter, every parameter after one and after two AdamW steps, and the gradients at the
+second step (grad-norm clipping 1.0,
+weight decay 0.1 on matrices only). `ops.safetensors` holds cases for the fused losses.
+"""
+import json
+import os
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "ModelTests", "Fixtures")
+torch.manual_seed(0)
+
+
+def perturb(model):
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+
+
+def adamw_step(model, params):
+    decay = [p for _, p in params if p.dim() >= 2]
+    no_decay = [p for _, p in params if p.dim() < 2]
+    return torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+        lr=1e-2, betas=(0.9, 0.999), eps=1e-8, foreach=False)
+
+
+def write_case(name, model, ids, mask):
+    directory = os.path.join(OUT, name)
+    os.makedirs(directory, exist_ok=True)
+    model.save_pretrained(directory, safe_serialization=True)
+    for extra in ("generation_config.json",):
+        path = os.path.join(directory, extra)
+        if os.path.exists(path):
+            os.remove(path)
+    # Parameters by checkpoint name; a tied head appears once, under the embedding's name.
+    params = [(n, p) for n, p in model.named_parameters()]
+    labels = ids.masked_fill(mask == 0, -100)
+    out = model(input_ids=ids, attention_mask=mask, labels=labels)
+    out.loss.backward()
+    expected = {
+        "ids": ids.to(torch.int64), "mask": mask.to(torch.int64),
+        "logits": out.logits.detach().contiguous(), "loss": out.loss.detach().reshape(1),
+    }
+    for n, p in params:
+        expected["grad." + n] = p.grad.detach().clone()
+    optimizer = adamw_step(model, params)
+    for step in (1, 2):
+        if step == 2:
+            optimizer.zero_grad()
+            model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
+            for n, p in params:
+                expected["grad2." + n] = p.grad.detach().clone()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        for n, p in params:
+            expected[f"step{step}." + n] = p.detach().clone()
+    save_file({k: v.contiguous() for k, v in expected.items()}, os.path.join(directory, "expected.safetensors"))
+
+
+def gpt2_case():
+    config = GPT2Config(vocab_size=64, n_positions=16, n_embd=32, n_layer=2, n_head=4,
+                        resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    model = GPT2LMHeadModel(config)
+    perturb(model)
+    ids = torch.randint(0, 64, (2, 8))
+    mask = torch.ones(2, 8, dtype=torch.int64)
+    write_case("tiny-gpt2", model, ids, mask)
+
+
+def llama_case():
+    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32,
+                         rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=False,
+                         attention_dropout=0.0)
+    model = LlamaForCausalLM(config)
+    model.config._attn_implementation = "eager"
+    perturb(model)
+    ids = torch.randint(0, 64, (2, 8))
+    mask = torch.ones(2, 8, dtype=torch.int64)
+    mask[1, 5:] = 0  # right padding in the second row
+    write_case("tiny-llama", model, ids, mask)
+
+
+def loss_cases():
+    logits = torch.randn(6, 10, requires_grad=True)
+    targets = torch.tensor([1, 4, -100, 9, 0, 4])
+    class_weights = torch.ones(10)
+    class_weights[4] = 5.0  # LAMOL weighs its ANS token this way
+    ce = F.cross_entropy(logits, targets, weight=class_weights, ignore_index=-100)
+    ce.backward()
+    student = torch.randn(5, 10, requires_grad=True)
+    teacher = torch.randn(5, 10)
+    T = 2.0
+    kl = F.kl_div(F.log_softmax(student / T, -1), F.softmax(teacher / T, -1), reduction="batchmean") * T * T
+    kl.backward()
+    save_file({
+        "ce.logits": logits.detach(), "ce.targets": targets, "ce.class_weights": class_weights,
+        "ce.loss": ce.detach().reshape(1), "ce.grad": logits.grad,
+        "kl.student": student.detach(), "kl.teacher": teacher, "kl.loss": kl.detach().reshape(1),
+        "kl.grad": student.grad,
+    }, os.path.join(OUT, "losses.safetensors"))
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    gpt2_case()
+    llama_case()
+    loss_cases()
+    print("fixtures written to", os.path.abspath(OUT))
