@@ -9,11 +9,10 @@ Run by hand when the fixtures must change (needs torch, transformers, safetensor
 For a tiny GPT-2 and a tiny Llama (random weights, every parameter perturbed so that no bias is 0 and
 no norm weight is 1) it saves the Hugging Face directory (config.json + model.safetensors) and
 `expected.safetensors` with: the token ids and attention mask, the logits, the loss, the gradient of
-every parameter, every parameter after one and after two AdamW steps, and the gradients at the
-second step (grad-norm clipping 1.0,
-weight decay 0.1 on matrices only). `ops.safetensors` holds cases for the fused losses.
+every parameter, every parameter after one and after two AdamW steps (grad-norm clipping 1.0, weight
+decay 0.1 on matrices only), the gradients at the second step, and greedy continuations of a few
+prompts by `generate`. `losses.safetensors` holds cases for the fused losses.
 """
-import json
 import os
 
 import torch
@@ -39,6 +38,21 @@ def adamw_step(model, params):
         lr=1e-2, betas=(0.9, 0.999), eps=1e-8, foreach=False)
 
 
+PROMPTS = [[5, 9, 13], [7, 3, 22, 41, 8], [60]]
+
+
+def greedy_references(model, expected):
+    """Each prompt continued alone by transformers' greedy generate (8 new tokens, no EOS stop)."""
+    model.generation_config.eos_token_id = None
+    model.generation_config.pad_token_id = 0
+    with torch.no_grad():
+        for i, prompt in enumerate(PROMPTS):
+            ids = torch.tensor([prompt])
+            out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=8, do_sample=False)
+            expected[f"generate.prompt{i}"] = ids[0].to(torch.int64)
+            expected[f"generate.output{i}"] = out[0, len(prompt):].to(torch.int64).contiguous()
+
+
 def write_case(name, model, ids, mask):
     directory = os.path.join(OUT, name)
     os.makedirs(directory, exist_ok=True)
@@ -50,12 +64,14 @@ def write_case(name, model, ids, mask):
     # Parameters by checkpoint name; a tied head appears once, under the embedding's name.
     params = [(n, p) for n, p in model.named_parameters()]
     labels = ids.masked_fill(mask == 0, -100)
+    expected = {}
+    greedy_references(model, expected)
     out = model(input_ids=ids, attention_mask=mask, labels=labels)
     out.loss.backward()
-    expected = {
+    expected.update({
         "ids": ids.to(torch.int64), "mask": mask.to(torch.int64),
         "logits": out.logits.detach().contiguous(), "loss": out.loss.detach().reshape(1),
-    }
+    })
     for n, p in params:
         expected["grad." + n] = p.grad.detach().clone()
     optimizer = adamw_step(model, params)

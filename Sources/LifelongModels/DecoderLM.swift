@@ -46,8 +46,8 @@ public final class DecoderBlock: Module {
         scoped(names.norm1, norm1) + scoped(names.attention, attention) + scoped(names.norm2, norm2) + scoped(names.mlp, mlp)
     }
 
-    func callAsFunction(_ x: Tensor, positions: [Int], keyMask: [Bool]?) -> Tensor {
-        let h = add(x, attention(norm1(x), positions: positions, keyMask: keyMask))
+    func callAsFunction(_ x: Tensor, positions: [Int], keyMask: [Bool]?, cache: (KVCache, layer: Int)?) -> Tensor {
+        let h = add(x, attention(norm1(x), positions: positions, keyMask: keyMask, cache: cache))
         return add(h, mlp(norm2(h)))
     }
 }
@@ -96,8 +96,9 @@ public final class DecoderLM: Module {
         return result
     }
 
-    /// The last hidden states [B, T, d] (after the final norm).
-    public func hiddenStates(_ batch: TokenBatch) -> Tensor {
+    /// The last hidden states [B, T, d] (after the final norm). With a cache (inference), the
+    /// batch continues the cached sequences and its keys and values are added to the cache.
+    public func hiddenStates(_ batch: TokenBatch, cache: KVCache? = nil) -> Tensor {
         let positions = batch.resolvedPositions
         for p in positions {
             precondition(config.architecture != .gpt2 || p < config.maxPositions,
@@ -107,13 +108,24 @@ public final class DecoderLM: Module {
         if let positionEmbedding {
             x = add(x, positionEmbedding(positions, shape: [batch.batchSize, batch.length]))
         }
-        for block in blocks { x = block(x, positions: positions, keyMask: batch.mask) }
+        if let cache {
+            precondition(cache.batchSize == batch.batchSize, "cache holds \(cache.batchSize) sequences, batch has \(batch.batchSize)")
+            cache.appendMask(batch.mask, count: batch.length)
+        }
+        for (i, block) in blocks.enumerated() {
+            x = block(x, positions: positions, keyMask: batch.mask, cache: cache.map { ($0, i) })
+        }
+        cache?.length += batch.length
         return finalNorm(x)
     }
 
     /// Next-token logits [B, T, vocab].
     public func logits(_ batch: TokenBatch) -> Tensor {
-        let h = hiddenStates(batch)
+        outputLogits(hiddenStates(batch))
+    }
+
+    /// Logits of hidden states [..., d] → [..., vocab], through the head or the tied embedding.
+    func outputLogits(_ h: Tensor) -> Tensor {
         if let lmHead { return lmHead(h) }
         return linear(h, tokenEmbedding.weight, layout: .outIn)
     }

@@ -38,7 +38,9 @@ public final class SelfAttention: Module {
     }
 
     /// `x` is [B, T, d]; `positions` has one entry per token (B·T); `keyMask` hides padding.
-    func callAsFunction(_ x: Tensor, positions: [Int], keyMask: [Bool]?) -> Tensor {
+    /// With a cache, the new keys and values are stored in it and the queries attend to everything
+    /// cached so far (inference only).
+    func callAsFunction(_ x: Tensor, positions: [Int], keyMask: [Bool]?, cache: (KVCache, layer: Int)? = nil) -> Tensor {
         let heads = config.headCount, kvHeads = config.kvHeadCount
         let q: Tensor, k: Tensor, v: Tensor
         switch config.architecture {
@@ -51,6 +53,12 @@ public final class SelfAttention: Module {
             k = rope(key!(x), heads: kvHeads, positions: positions, base: config.ropeTheta)
             v = value!(x)
         }
-        return output(causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, keyMask: keyMask))
+        guard let (cache, layer) = cache else {
+            return output(causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, keyMask: keyMask))
+        }
+        cache.store(layer: layer, keys: k, values: v)
+        let keys = cache.length + x.shape[1]
+        return output(cachedAttention(q: q, keyCache: cache.keys[layer], valueCache: cache.values[layer], keys: keys,
+                                      heads: heads, kvHeads: kvHeads, keyMask: cache.keyMask(keys: keys)))
     }
 }

@@ -29,34 +29,9 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
     let qp = q.data.baseAddress!, kp = k.data.baseAddress!, vp = v.data.baseAddress!
     let op = out.data.baseAddress!, pp = probabilities.pointer
 
-    Parallel.forEach(batch * heads, costPerItem: queries * keys * headDim * 2) { bh in
-        let b = bh / heads, h = bh % heads, kvh = h / group
-        for t in 0..<queries {
-            let qRow = qp + (b * queries + t) * qWidth + h * headDim
-            let pRow = pp + ((b * heads + h) * queries + t) * keys
-            let oRow = op + (b * queries + t) * qWidth + h * headDim
-            var maxScore = -Float.infinity
-            for j in 0...(t + shift) where keyMask?[b * keys + j] ?? true {
-                let kRow = kp + (b * keys + j) * kvWidth + kvh * headDim
-                var dot: Float = 0
-                for d in 0..<headDim { dot += qRow[d] * kRow[d] }
-                pRow[j] = dot * scale
-                maxScore = max(maxScore, pRow[j])
-            }
-            for d in 0..<headDim { oRow[d] = 0 }
-            guard maxScore > -Float.infinity else { continue }
-            var sum: Float = 0
-            for j in 0...(t + shift) where keyMask?[b * keys + j] ?? true {
-                pRow[j] = exp(pRow[j] - maxScore); sum += pRow[j]
-            }
-            let inv = 1 / sum
-            for j in 0...(t + shift) where pRow[j] != 0 {
-                pRow[j] *= inv
-                let vRow = vp + (b * keys + j) * kvWidth + kvh * headDim, p = pRow[j]
-                for d in 0..<headDim { oRow[d] += p * vRow[d] }
-            }
-        }
-    }
+    let geometry = AttentionGeometry(batch: batch, queries: queries, keys: keys, keyRowsPerBatch: keys,
+                                     heads: heads, kvHeads: kvHeads, headDim: headDim)
+    attentionForward(geometry, q: qp, k: kp, v: vp, keyMask: keyMask, probabilities: pp, out: op)
 
     out.recordBackward([q, k, v]) { dOut in
         let dq = q.gradPointer(), dk = k.gradPointer(), dv = v.gradPointer()
@@ -92,5 +67,69 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
         }
         _ = probabilities  // keep P alive for as long as the backward can run
     }
+    return out
+}
+
+/// Sizes of one attention call. `keyRowsPerBatch` ≥ `keys` lets k and v live in a larger buffer
+/// (a KV cache with room to grow) without being copied.
+struct AttentionGeometry {
+    let batch: Int, queries: Int, keys: Int, keyRowsPerBatch: Int
+    let heads: Int, kvHeads: Int, headDim: Int
+}
+
+/// The forward kernel: per (batch, head) and query row, scores over the visible keys, a stable
+/// softmax into `probabilities` (row-major [B, H, T, keys]; zero where masked), then P · v.
+func attentionForward(_ g: AttentionGeometry, q qp: UnsafePointer<Float>, k kp: UnsafePointer<Float>,
+                      v vp: UnsafePointer<Float>, keyMask: [Bool]?, probabilities pp: UnsafeMutablePointer<Float>,
+                      out op: UnsafeMutablePointer<Float>) {
+    let (queries, keys, headDim, heads) = (g.queries, g.keys, g.headDim, g.heads)
+    let qWidth = heads * headDim, kvWidth = g.kvHeads * headDim, group = heads / g.kvHeads
+    let scale = 1 / Float(headDim).squareRoot(), shift = keys - queries
+    Parallel.forEach(g.batch * heads, costPerItem: queries * keys * headDim * 2) { bh in
+        let b = bh / heads, h = bh % heads, kvh = h / group
+        let kBase = kp + b * g.keyRowsPerBatch * kvWidth + kvh * headDim
+        let vBase = vp + b * g.keyRowsPerBatch * kvWidth + kvh * headDim
+        for t in 0..<queries {
+            let qRow = qp + (b * queries + t) * qWidth + h * headDim
+            let pRow = pp + ((b * heads + h) * queries + t) * keys
+            let oRow = op + (b * queries + t) * qWidth + h * headDim
+            var maxScore = -Float.infinity
+            for j in 0...(t + shift) where keyMask?[b * keys + j] ?? true {
+                let kRow = kBase + j * kvWidth
+                var dot: Float = 0
+                for d in 0..<headDim { dot += qRow[d] * kRow[d] }
+                pRow[j] = dot * scale
+                maxScore = max(maxScore, pRow[j])
+            }
+            for d in 0..<headDim { oRow[d] = 0 }
+            guard maxScore > -Float.infinity else { continue }
+            var sum: Float = 0
+            for j in 0...(t + shift) where keyMask?[b * keys + j] ?? true {
+                pRow[j] = exp(pRow[j] - maxScore); sum += pRow[j]
+            }
+            let inv = 1 / sum
+            for j in 0...(t + shift) where pRow[j] != 0 {
+                pRow[j] *= inv
+                let vRow = vBase + j * kvWidth, p = pRow[j]
+                for d in 0..<headDim { oRow[d] += p * vRow[d] }
+            }
+        }
+    }
+}
+
+/// Attention of new queries over keys and values held in a cache buffer [B, capacity, Hkv·D] whose
+/// first `keys` rows per sequence are filled (inference only: records no gradient).
+/// `keyMask` has B·keys entries.
+public func cachedAttention(q: Tensor, keyCache: Tensor, valueCache: Tensor, keys: Int,
+                            heads: Int, kvHeads: Int, keyMask: [Bool]?) -> Tensor {
+    let batch = q.shape[0], queries = q.shape[1], headDim = q.lastDim / heads
+    precondition(keyCache.shape == valueCache.shape && keyCache.shape[0] == batch && keys <= keyCache.shape[1]
+                 && keys >= queries && keyCache.lastDim == kvHeads * headDim, "cachedAttention: cache shapes disagree")
+    let geometry = AttentionGeometry(batch: batch, queries: queries, keys: keys, keyRowsPerBatch: keyCache.shape[1],
+                                     heads: heads, kvHeads: kvHeads, headDim: headDim)
+    let out = Tensor(uninitialized: q.shape, op: "cachedAttention")
+    let probabilities = TensorStorage(zeros: batch * heads * queries * keys)
+    attentionForward(geometry, q: q.data.baseAddress!, k: keyCache.data.baseAddress!, v: valueCache.data.baseAddress!,
+                     keyMask: keyMask, probabilities: probabilities.pointer, out: out.data.baseAddress!)
     return out
 }

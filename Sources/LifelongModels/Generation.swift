@@ -1,0 +1,116 @@
+import Foundation
+import LifelongEngine
+
+/// How the next token is chosen from the logits.
+public enum SamplingStrategy: Equatable, Sendable {
+    /// The most likely token (the first one on ties, as `torch.argmax`).
+    case greedy
+    /// A random draw from softmax(logits / temperature), restricted to the `topK` most likely
+    /// tokens and then to the smallest set whose probability reaches `topP` (nil: no restriction).
+    case sample(temperature: Float = 1, topK: Int? = nil, topP: Float? = nil)
+}
+
+public struct GenerationOptions: Sendable {
+    public var maxNewTokens: Int
+    public var strategy: SamplingStrategy
+    /// Generation of a sequence ends at any of these tokens (which is not returned).
+    public var stopTokens: Set<Int>
+    public var seed: UInt64
+
+    public init(maxNewTokens: Int, strategy: SamplingStrategy = .greedy, stopTokens: Set<Int> = [], seed: UInt64 = 0) {
+        self.maxNewTokens = maxNewTokens; self.strategy = strategy; self.stopTokens = stopTokens; self.seed = seed
+    }
+}
+
+extension DecoderLM {
+    /// Continues every prompt, all in one batch, and returns the new tokens of each.
+    ///
+    /// Prompts of different lengths are left-padded to a common length with the padding masked
+    /// out, and each sequence's positions count its real tokens only, so a prompt's continuation
+    /// does not depend on the other prompts in the batch. The prompts are read in one forward pass
+    /// (prefill); then every step feeds one token per sequence through the KV cache. Randomness
+    /// comes from one generator seeded with `options.seed`, drawn sequence by sequence.
+    public func generate(prompts: [[Int]], options: GenerationOptions) -> [[Int]] {
+        precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "generate: every prompt needs at least one token")
+        let batchSize = prompts.count, promptLength = prompts.map(\.count).max()!
+        let capacity = promptLength + options.maxNewTokens
+        precondition(config.architecture != .gpt2 || capacity <= config.maxPositions,
+                     "generate: \(capacity) positions exceed the model's \(config.maxPositions)")
+        var rng = SeededGenerator(seed: options.seed)
+        let cache = KVCache(config: config, batchSize: batchSize, capacity: capacity)
+
+        // Prefill: left-padded prompts; padding gets position 0 and is masked.
+        var ids = [Int](), mask = [Bool](), positions = [Int]()
+        for prompt in prompts {
+            let padding = promptLength - prompt.count
+            ids += [Int](repeating: prompt[0], count: padding) + prompt
+            mask += [Bool](repeating: false, count: padding) + [Bool](repeating: true, count: prompt.count)
+            positions += [Int](repeating: 0, count: padding) + Array(0..<prompt.count)
+        }
+        var nextPosition = prompts.map(\.count)
+        var outputs = [[Int]](repeating: [], count: batchSize)
+        var finished = [Bool](repeating: false, count: batchSize)
+
+        noGrad {
+            var batch = TokenBatch(ids: ids, batchSize: batchSize, length: promptLength, mask: mask, positions: positions)
+            for _ in 0..<options.maxNewTokens {
+                let logits = lastPositionLogits(hiddenStates(batch, cache: cache))
+                var next = [Int](repeating: 0, count: batchSize)
+                for b in 0..<batchSize where !finished[b] {
+                    let row = UnsafeBufferPointer(start: logits.data.baseAddress! + b * config.vocabSize, count: config.vocabSize)
+                    next[b] = sampleToken(row, options.strategy, rng: &rng)
+                    if options.stopTokens.contains(next[b]) { finished[b] = true } else { outputs[b].append(next[b]) }
+                }
+                if finished.allSatisfy({ $0 }) { break }
+                batch = TokenBatch(ids: next, batchSize: batchSize, length: 1, positions: nextPosition)
+                for b in 0..<batchSize { nextPosition[b] += 1 }
+            }
+        }
+        return outputs
+    }
+
+    /// Logits of the last position of each sequence, [B, vocab]: the head (the largest matrix
+    /// product of a step) runs on B rows instead of B·T.
+    func lastPositionLogits(_ hidden: Tensor) -> Tensor {
+        let (batch, length, width) = (hidden.shape[0], hidden.shape[1], hidden.shape[2])
+        let last = Tensor(zeros: [batch, width])
+        for b in 0..<batch {
+            (last.data.baseAddress! + b * width).update(from: hidden.data.baseAddress! + ((b + 1) * length - 1) * width, count: width)
+        }
+        return outputLogits(last)
+    }
+}
+
+/// Picks a token from one row of logits according to `strategy`.
+public func sampleToken(_ logits: UnsafeBufferPointer<Float>, _ strategy: SamplingStrategy, rng: inout SeededGenerator) -> Int {
+    switch strategy {
+    case .greedy:
+        var best = 0
+        for i in 1..<logits.count where logits[i] > logits[best] { best = i }
+        return best
+    case let .sample(temperature, topK, topP):
+        precondition(temperature > 0, "temperature must be positive (use .greedy for argmax)")
+        // Candidates by decreasing logit; top-k keeps ties with the k-th value, as Hugging Face does.
+        var order = Array(0..<logits.count).sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+        if let topK, topK > 0, topK < order.count {
+            let threshold = logits[order[topK - 1]]
+            order = order.prefix { logits[$0] >= threshold }
+        }
+        let maxLogit = logits[order[0]]
+        var probabilities = order.map { Double(exp((logits[$0] - maxLogit) / temperature)) }
+        let total = probabilities.reduce(0, +)
+        probabilities = probabilities.map { $0 / total }
+        if let topP, topP < 1 {
+            var cumulative = 0.0, keep = 0
+            while keep < probabilities.count { cumulative += probabilities[keep]; keep += 1; if cumulative >= Double(topP) { break } }
+            order = Array(order.prefix(keep)); probabilities = Array(probabilities.prefix(keep))
+        }
+        let draw = Double(rng.nextFloat()) * probabilities.reduce(0, +)
+        var cumulative = 0.0
+        for (i, p) in probabilities.enumerated() {
+            cumulative += p
+            if draw < cumulative { return order[i] }
+        }
+        return order[order.count - 1]
+    }
+}
