@@ -132,8 +132,51 @@ def loss_cases():
     }, os.path.join(OUT, "losses.safetensors"))
 
 
+def gguf_case():
+    """A small GGUF with one tensor of each supported type and metadata of every value type; the
+    expected fp32 values come from the gguf package's own dequantiser."""
+    import numpy as np
+    import gguf
+    from gguf import GGMLQuantizationType as Q
+
+    rng = np.random.default_rng(0)
+    path = os.path.join(OUT, "types.gguf")
+    writer = gguf.GGUFWriter(path, arch="llama")
+    writer.add_uint8("test.u8", 200); writer.add_int8("test.i8", -100)
+    writer.add_uint16("test.u16", 60000); writer.add_int16("test.i16", -30000)
+    writer.add_uint32("test.u32", 4000000000); writer.add_int32("test.i32", -2000000000)
+    writer.add_uint64("test.u64", 2**40); writer.add_int64("test.i64", -(2**40))
+    writer.add_float32("test.f32", 0.25); writer.add_float64("test.f64", -1.5)
+    writer.add_bool("test.bool", True); writer.add_string("test.string", "héllo ✓")
+    writer.add_array("test.array", ["a", "bc", ""])
+    expected = {}
+    for qtype in (Q.F32, Q.F16, Q.BF16, Q.Q4_0, Q.Q4_1, Q.Q5_0, Q.Q5_1, Q.Q8_0, Q.Q4_K, Q.Q6_K):
+        name = qtype.name.lower()
+        values = rng.standard_normal((2, 256)).astype(np.float32)
+        block_size, type_size = gguf.GGML_QUANT_SIZES[qtype]
+        if qtype in (Q.Q4_K, Q.Q6_K):
+            # Random blocks with sane fp16 scales (K-quant quantisers are not in the package).
+            raw = rng.integers(0, 256, size=(2, 256 // block_size * type_size), dtype=np.uint8)
+            blocks = raw.reshape(-1, type_size)
+            scale = np.array([0.01], dtype=np.float16).view(np.uint8)
+            if qtype == Q.Q4_K:
+                blocks[:, 0:2] = scale; blocks[:, 2:4] = np.array([0.02], dtype=np.float16).view(np.uint8)
+            else:
+                blocks[:, 208:210] = scale
+            data = raw
+        elif qtype == Q.F32:
+            data = values
+        else:
+            data = gguf.quants.quantize(values, qtype)
+        writer.add_tensor(name, data, raw_dtype=qtype)
+        expected[name] = torch.from_numpy(np.ascontiguousarray(gguf.quants.dequantize(data, qtype)).astype(np.float32))
+    writer.write_header_to_file(); writer.write_kv_data_to_file(); writer.write_tensors_to_file(); writer.close()
+    save_file(expected, os.path.join(OUT, "types.expected.safetensors"))
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
+    gguf_case()
     gpt2_case()
     llama_case()
     loss_cases()
