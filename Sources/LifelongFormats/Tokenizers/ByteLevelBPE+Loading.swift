@@ -1,0 +1,130 @@
+import Foundation
+
+extension ByteLevelBPETokenizer {
+    /// The tokenizer stored in a GGUF file (`tokenizer.ggml.model` = "gpt2"). Control and
+    /// user-defined tokens (types 3 and 4) are the special tokens.
+    public static func gguf(_ file: GGUFFile) throws -> ByteLevelBPETokenizer {
+        let model = try file.require("tokenizer.ggml.model").string
+        guard model == "gpt2" else {
+            throw FormatError(file: file.path, "tokenizer.ggml.model '\(model ?? "?")' is not byte-level BPE (gpt2)")
+        }
+        guard let tokenValues = try file.require("tokenizer.ggml.tokens").array else {
+            throw FormatError(file: file.path, "tokenizer.ggml.tokens is not an array")
+        }
+        let tokens = try tokenValues.enumerated().map { i, v -> String in
+            guard let s = v.string else { throw FormatError(file: file.path, "tokenizer.ggml.tokens[\(i)] is not a string") }
+            return s
+        }
+        let merges = try (file.metadata["tokenizer.ggml.merges"]?.array ?? []).enumerated().map { i, v in
+            try splitMerge(v.string, index: i, source: file.path)
+        }
+        var specials: [String: Int] = [:]
+        if let types = file.metadata["tokenizer.ggml.token_type"]?.array {
+            guard types.count == tokens.count else {
+                throw FormatError(file: file.path, "tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens")
+            }
+            for (id, type) in types.enumerated() where type.int == 3 || type.int == 4 { specials[tokens[id]] = id }
+        }
+        let pre = file.metadata["tokenizer.ggml.pre"]?.string ?? "default"
+        guard ["default", "gpt2", "smollm"].contains(pre) else {
+            throw FormatError(file: file.path, "tokenizer.ggml.pre '\(pre)' is not supported (gpt2, smollm)")
+        }
+        return try ByteLevelBPETokenizer(
+            tokens: tokens, merges: merges, specialTokens: specials, preTokenizer: GPT2PreTokenizer(),
+            bosToken: file.metadata["tokenizer.ggml.bos_token_id"]?.int, eosToken: file.metadata["tokenizer.ggml.eos_token_id"]?.int,
+            source: file.path)
+    }
+
+    /// A Hugging Face `tokenizer.json` with a BPE model and a ByteLevel pre-tokenizer (optionally
+    /// preceded by individual-digit splitting).
+    public static func huggingFace(tokenizerJSON path: String) throws -> ByteLevelBPETokenizer {
+        guard let data = FileManager.default.contents(atPath: path),
+              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw FormatError(file: path, "cannot read a JSON object")
+        }
+        guard let model = json["model"] as? [String: Any], model["type"] as? String == "BPE",
+              let vocab = model["vocab"] as? [String: Any] else {
+            throw FormatError(file: path, "model must be a BPE model with a vocab")
+        }
+        var isolateDigits = false
+        let pre = json["pre_tokenizer"] as? [String: Any]
+        let steps = pre?["type"] as? String == "Sequence" ? (pre?["pretokenizers"] as? [[String: Any]] ?? []) : (pre.map { [$0] } ?? [])
+        for step in steps {
+            switch step["type"] as? String {
+            case "ByteLevel":
+                if step["add_prefix_space"] as? Bool == true {
+                    throw FormatError(file: path, "pre_tokenizer ByteLevel with add_prefix_space is not supported")
+                }
+            case "Digits":
+                guard step["individual_digits"] as? Bool == true else {
+                    throw FormatError(file: path, "pre_tokenizer Digits without individual_digits is not supported")
+                }
+                isolateDigits = true
+            default:
+                throw FormatError(file: path, "pre_tokenizer '\(step["type"] ?? "?")' is not supported (ByteLevel, Digits)")
+            }
+        }
+        var specials: [String: Int] = [:]
+        for added in json["added_tokens"] as? [[String: Any]] ?? [] {
+            guard let content = added["content"] as? String, let id = (added["id"] as? NSNumber)?.intValue else {
+                throw FormatError(file: path, "added_tokens entry without content and id")
+            }
+            specials[content] = id
+        }
+        let tokens = try denseVocabulary(vocab.mapValues { ($0 as? NSNumber)?.intValue ?? -1 }, extra: specials, source: path)
+        let merges = try (model["merges"] as? [Any] ?? []).enumerated().map { i, entry -> (String, String) in
+            if let pair = entry as? [String], pair.count == 2 { return (pair[0], pair[1]) }
+            return try splitMerge(entry as? String, index: i, source: path)
+        }
+        return try ByteLevelBPETokenizer(tokens: tokens, merges: merges, specialTokens: specials,
+                                         preTokenizer: GPT2PreTokenizer(isolateDigits: isolateDigits), source: path)
+    }
+
+    /// GPT-2's original pair of files: `vocab.json` (token → id) and `merges.txt` (one merge a line).
+    public static func gpt2(vocabJSON: String, mergesTXT: String) throws -> ByteLevelBPETokenizer {
+        guard let data = FileManager.default.contents(atPath: vocabJSON),
+              let vocab = (try? JSONSerialization.jsonObject(with: data)) as? [String: NSNumber] else {
+            throw FormatError(file: vocabJSON, "expected a JSON object of token → id")
+        }
+        guard let text = try? String(contentsOfFile: mergesTXT, encoding: .utf8) else {
+            throw FormatError(file: mergesTXT, "cannot read as UTF-8 text")
+        }
+        var merges: [(String, String)] = []
+        for (number, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            if line.hasPrefix("#version") || line.isEmpty { continue }
+            let parts = line.split(separator: " ")
+            guard parts.count == 2 else { throw FormatError(file: mergesTXT, "line \(number + 1): expected two tokens") }
+            merges.append((String(parts[0]), String(parts[1])))
+        }
+        let tokens = try denseVocabulary(vocab.mapValues(\.intValue), extra: [:], source: vocabJSON)
+        let eos = vocab["<|endoftext|>"]?.intValue
+        return try ByteLevelBPETokenizer(tokens: tokens, merges: merges,
+                                         specialTokens: eos.map { ["<|endoftext|>": $0] } ?? [:],
+                                         bosToken: eos, eosToken: eos, source: vocabJSON)
+    }
+}
+
+private func splitMerge(_ merge: String?, index: Int, source: String) throws -> (String, String) {
+    guard let merge, let space = merge.firstIndex(of: " ") else {
+        throw FormatError(file: source, "merge \(index) is not two tokens separated by a space")
+    }
+    return (String(merge[..<space]), String(merge[merge.index(after: space)...]))
+}
+
+/// id → token for ids 0..<n, which must all be present exactly once.
+private func denseVocabulary(_ vocab: [String: Int], extra: [String: Int], source: String) throws -> [String] {
+    let all = vocab.merging(extra) { a, _ in a }
+    let count = (all.values.max() ?? -1) + 1
+    guard all.values.allSatisfy({ $0 >= 0 }), count <= all.count + extra.count, count < 10_000_000 else {
+        throw FormatError(file: source, "vocabulary ids must be 0..<n without gaps")
+    }
+    var tokens = [String?](repeating: nil, count: count)
+    for (token, id) in all {
+        if let other = tokens[id], other != token, extra[token] == nil {
+            throw FormatError(file: source, "id \(id) is given to both '\(other)' and '\(token)'")
+        }
+        tokens[id] = tokens[id] ?? token
+    }
+    guard let missing = tokens.firstIndex(where: { $0 == nil }) else { return tokens.map { $0! } }
+    throw FormatError(file: source, "no token has id \(missing)")
+}

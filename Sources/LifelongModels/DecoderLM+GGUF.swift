@@ -1,0 +1,98 @@
+import Foundation
+import LifelongEngine
+import LifelongFormats
+
+extension DecoderConfig {
+    /// The configuration of a Llama-architecture GGUF file (`llama.*` metadata).
+    public static func gguf(_ file: GGUFFile) throws -> DecoderConfig {
+        let architecture = try file.require("general.architecture").string ?? ""
+        guard architecture == "llama" else {
+            throw FormatError(file: file.path, "general.architecture '\(architecture)' is not supported (llama)")
+        }
+        func int(_ key: String) throws -> Int {
+            guard let v = try file.require("llama." + key).int, v > 0 else { throw FormatError(file: file.path, "llama.\(key) is not a positive integer") }
+            return v
+        }
+        let heads = try int("attention.head_count")
+        let vocab = file.metadata["llama.vocab_size"]?.int ?? file.metadata["tokenizer.ggml.tokens"]?.array?.count ?? 0
+        let config = DecoderConfig(
+            architecture: .llama, vocabSize: vocab, hiddenSize: try int("embedding_length"),
+            layerCount: try int("block_count"), headCount: heads,
+            kvHeadCount: file.metadata["llama.attention.head_count_kv"]?.int ?? heads,
+            intermediateSize: try int("feed_forward_length"), maxPositions: try int("context_length"),
+            normEpsilon: Float(file.metadata["llama.attention.layer_norm_rms_epsilon"]?.double ?? 1e-5),
+            ropeTheta: Float(file.metadata["llama.rope.freq_base"]?.double ?? 10_000),
+            tieWordEmbeddings: file.info("output.weight") == nil)
+        do { try config.validate() } catch let error as FormatError { throw FormatError(file: file.path, error.message) }
+        return config
+    }
+}
+
+extension DecoderLM {
+    /// Loads a Llama-architecture GGUF file, dequantising every tensor to fp32.
+    public convenience init(gguf path: String) throws {
+        let file = try GGUFFile(path: path)
+        self.init(config: try DecoderConfig.gguf(file), seed: 0)
+        try load(file)
+    }
+
+    /// The GGUF name of each of our (Hugging Face) parameter names.
+    static func ggufName(_ name: String) -> String? {
+        let fixed = ["model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
+                     "lm_head.weight": "output.weight"]
+        if let n = fixed[name] { return n }
+        let parts = name.split(separator: ".")
+        guard parts.count >= 5, parts[0] == "model", parts[1] == "layers" else { return nil }
+        let inner = parts[3...].joined(separator: ".")
+        let map = ["input_layernorm.weight": "attn_norm.weight", "post_attention_layernorm.weight": "ffn_norm.weight",
+                   "self_attn.q_proj.weight": "attn_q.weight", "self_attn.k_proj.weight": "attn_k.weight",
+                   "self_attn.v_proj.weight": "attn_v.weight", "self_attn.o_proj.weight": "attn_output.weight",
+                   "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight",
+                   "mlp.down_proj.weight": "ffn_down.weight"]
+        return map[inner].map { "blk.\(parts[2]).\($0)" }
+    }
+
+    /// Sets every parameter from a GGUF file. llama.cpp stores q and k rows permuted for its
+    /// interleaved rotary layout; they are permuted back to the "rotate half" layout used here
+    /// (and by Hugging Face), as transformers does when it loads a GGUF.
+    public func load(_ file: GGUFFile) throws {
+        var used = Set<String>()
+        var loads: [(GGUFFile.TensorInfo, Tensor, Int?)] = []
+        for (name, tensor) in namedParameters {
+            guard let ggufName = Self.ggufName(name), let info = file.info(ggufName) else {
+                throw FormatError(file: file.path, "missing tensor for parameter '\(name)' (\(Self.ggufName(name) ?? "no GGUF name"))")
+            }
+            guard info.shape == tensor.shape else {
+                throw FormatError(file: file.path, "tensor '\(ggufName)' has shape \(info.shape), the model expects \(tensor.shape)")
+            }
+            let permutedHeads = name.hasSuffix("q_proj.weight") ? config.headCount
+                : name.hasSuffix("k_proj.weight") ? config.kvHeadCount : nil
+            loads.append((info, tensor, permutedHeads))
+            used.insert(ggufName)
+        }
+        if let extra = file.tensors.first(where: { !used.contains($0.name) && $0.name != "rope_freqs.weight" }) {
+            throw FormatError(file: file.path, "tensor '\(extra.name)' has no place in the model")
+        }
+        for (info, tensor, heads) in loads {
+            file.dequantize(info, into: tensor.data)
+            if let heads { unpermuteRotaryRows(tensor, heads: heads) }
+        }
+    }
+}
+
+/// Row h·D + 2i + s of llama.cpp's layout is row h·D + s·D/2 + i of the rotate-half layout.
+private func unpermuteRotaryRows(_ weight: Tensor, heads: Int) {
+    let rows = weight.shape[0], columns = weight.shape[1], headDim = rows / heads, half = headDim / 2
+    let copy = weight.scalars
+    let w = weight.data.baseAddress!
+    copy.withUnsafeBufferPointer { src in
+        for h in 0..<heads {
+            for i in 0..<half {
+                for s in 0..<2 {
+                    (w + (h * headDim + s * half + i) * columns)
+                        .update(from: src.baseAddress! + (h * headDim + 2 * i + s) * columns, count: columns)
+                }
+            }
+        }
+    }
+}

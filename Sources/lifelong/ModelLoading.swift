@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import LifelongFormats
+import LifelongModels
+
+/// `--model` for the decoder commands: a GGUF file, a Hugging Face directory, or a cache name.
+struct ModelOption: ParsableArguments {
+    @Option(help: "A GGUF file, a Hugging Face model directory, or a cached model name (smollm2-135m).")
+    var model: String
+
+    /// The file or directory `--model` designates.
+    func resolvedPath() throws -> String {
+        if FileManager.default.fileExists(atPath: model) { return model }
+        if let path = ModelCache().path(of: model) { return path }
+        if ModelCache.known(model) != nil {
+            throw ValidationError("model '\(model)' is not pulled yet: run `lifelong models pull \(model)`")
+        }
+        throw ValidationError("--model '\(model)' is neither a file, a directory nor a known model name")
+    }
+
+    func loadTokenizer() throws -> ByteLevelBPETokenizer {
+        let path = try resolvedPath()
+        if path.hasSuffix(".gguf") { return try ByteLevelBPETokenizer.gguf(GGUFFile(path: path)) }
+        let json = (path as NSString).appendingPathComponent("tokenizer.json")
+        if FileManager.default.fileExists(atPath: json) { return try ByteLevelBPETokenizer.huggingFace(tokenizerJSON: json) }
+        return try ByteLevelBPETokenizer.gpt2(vocabJSON: (path as NSString).appendingPathComponent("vocab.json"),
+                                              mergesTXT: (path as NSString).appendingPathComponent("merges.txt"))
+    }
+
+    func loadDecoder() throws -> DecoderLM {
+        let path = try resolvedPath()
+        return path.hasSuffix(".gguf") ? try DecoderLM(gguf: path) : try DecoderLM(huggingFaceDirectory: path)
+    }
+}
+
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the token ids of a text as a JSON array.")
+    @OptionGroup var model: ModelOption
+    @Argument(help: "The text.") var text: String
+
+    func run() throws {
+        let ids = try model.loadTokenizer().encode(text)
+        print("[" + ids.map(String.init).joined(separator: ", ") + "]")
+    }
+}
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Continue a prompt with a decoder model.")
+    @OptionGroup var model: ModelOption
+    @OptionGroup var compute: ComputeOptions
+    @Option(help: "The prompt.") var prompt: String
+    @Option(help: "Maximum number of new tokens.") var maxTokens = 64
+    @Flag(help: "Greedy decoding (the default unless a sampling option is given).") var greedy = false
+    @Option(help: "Sample from the k most likely tokens.") var topK: Int?
+    @Option(help: "Sample from the smallest set of tokens whose probability reaches p.") var topP: Float?
+    @Option(help: "Sampling temperature.") var temperature: Float?
+    @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
+    @Flag(help: "Print one JSON line with prompt_ids, output_ids and text.") var json = false
+
+    func validate() throws {
+        if greedy && (topK != nil || topP != nil || temperature != nil) {
+            throw ValidationError("--greedy cannot be combined with --top-k, --top-p or --temperature")
+        }
+        if let temperature, temperature <= 0 { throw ValidationError("--temperature must be positive") }
+        if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
+        if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
+        if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+    }
+
+    func run() throws {
+        try compute.apply()
+        let tokenizer = try model.loadTokenizer()
+        let decoder = try model.loadDecoder()
+        let promptIds = tokenizer.encode(prompt)
+        guard !promptIds.isEmpty else { throw ValidationError("the prompt is empty") }
+        let sampling = topK != nil || topP != nil || temperature != nil
+        let strategy: SamplingStrategy = sampling ? .sample(temperature: temperature ?? 1, topK: topK, topP: topP) : .greedy
+        let stops = Set([tokenizer.eosToken].compactMap { $0 })
+        let output = decoder.generate(prompts: [promptIds], options: GenerationOptions(
+            maxNewTokens: maxTokens, strategy: strategy, stopTokens: stops, seed: seed))[0]
+        let text = tokenizer.decode(output)
+        if json {
+            let object: [String: Any] = ["prompt_ids": promptIds, "output_ids": output, "text": text]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+        } else {
+            print(prompt + text)
+        }
+    }
+}
