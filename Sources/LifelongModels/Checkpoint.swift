@@ -49,6 +49,24 @@ public struct TensorCheckpoint {
 
     public func shape(_ name: String) -> [Int]? { location[name]?.entry.shape }
 
+    /// Fills `parameters` by name. A checkpoint name may lack `optionalPrefix`; every parameter must
+    /// be found, and every checkpoint tensor used, except names ending in one of `ignoring`.
+    public func load(into parameters: [(name: String, tensor: Tensor)], optionalPrefix: String, ignoring: [String]) throws {
+        var used = Set<String>()
+        for (name, tensor) in parameters {
+            let candidates = [name, optionalPrefix + name, name.hasPrefix(optionalPrefix) ? String(name.dropFirst(optionalPrefix.count)) : name]
+            guard let found = candidates.first(where: contains) else {
+                throw FormatError(file: "checkpoint", "missing parameter '\(name)'")
+            }
+            try read(found, into: tensor)
+            used.insert(found)
+        }
+        let unexpected = names.filter { name in !used.contains(name) && !ignoring.contains(where: name.hasSuffix) }
+        if !unexpected.isEmpty {
+            throw FormatError(file: "checkpoint", "tensors the model has no place for: \(unexpected.sorted().prefix(5).joined(separator: ", "))")
+        }
+    }
+
     /// Copies tensor `name` (converted to fp32) into `destination`, whose shape must match.
     public func read(_ name: String, into destination: Tensor) throws {
         guard let (file, entry) = location[name] else { throw FormatError(file: "checkpoint", "missing tensor '\(name)'") }
@@ -71,24 +89,9 @@ extension DecoderLM {
     /// prefix (original GPT-2 files do). Every parameter must be present; a tensor the model has no
     /// place for is an error too, except buffers that hold no weights.
     public func load(_ checkpoint: TensorCheckpoint) throws {
-        let prefix = config.architecture == .gpt2 ? "transformer." : "model."
-        var used = Set<String>()
-        for (name, tensor) in namedParameters {
-            let candidates = [name, name.hasPrefix(prefix) ? String(name.dropFirst(prefix.count)) : name]
-            guard let found = candidates.first(where: checkpoint.contains) else {
-                throw FormatError(file: "checkpoint", "missing parameter '\(name)'")
-            }
-            try checkpoint.read(found, into: tensor)
-            used.insert(found)
-        }
-        let ignorable = [".attn.bias", ".attn.masked_bias", "rotary_emb.inv_freq"]
-        let unexpected = checkpoint.names.filter { name in
-            !used.contains(name) && !ignorable.contains(where: name.hasSuffix)
-                && !(name == "lm_head.weight" && config.tieWordEmbeddings)
-        }
-        if !unexpected.isEmpty {
-            throw FormatError(file: "checkpoint", "tensors the \(config.architecture.rawValue) model has no place for: \(unexpected.sorted().prefix(5).joined(separator: ", "))")
-        }
+        try checkpoint.load(into: namedParameters, optionalPrefix: config.architecture == .gpt2 ? "transformer." : "model.",
+                            ignoring: [".attn.bias", ".attn.masked_bias", "rotary_emb.inv_freq"]
+                                + (config.tieWordEmbeddings ? ["lm_head.weight"] : []))
     }
 
     /// Writes all parameters to a safetensors file (atomically).

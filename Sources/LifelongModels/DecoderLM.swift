@@ -57,12 +57,12 @@ public final class DecoderBlock: Module {
 /// Parameter names follow the Hugging Face checkpoints (`transformer.*` for GPT-2, `model.*` for
 /// Llama, `lm_head.weight` when the head is not tied to the token embedding).
 public final class DecoderLM: Module {
-    public private(set) var config: DecoderConfig
+    public internal(set) var config: DecoderConfig
     public let tokenEmbedding: Embedding
     public let positionEmbedding: Embedding?
     public let blocks: [DecoderBlock]
     public let finalNorm: Norm
-    public private(set) var lmHead: Linear?
+    public internal(set) var lmHead: Linear?
 
     /// A freshly initialised model (GPT-2 initialisation: N(0, 0.02), residual projections scaled
     /// by 1/√(2·layers), norms at 1, biases at 0).

@@ -13,6 +13,11 @@ public final class Linear: Module {
         self.bias = bias ? Initializer.zeros.make([outFeatures], rng: &rng) : nil
     }
 
+    /// A layer around existing tensors.
+    init(weight: Tensor, bias: Tensor?, layout: WeightLayout) {
+        self.weight = weight; self.bias = bias; self.layout = layout
+    }
+
     public var namedParameters: [(name: String, tensor: Tensor)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }

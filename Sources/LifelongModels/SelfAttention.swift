@@ -54,7 +54,7 @@ public final class SelfAttention: Module {
             v = value!(x)
         }
         guard let (cache, layer) = cache else {
-            return output(causalAttention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, keyMask: keyMask))
+            return output(attention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, keyMask: keyMask))
         }
         cache.store(layer: layer, keys: k, values: v)
         let keys = cache.length + x.shape[1]

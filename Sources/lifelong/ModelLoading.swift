@@ -88,3 +88,27 @@ struct Generate: ParsableCommand {
         }
     }
 }
+
+struct Embed: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print L2-normalised sentence embeddings, one JSON array per text.")
+    @Option(help: "A sentence-transformers directory (BERT) or a cached model name (minilm-l6).") var model: String
+    @OptionGroup var compute: ComputeOptions
+    @Argument(help: "The texts.") var texts: [String]
+
+    func run() throws {
+        try compute.apply()
+        let directory: String
+        if FileManager.default.fileExists(atPath: model) {
+            directory = model
+        } else if let cached = ModelCache().path(of: model) {
+            directory = cached
+        } else {
+            throw ValidationError(ModelCache.known(model) != nil ? "model '\(model)' is not pulled yet: run `lifelong models pull \(model)`"
+                                  : "--model '\(model)' is neither a directory nor a known model name")
+        }
+        let encoder = try SentenceEncoder(directory: directory)
+        for vector in encoder.embed(texts) {
+            print("[" + vector.map { String(format: "%.7g", $0) }.joined(separator: ", ") + "]")
+        }
+    }
+}

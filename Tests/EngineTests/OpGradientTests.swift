@@ -77,26 +77,36 @@ import Testing
 
     @Test func causalAttentionWithGroupedHeads() {
         let q = random([2, 4, 4 * 3], seed: 18), k = random([2, 4, 2 * 3], seed: 19), v = random([2, 4, 2 * 3], seed: 20)
-        checkGradients([q, k, v]) { causalAttention(q: q, k: k, v: v, heads: 4, kvHeads: 2) }
+        checkGradients([q, k, v]) { attention(q: q, k: k, v: v, heads: 4, kvHeads: 2) }
+    }
+
+    @Test func bidirectionalAttentionWithPadding() {
+        let q = random([2, 3, 2 * 4], seed: 30), k = random([2, 3, 2 * 4], seed: 31), v = random([2, 3, 2 * 4], seed: 32)
+        let mask = [true, true, false, true, true, true]
+        checkGradients([q, k, v]) { attention(q: q, k: k, v: v, heads: 2, kvHeads: 2, causal: false, keyMask: mask) }
+        // The first query now sees the later keys too.
+        let causal = attention(q: q, k: k, v: v, heads: 2, kvHeads: 2).scalars
+        let full = attention(q: q, k: k, v: v, heads: 2, kvHeads: 2, causal: false).scalars
+        #expect(Array(causal[0..<8]) != Array(full[0..<8]))
     }
 
     @Test func attentionWithPaddingMaskAndCacheOffset() {
         let q = random([2, 2, 2 * 4], seed: 21), k = random([2, 5, 2 * 4], seed: 22), v = random([2, 5, 2 * 4], seed: 23)
         let mask = [false, true, true, true, true, true, true, false, true, true]
-        checkGradients([q, k, v]) { causalAttention(q: q, k: k, v: v, heads: 2, kvHeads: 2, keyMask: mask) }
+        checkGradients([q, k, v]) { attention(q: q, k: k, v: v, heads: 2, kvHeads: 2, keyMask: mask) }
     }
 
     @Test func attentionIsCausalAndMasksPadding() {
         let q = random([1, 3, 4], seed: 24), k = random([1, 3, 4], seed: 25), v = random([1, 3, 4], seed: 26)
-        let full = causalAttention(q: q, k: k, v: v, heads: 1, kvHeads: 1).scalars
+        let full = attention(q: q, k: k, v: v, heads: 1, kvHeads: 1).scalars
         // The first query sees only the first key: its output is v₀.
         #expect(Array(full[0..<4]) == Array(v.scalars[0..<4]))
         // Changing the last key does not change earlier outputs.
         k.data[8] += 5; v.data[8] += 5
-        let changed = causalAttention(q: q, k: k, v: v, heads: 1, kvHeads: 1).scalars
+        let changed = attention(q: q, k: k, v: v, heads: 1, kvHeads: 1).scalars
         #expect(Array(full[0..<8]) == Array(changed[0..<8]))
         // A masked key is invisible: masking key 1 makes query 1 see only key 0.
-        let masked = causalAttention(q: q, k: k, v: v, heads: 1, kvHeads: 1, keyMask: [true, false, true]).scalars
+        let masked = attention(q: q, k: k, v: v, heads: 1, kvHeads: 1, keyMask: [true, false, true]).scalars
         #expect(Array(masked[4..<8]) == Array(v.scalars[0..<4]))
     }
 

@@ -71,3 +71,35 @@ import Testing
         #expect(seen == [0, 1])
     }
 }
+
+@Suite struct VocabularyGrowthTests {
+    @Test func newRowsAreAddedToEmbeddingAndUntiedHead() throws {
+        let model = try DecoderLM(huggingFaceDirectory: Fixture.path("tiny-llama"))
+        let before = model.tokenEmbedding.weight.scalars
+        let ids = model.addTokens(3, seed: 1)
+        #expect(ids == 64..<67 && model.config.vocabSize == 67)
+        #expect(model.tokenEmbedding.weight.shape == [67, 32] && model.lmHead!.weight.shape == [67, 32])
+        #expect(Array(model.tokenEmbedding.weight.scalars.prefix(before.count)) == before)
+        // The model runs with the new ids, and their logits exist.
+        let logits = noGrad { model.logits(TokenBatch(rows: [[1, 65, 66]])) }
+        #expect(logits.shape == [1, 3, 67] && logits.scalars.allSatisfy(\.isFinite))
+        // New rows sit near the mean row, not at random.
+        let newRow = Array(model.tokenEmbedding.weight.scalars[(65 * 32)..<(66 * 32)])
+        var meanRow = [Float](repeating: 0, count: 32)
+        for r in 0..<64 { for j in 0..<32 { meanRow[j] += before[r * 32 + j] / 64 } }
+        #expect(zip(newRow, meanRow).allSatisfy { abs($0 - $1) < 0.05 })
+        // Training reaches the new rows.
+        sum(model.logits(TokenBatch(rows: [[65, 2]]))).backward()
+        #expect(model.tokenEmbedding.weight.gradScalars![(65 * 32)..<(66 * 32)].contains { $0 != 0 })
+    }
+
+    @Test func tokenizerLearnsTaskTokens() throws {
+        let path = try #require(ModelCache().path(of: "smollm2-135m"), "run `lifelong models pull smollm2-135m`")
+        let base = try ByteLevelBPETokenizer.gguf(GGUFFile(path: path))
+        let grown = base.adding(specialTokens: ["__ans__", "__sst__", "<|endoftext|>"])
+        #expect(grown.vocabularySize == 49154)
+        #expect(grown.encode("great movie __ans__ positive") == base.encode("great movie ") + [49152] + base.encode(" positive"))
+        #expect(grown.decode(grown.encode("a __sst__ b")) == "a __sst__ b")
+        #expect(grown.id(of: "<|endoftext|>") == 0)
+    }
+}

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Causal multi-head attention with grouped-query heads, fused: softmax(q·kᵀ/√D + mask) · v.
+/// Multi-head attention with grouped-query heads, fused: softmax(q·kᵀ/√D + mask) · v. Causal
+/// (decoders) by default; `causal: false` lets every query see every key (encoders such as BERT).
 ///
 /// Layout is the projections' own, so nothing is transposed: `q` is [B, T, Hq·D], `k` and `v` are
 /// [B, S, Hkv·D] (S ≥ T; query t sits at key position t + S − T, so S > T is decoding with a cache).
@@ -11,7 +12,8 @@ import Foundation
 ///   dP = dO · vᵀ,  dS = P ⊙ (dP − Σ P ⊙ dP),  dq = dS · k / √D,  dk += dSᵀ · q / √D,  dv += Pᵀ · dO.
 /// Work is split over (batch, kv head) so that the heads sharing k and v accumulate their
 /// gradients in one thread, with no locks and a fixed summation order.
-public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int, keyMask: [Bool]? = nil) -> Tensor {
+public func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int, causal: Bool = true,
+                      keyMask: [Bool]? = nil) -> Tensor {
     precondition(q.shape.count == 3 && k.shape.count == 3 && v.shape == k.shape,
                  "attention: q \(q.shape), k \(k.shape), v \(v.shape) must be [B, T, H·D]")
     let batch = q.shape[0], queries = q.shape[1], keys = k.shape[1]
@@ -22,7 +24,7 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
     precondition(keyMask == nil || keyMask!.count == batch * keys, "attention: key mask needs \(batch * keys) entries")
 
     let qWidth = heads * headDim, kvWidth = kvHeads * headDim, group = heads / kvHeads
-    let scale = 1 / Float(headDim).squareRoot(), shift = keys - queries
+    let scale = 1 / Float(headDim).squareRoot()
     let out = Tensor(uninitialized: q.shape, op: "attention")
     // probabilities[b][h][t][j], zero where masked or in the future.
     let probabilities = TensorStorage(zeros: batch * heads * queries * keys)
@@ -30,7 +32,7 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
     let op = out.data.baseAddress!, pp = probabilities.pointer
 
     let geometry = AttentionGeometry(batch: batch, queries: queries, keys: keys, keyRowsPerBatch: keys,
-                                     heads: heads, kvHeads: kvHeads, headDim: headDim)
+                                     heads: heads, kvHeads: kvHeads, headDim: headDim, causal: causal)
     attentionForward(geometry, q: qp, k: kp, v: vp, keyMask: keyMask, probabilities: pp, out: op)
 
     out.recordBackward([q, k, v]) { dOut in
@@ -43,7 +45,7 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
                     let qRow = qp + (b * queries + t) * qWidth + h * headDim
                     let dOutRow = dOut + (b * queries + t) * qWidth + h * headDim
                     let pRow = pp + ((b * heads + h) * queries + t) * keys
-                    let last = t + shift
+                    let last = geometry.lastVisibleKey(query: t)
                     var rowDot: Float = 0
                     for j in 0...last where pRow[j] != 0 {
                         let vRow = vp + (b * keys + j) * kvWidth + kvh * headDim
@@ -75,6 +77,10 @@ public func causalAttention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads
 struct AttentionGeometry {
     let batch: Int, queries: Int, keys: Int, keyRowsPerBatch: Int
     let heads: Int, kvHeads: Int, headDim: Int
+    let causal: Bool
+
+    /// The last key query t may see: its own position in a causal layer, else the last key.
+    @inline(__always) func lastVisibleKey(query t: Int) -> Int { causal ? t + keys - queries : keys - 1 }
 }
 
 /// The forward kernel: per (batch, head) and query row, scores over the visible keys, a stable
@@ -84,7 +90,7 @@ func attentionForward(_ g: AttentionGeometry, q qp: UnsafePointer<Float>, k kp: 
                       out op: UnsafeMutablePointer<Float>) {
     let (queries, keys, headDim, heads) = (g.queries, g.keys, g.headDim, g.heads)
     let qWidth = heads * headDim, kvWidth = g.kvHeads * headDim, group = heads / g.kvHeads
-    let scale = 1 / Float(headDim).squareRoot(), shift = keys - queries
+    let scale = 1 / Float(headDim).squareRoot()
     Parallel.forEach(g.batch * heads, costPerItem: queries * keys * headDim * 2) { bh in
         let b = bh / heads, h = bh % heads, kvh = h / group
         let kBase = kp + b * g.keyRowsPerBatch * kvWidth + kvh * headDim
@@ -93,8 +99,9 @@ func attentionForward(_ g: AttentionGeometry, q qp: UnsafePointer<Float>, k kp: 
             let qRow = qp + (b * queries + t) * qWidth + h * headDim
             let pRow = pp + ((b * heads + h) * queries + t) * keys
             let oRow = op + (b * queries + t) * qWidth + h * headDim
+            let last = g.lastVisibleKey(query: t)
             var maxScore = -Float.infinity
-            for j in 0...(t + shift) where keyMask?[b * keys + j] ?? true {
+            for j in 0...last where keyMask?[b * keys + j] ?? true {
                 let kRow = kBase + j * kvWidth
                 var dot: Float = 0
                 for d in 0..<headDim { dot += qRow[d] * kRow[d] }
@@ -104,11 +111,11 @@ func attentionForward(_ g: AttentionGeometry, q qp: UnsafePointer<Float>, k kp: 
             for d in 0..<headDim { oRow[d] = 0 }
             guard maxScore > -Float.infinity else { continue }
             var sum: Float = 0
-            for j in 0...(t + shift) where keyMask?[b * keys + j] ?? true {
+            for j in 0...last where keyMask?[b * keys + j] ?? true {
                 pRow[j] = exp(pRow[j] - maxScore); sum += pRow[j]
             }
             let inv = 1 / sum
-            for j in 0...(t + shift) where pRow[j] != 0 {
+            for j in 0...last where pRow[j] != 0 {
                 pRow[j] *= inv
                 let vRow = vBase + j * kvWidth, p = pRow[j]
                 for d in 0..<headDim { oRow[d] += p * vRow[d] }
@@ -126,7 +133,7 @@ public func cachedAttention(q: Tensor, keyCache: Tensor, valueCache: Tensor, key
     precondition(keyCache.shape == valueCache.shape && keyCache.shape[0] == batch && keys <= keyCache.shape[1]
                  && keys >= queries && keyCache.lastDim == kvHeads * headDim, "cachedAttention: cache shapes disagree")
     let geometry = AttentionGeometry(batch: batch, queries: queries, keys: keys, keyRowsPerBatch: keyCache.shape[1],
-                                     heads: heads, kvHeads: kvHeads, headDim: headDim)
+                                     heads: heads, kvHeads: kvHeads, headDim: headDim, causal: true)
     let out = Tensor(uninitialized: q.shape, op: "cachedAttention")
     let probabilities = TensorStorage(zeros: batch * heads * queries * keys)
     attentionForward(geometry, q: q.data.baseAddress!, k: keyCache.data.baseAddress!, v: valueCache.data.baseAddress!,

@@ -55,6 +55,31 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
 
     public func id(of token: String) -> Int? { idOfToken[token] ?? specialTokens[token] }
 
+    private init(copying other: ByteLevelBPETokenizer, tokens: [String], specialTokens: [String: Int]) {
+        self.tokens = tokens
+        preTokenizer = other.preTokenizer
+        self.specialTokens = specialTokens
+        bosToken = other.bosToken; eosToken = other.eosToken
+        var ids = other.idOfToken
+        for (text, id) in specialTokens where ids[text] == nil { ids[text] = id }
+        idOfToken = ids
+        byteTokens = other.byteTokens
+        mergeOf = other.mergeOf
+        specialsLongestFirst = specialTokens.map { (Array($0.key.utf8), $0.value) }.filter { !$0.0.isEmpty }
+            .sorted { $0.0.count > $1.0.count }
+    }
+
+    /// A tokenizer with `newTokens` appended as special tokens (ids from `vocabularySize` on),
+    /// for task tokens such as LAMOL's `__ans__`. Tokens it already has keep their ids.
+    public func adding(specialTokens newTokens: [String]) -> ByteLevelBPETokenizer {
+        var tokens = self.tokens, specials = specialTokens
+        for token in newTokens where id(of: token) == nil {
+            specials[token] = tokens.count
+            tokens.append(token)
+        }
+        return ByteLevelBPETokenizer(copying: self, tokens: tokens, specialTokens: specials)
+    }
+
     public func encode(_ text: String) -> [Int] {
         var result: [Int] = []
         for segment in splitOnSpecialTokens(text) {
