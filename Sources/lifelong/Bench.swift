@@ -1,19 +1,86 @@
 import ArgumentParser
 import Foundation
 import LifelongEngine
+import LifelongModels
 
-/// Benchmarks. `matmul`: GFLOP/s of the engine's linear layer next to raw cblas_sgemm, at the
-/// shapes of SmolLM2-135M (d = 576) with a batch of 8 × 128 tokens.
+/// Benchmarks with the shapes of `../shared/bench/torch_reference.py`, printing one JSON line.
+///   train-tiny     full training step (forward, backward, AdamW), tiny Llama, batch 16 × 128
+///   train-smollm2  full training step, SmolLM2-135M, batch 8 × 128
+///   gen-batch      top-k 20 sampling with the KV cache, SmolLM2-135M, 32 sequences × 64 new tokens
+///   gen-single     the same, 1 sequence × 128 new tokens
+///   matmul         GFLOP/s of the engine's linear layer next to raw sgemm at SmolLM2 shapes
 struct Bench: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Measure the engine's speed.")
+    static let configuration = CommandConfiguration(abstract: "Measure the engine's speed on the reference workloads.")
 
-    @Argument(help: "Workload: matmul.") var workload: String
+    @Argument(help: "train-tiny, train-smollm2, gen-batch, gen-single or matmul.") var workload: String
     @OptionGroup var compute: ComputeOptions
-    @Option(help: "Timed repetitions (the median is reported).") var repeats = 9
+    @Option(help: "A GGUF file, a Hugging Face directory or a cached name, for the SmolLM2 workloads.")
+    var model = "smollm2-135m"
+    @Option(help: "Timed training steps after one warm-up step (their mean is reported).") var steps = 3
+    @Option(help: "Timed repetitions for matmul (the median is reported).") var repeats = 9
 
     func run() throws {
         try compute.apply()
-        guard workload == "matmul" else { throw ValidationError("unknown workload '\(workload)' (available: matmul)") }
+        switch workload {
+        case "train-tiny":
+            let config = DecoderConfig(architecture: .llama, vocabSize: 8192, hiddenSize: 128, layerCount: 4, headCount: 4,
+                                       kvHeadCount: 2, intermediateSize: 384, maxPositions: 512, tieWordEmbeddings: true)
+            try train(DecoderLM(config: config, seed: 0), batchSize: 16, length: 128)
+        case "train-smollm2":
+            try train(ModelOption.parse(["--model", model]).loadDecoder(), batchSize: 8, length: 128)
+        case "gen-batch":
+            try generate(ModelOption.parse(["--model", model]).loadDecoder(), sequences: 32, newTokens: 64)
+        case "gen-single":
+            try generate(ModelOption.parse(["--model", model]).loadDecoder(), sequences: 1, newTokens: 128)
+        case "matmul":
+            matmul()
+        default:
+            throw ValidationError("unknown workload '\(workload)' (train-tiny, train-smollm2, gen-batch, gen-single, matmul)")
+        }
+    }
+
+    func report(_ fields: [String: Any]) throws {
+        var line = fields
+        line["impl"] = "lifelong"
+        line["workload"] = workload
+        line["threads"] = Parallel.threads
+        line["blas"] = BLAS.name
+        line["peak_rss_mb"] = peakResidentMegabytes()
+        let data = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    func train(_ model: DecoderLM, batchSize: Int, length: Int) throws {
+        var rng = SeededGenerator(seed: 0)
+        let batch = TokenBatch(ids: (0..<(batchSize * length)).map { _ in Int(rng.next() % UInt64(model.config.vocabSize)) },
+                               batchSize: batchSize, length: length)
+        let optimizer = AdamW(parameters: model.parameters, learningRate: 1e-4, weightDecay: 0.01)
+        func step() {
+            let loss = model.languageModelingLoss(batch)
+            loss.backward()
+            optimizer.step()
+            optimizer.zeroGrad()
+        }
+        step()  // warm-up
+        let seconds = time { for _ in 0..<steps { step() } } / Double(steps)
+        let flops = 6.0 * Double(model.parameterCount) * Double(batchSize * length)
+        try report(["tokens_per_second": Double(batchSize * length) / seconds, "seconds_per_step": seconds,
+                    "gflops": flops / seconds / 1e9])
+    }
+
+    func generate(_ model: DecoderLM, sequences: Int, newTokens: Int) throws {
+        let prompts = [[Int]](repeating: [1], count: sequences)
+        _ = model.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: 4, strategy: .sample(topK: 20)))
+        var produced = 0
+        let seconds = time {
+            let out = model.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: newTokens, strategy: .sample(topK: 20), seed: 1))
+            produced = out.reduce(0) { $0 + $1.count }
+        }
+        try report(["tokens_per_second": Double(produced) / seconds, "seconds": seconds,
+                    "gflops": 2.0 * Double(model.parameterCount) * Double(produced) / seconds / 1e9])
+    }
+
+    func matmul() {
         let tokens = 1024
         let shapes: [(String, Int, Int)] = [  // (layer, in, out)
             ("q_proj/o_proj", 576, 576), ("k_proj/v_proj", 576, 192), ("gate/up_proj", 576, 1536),
@@ -27,14 +94,13 @@ struct Bench: ParsableCommand {
             let w = Tensor(randomNormal: [outFeatures, inFeatures], std: 0.02, rng: &rng, requiresGrad: true)
             let y = Tensor(zeros: [tokens, outFeatures])
             let flops = 2.0 * Double(tokens * inFeatures * outFeatures)
-
-            let raw = median(repeats) {
+            let raw = median {
                 BLAS.gemm(transB: true, m: tokens, n: outFeatures, k: inFeatures, a: x.data.baseAddress!, lda: inFeatures,
                           b: w.data.baseAddress!, ldb: inFeatures, c: y.data.baseAddress!, ldc: outFeatures)
             }
-            let forward = median(repeats) { _ = noGrad { linear(x, w) } }
+            let forward = median { _ = noGrad { linear(x, w) } }
             x.requiresGrad = true
-            let training = median(repeats) {
+            let training = median {
                 x.zeroGrad(); w.zeroGrad()
                 sum(linear(x, w)).backward()
             }
@@ -42,22 +108,31 @@ struct Bench: ParsableCommand {
             let gflops = [flops / raw, flops / forward, 3 * flops / training].map { $0 / 1e9 }
             print(String(format: "| %@ | %d × %d → %d | %.1f | %.1f | %.1f |", name, tokens, inFeatures, outFeatures,
                          gflops[0], gflops[1], gflops[2]))
-            let json = #"{"workload": "matmul", "layer": "\#(name)", "m": \#(tokens), "k": \#(inFeatures), "n": \#(outFeatures), "#
-                + String(format: #""sgemm_gflops": %.2f, "linear_gflops": %.2f, "linear_fwd_bwd_gflops": %.2f, "threads": %d, "blas": "%@"}"#,
-                         gflops[0], gflops[1], gflops[2], Parallel.threads, BLAS.name)
-            FileHandle.standardError.write((json + "\n").data(using: .utf8)!)
         }
     }
 
-    /// Median wall time of `body` in seconds, after one warm-up call.
-    func median(_ runs: Int, _ body: () -> Void) -> Double {
+    /// Median wall time of `body` over `repeats` runs, after one warm-up call.
+    func median(_ body: () -> Void) -> Double {
         body()
-        var times: [Double] = []
-        for _ in 0..<max(1, runs) {
-            let start = DispatchTime.now().uptimeNanoseconds
-            body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        return times.sorted()[times.count / 2]
+        let times = (0..<max(1, repeats)).map { _ in time(body) }.sorted()
+        return times[times.count / 2]
     }
+}
+
+func time(_ body: () -> Void) -> Double {
+    let start = DispatchTime.now().uptimeNanoseconds
+    body()
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+}
+
+/// Peak resident memory of this process in MB.
+func peakResidentMegabytes() -> Double {
+    var usage = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    return Double(usage.ru_maxrss) / 1024 / 1024  // bytes on macOS
+    #endif
 }
