@@ -38,7 +38,7 @@ final class BertLayer: Module {
     let query: Linear, key: Linear, value: Linear, attentionOutput: Linear, attentionNorm: Norm
     let intermediate: Linear, output: Linear, outputNorm: Norm
 
-    init(config: BertConfig, rng: inout SeededGenerator) {
+    init(config: BertConfig, rng: inout SeededGenerator?) {
         self.config = config
         let d = config.hiddenSize, ffn = config.intermediateSize
         func dense(_ i: Int, _ o: Int) -> Linear { Linear(inFeatures: i, outFeatures: o, bias: true, layout: .outIn, std: 0.02, rng: &rng) }
@@ -70,9 +70,10 @@ public final class BertEncoder: Module {
     let embeddingNorm: Norm
     let layers: [BertLayer]
 
-    public init(config: BertConfig, seed: UInt64) {
+    /// With `seed: nil` the parameters are left at zero, for a model about to be loaded.
+    public init(config: BertConfig, seed: UInt64?) {
         self.config = config
-        var rng = SeededGenerator(seed: seed)
+        var rng = seed.map(SeededGenerator.init(seed:))
         let d = config.hiddenSize
         wordEmbedding = Embedding(count: config.vocabSize, dim: d, std: 0.02, rng: &rng)
         positionEmbedding = Embedding(count: config.maxPositions, dim: d, std: 0.02, rng: &rng)
@@ -91,7 +92,7 @@ public final class BertEncoder: Module {
     /// Loads `config.json` + `model.safetensors` from a Hugging Face directory (the pooler, unused
     /// by sentence embeddings, is ignored).
     public convenience init(huggingFaceDirectory directory: String) throws {
-        self.init(config: try BertConfig.huggingFace(configAt: (directory as NSString).appendingPathComponent("config.json")), seed: 0)
+        self.init(config: try BertConfig.huggingFace(configAt: (directory as NSString).appendingPathComponent("config.json")), seed: nil)
         try TensorCheckpoint(directory: directory).load(into: namedParameters, optionalPrefix: "bert.",
                                                         ignoring: ["position_ids", "pooler.dense.weight", "pooler.dense.bias"])
     }

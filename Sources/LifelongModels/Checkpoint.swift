@@ -81,7 +81,7 @@ extension DecoderLM {
     /// Loads a Hugging Face directory: `config.json` plus `model.safetensors` (or shards).
     public convenience init(huggingFaceDirectory directory: String) throws {
         let config = try DecoderConfig.huggingFace(configAt: (directory as NSString).appendingPathComponent("config.json"))
-        self.init(config: config, seed: 0)
+        self.init(config: config, seed: nil)
         try load(try TensorCheckpoint(directory: directory))
     }
 

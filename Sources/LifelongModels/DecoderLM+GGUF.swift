@@ -32,7 +32,7 @@ extension DecoderLM {
     /// Loads a Llama-architecture GGUF file, dequantising every tensor to fp32.
     public convenience init(gguf path: String) throws {
         let file = try GGUFFile(path: path)
-        self.init(config: try DecoderConfig.gguf(file), seed: 0)
+        self.init(config: try DecoderConfig.gguf(file), seed: nil)
         try load(file)
     }
 

@@ -31,7 +31,7 @@ public final class DecoderBlock: Module {
     let names: (norm1: String, attention: String, norm2: String, mlp: String)
     let norm1: Norm, attention: SelfAttention, norm2: Norm, mlp: FeedForward
 
-    init(config: DecoderConfig, rng: inout SeededGenerator) {
+    init(config: DecoderConfig, rng: inout SeededGenerator?) {
         let normKind: Norm.Kind = config.architecture == .gpt2 ? .layerNorm : .rmsNorm
         names = config.architecture == .gpt2
             ? ("ln_1", "attn", "ln_2", "mlp")
@@ -66,9 +66,10 @@ public final class DecoderLM: Module {
 
     /// A freshly initialised model (GPT-2 initialisation: N(0, 0.02), residual projections scaled
     /// by 1/√(2·layers), norms at 1, biases at 0).
-    public init(config: DecoderConfig, seed: UInt64) {
+    /// With `seed: nil` the parameters are left at zero, for a model about to be loaded.
+    public init(config: DecoderConfig, seed: UInt64?) {
         self.config = config
-        var rng = SeededGenerator(seed: seed)
+        var rng = seed.map(SeededGenerator.init(seed:))
         let d = config.hiddenSize
         tokenEmbedding = Embedding(count: config.vocabSize, dim: d, std: 0.02, rng: &rng)
         positionEmbedding = config.architecture == .gpt2

@@ -8,7 +8,7 @@ public final class FeedForward: Module {
     let up: Linear, down: Linear
     let gate: Linear?
 
-    init(config: DecoderConfig, rng: inout SeededGenerator) {
+    init(config: DecoderConfig, rng: inout SeededGenerator?) {
         architecture = config.architecture
         let d = config.hiddenSize, hidden = config.intermediateSize
         let residualStd = 0.02 / Float(2 * config.layerCount).squareRoot()

@@ -90,12 +90,16 @@ public func sampleToken(_ logits: UnsafeBufferPointer<Float>, _ strategy: Sampli
         return best
     case let .sample(temperature, topK, topP):
         precondition(temperature > 0, "temperature must be positive (use .greedy for argmax)")
-        // Candidates by decreasing logit; top-k keeps ties with the k-th value, as Hugging Face does.
-        var order = Array(0..<logits.count).sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
-        if let topK, topK > 0, topK < order.count {
-            let threshold = logits[order[topK - 1]]
-            order = order.prefix { logits[$0] >= threshold }
+        // Candidates by decreasing logit. Top-k keeps ties with the k-th value, as Hugging Face
+        // does, and is found without sorting the whole vocabulary.
+        var order: [Int]
+        if let topK, topK > 0, topK < logits.count {
+            let threshold = kthLargest(logits, topK)
+            order = logits.indices.filter { logits[$0] >= threshold }
+        } else {
+            order = Array(logits.indices)
         }
+        order.sort { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
         let maxLogit = logits[order[0]]
         var probabilities = order.map { Double(exp((logits[$0] - maxLogit) / temperature)) }
         let total = probabilities.reduce(0, +)
@@ -113,4 +117,15 @@ public func sampleToken(_ logits: UnsafeBufferPointer<Float>, _ strategy: Sampli
         }
         return order[order.count - 1]
     }
+}
+
+/// The k-th largest value, keeping the k largest seen so far in a small sorted buffer.
+private func kthLargest(_ values: UnsafeBufferPointer<Float>, _ k: Int) -> Float {
+    var best = [Float](repeating: -.infinity, count: k)  // descending
+    for v in values where v > best[k - 1] {
+        var i = k - 1
+        while i > 0 && best[i - 1] < v { best[i] = best[i - 1]; i -= 1 }
+        best[i] = v
+    }
+    return best[k - 1]
 }

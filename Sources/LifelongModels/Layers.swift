@@ -6,7 +6,7 @@ public final class Linear: Module {
     public let bias: Tensor?
     public let layout: WeightLayout
 
-    init(inFeatures: Int, outFeatures: Int, bias: Bool, layout: WeightLayout, std: Float, rng: inout SeededGenerator) {
+    init(inFeatures: Int, outFeatures: Int, bias: Bool, layout: WeightLayout, std: Float, rng: inout SeededGenerator?) {
         self.layout = layout
         let shape = layout == .outIn ? [outFeatures, inFeatures] : [inFeatures, outFeatures]
         weight = Initializer.normal(std: std).make(shape, rng: &rng)
@@ -33,7 +33,7 @@ public final class Norm: Module {
     public let weight: Tensor
     public let bias: Tensor?
 
-    init(kind: Kind, dim: Int, epsilon: Float, rng: inout SeededGenerator) {
+    init(kind: Kind, dim: Int, epsilon: Float, rng: inout SeededGenerator?) {
         self.kind = kind
         self.epsilon = epsilon
         weight = Initializer.ones.make([dim], rng: &rng)
@@ -56,7 +56,7 @@ public final class Norm: Module {
 public final class Embedding: Module {
     public private(set) var weight: Tensor
 
-    init(count: Int, dim: Int, std: Float, rng: inout SeededGenerator) {
+    init(count: Int, dim: Int, std: Float, rng: inout SeededGenerator?) {
         weight = Initializer.normal(std: std).make([count, dim], rng: &rng)
     }
 

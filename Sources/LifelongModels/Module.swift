@@ -30,11 +30,13 @@ func scoped(_ prefix: String, _ child: Module) -> [(name: String, tensor: Tensor
 enum Initializer {
     case zeros, ones, normal(std: Float)
 
-    func make(_ shape: [Int], rng: inout SeededGenerator) -> Tensor {
-        switch self {
-        case .zeros: return Tensor(zeros: shape, requiresGrad: true)
-        case .ones: return Tensor([Float](repeating: 1, count: shape.reduce(1, *)), shape: shape, requiresGrad: true)
-        case let .normal(std): return Tensor(randomNormal: shape, std: std, rng: &rng, requiresGrad: true)
+    /// Without a generator (a model about to be loaded from a checkpoint) every parameter starts
+    /// at zero: drawing random values that are overwritten at once would waste the load time.
+    func make(_ shape: [Int], rng: inout SeededGenerator?) -> Tensor {
+        switch (self, rng) {
+        case (.ones, _): return Tensor([Float](repeating: 1, count: shape.reduce(1, *)), shape: shape, requiresGrad: true)
+        case (.normal(let std), .some): return Tensor(randomNormal: shape, std: std, rng: &rng!, requiresGrad: true)
+        default: return Tensor(zeros: shape, requiresGrad: true)
         }
     }
 }

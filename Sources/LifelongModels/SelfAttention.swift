@@ -11,7 +11,7 @@ public final class SelfAttention: Module {
     let query: Linear?, key: Linear?, value: Linear?
     let output: Linear
 
-    init(config: DecoderConfig, rng: inout SeededGenerator) {
+    init(config: DecoderConfig, rng: inout SeededGenerator?) {
         self.config = config
         let d = config.hiddenSize, kvWidth = config.kvHeadCount * config.headDim
         let residualStd = 0.02 / Float(2 * config.layerCount).squareRoot()
