@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "LifelongEngine", targets: ["LifelongEngine"]),
         .library(name: "LifelongFormats", targets: ["LifelongFormats"]),
         .library(name: "LifelongModels", targets: ["LifelongModels"]),
+        .library(name: "LifelongLearning", targets: ["LifelongLearning"]),
         .executable(name: "lifelong", targets: ["lifelong"]),
     ],
     dependencies: [
@@ -40,10 +41,16 @@ let package = Package(
             dependencies: ["LifelongEngine", "LifelongFormats"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
+        // Lifelong learning: tasks and loaders, LAMOL and the baselines, evaluation, runs.
+        .target(
+            name: "LifelongLearning",
+            dependencies: ["LifelongEngine", "LifelongFormats", "LifelongModels"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         .executableTarget(
             name: "lifelong",
             dependencies: [
-                "LifelongEngine", "LifelongFormats", "LifelongModels",
+                "LifelongEngine", "LifelongFormats", "LifelongModels", "LifelongLearning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
@@ -51,6 +58,11 @@ let package = Package(
         .testTarget(
             name: "EngineTests",
             dependencies: ["LifelongEngine", "LifelongFormats"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "LearningTests",
+            dependencies: ["LifelongEngine", "LifelongFormats", "LifelongModels", "LifelongLearning"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(

@@ -2,60 +2,64 @@ import ArgumentParser
 import Foundation
 import LifelongEngine
 import LifelongFormats
+import LifelongLearning
 import LifelongModels
 
-/// The README's first command. Until the lifelong-learning demo exists: a tiny GPT-2 trained from
-/// scratch on a handful of sentences, showing the loss fall and the model completing them.
+/// The README's first command: fine-tune and LAMOL side by side on a stream of three synthetic
+/// tasks, from the same freshly initialised byte-level GPT-2, printing both score matrices.
 struct Demo: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Train a tiny language model from scratch and show it learn.")
+    static let configuration = CommandConfiguration(
+        abstract: "Fine-tune vs LAMOL on a small synthetic task stream: forgetting and its repair, in a few minutes.")
 
     @OptionGroup var compute: ComputeOptions
-    @Option(help: "Training steps.") var steps = 200
-    @Option(help: "Random seed.") var seed: UInt64 = 7
-
-    static let corpus = [
-        "the cat sat on the mat and purred.",
-        "a dog ran in the park after the ball.",
-        "birds sing at dawn in the old oak tree.",
-        "rain falls softly on the quiet sea.",
-        "the sun sets behind the red hills.",
-        "children laugh as they fly a kite.",
-    ]
+    @Option(help: "Random seed.") var seed: UInt64 = 1
+    @Option(help: "Training examples per task.") var trainExamples = 400
+    @Option(help: "Epochs per task.") var epochs = 4
+    @Option(help: "Where to write the runs.") var output = "runs/demo"
 
     func run() throws {
         try compute.apply()
-        let tokenizer = ByteTokenizer()
-        let rows = Self.corpus.map { tokenizer.encode($0) + [tokenizer.endOfText] }
-        let length = rows.map(\.count).max()!
-        let batch = TokenBatch(
-            ids: rows.flatMap { $0 + [Int](repeating: tokenizer.endOfText, count: length - $0.count) },
-            batchSize: rows.count, length: length,
-            mask: rows.flatMap { row in (0..<length).map { $0 < row.count } })
+        let stream = SyntheticTasks.demoStream(train: trainExamples, test: 60, seed: seed)
+        var settings = TrainingSettings()
+        settings.learningRate = 1e-3   // a model trained from scratch, not fine-tuned
+        settings.warmupFraction = 0.05
+        settings.epochs = epochs
+        settings.tokensPerBatch = 192
+        settings.maxLength = 64
+        print("Stream: " + stream.map { "\($0.name) (\($0.train.count) train / \($0.test.count) test, e.g. \"\($0.train[0].context) \($0.train[0].question)\" → \"\($0.train[0].answers[0])\")" }.joined(separator: " → "))
 
-        let config = DecoderConfig(architecture: .gpt2, vocabSize: tokenizer.vocabularySize, hiddenSize: 64,
-                                   layerCount: 2, headCount: 4, maxPositions: 64)
-        let model = DecoderLM(config: config, seed: seed)
-        let optimizer = AdamW(parameters: model.parameters, learningRate: 3e-3, weightDecay: 0.01)
-        let schedule = LearningRateSchedule.linear(warmupSteps: 10, totalSteps: steps)
-        print("Training a \(model.parameterCount)-parameter GPT-2 from scratch on \(rows.count) sentences "
-              + "(byte tokens, \(Parallel.threads) threads, \(BLAS.name)).")
+        var summaries: [(String, StreamRunner.Results)] = []
+        var finetune = Finetune()
+        summaries.append(("finetune", try run(&finetune, stream, settings)))
+        var lamol = LAMOL(prompting: .task, sampleRatio: 0.25, maxSampleLength: 40)
+        summaries.append(("lamol", try run(&lamol, stream, settings)))
 
-        let start = Date()
-        for step in 0..<steps {
-            optimizer.learningRate = 3e-3 * schedule.multiplier(atStep: step)
-            let loss = model.trainStep(on: batch, optimizer: optimizer)
-            if step % 20 == 0 || step == steps - 1 {
-                let bar = String(repeating: "█", count: max(0, min(40, Int(loss * 7))))
-                print(String(format: "step %4d  loss %.4f  %@", step, loss, bar))
+        print("")
+        for (name, results) in summaries {
+            print("\(name): score matrix R (row i = after task i, column j = task j; exact match, 0–100)")
+            print("            " + results.tasks.map { $0.padding(toLength: 10, withPad: " ", startingAt: 0) }.joined())
+            for (i, row) in results.matrix.enumerated() {
+                print("  " + results.tasks[i].padding(toLength: 10, withPad: " ", startingAt: 0)
+                      + row.map { String(format: "%-10.1f", $0) }.joined())
+            }
+            if let m = results.metrics {
+                print(String(format: "  ACC %.1f   BWT %.1f   forgetting %.1f   learning accuracy %.1f\n",
+                             m.acc, m.bwt ?? 0, m.forgetting ?? 0, m.learningAcc))
             }
         }
-        let seconds = Date().timeIntervalSince(start)
-        let tokens = Double(steps * rows.reduce(0) { $0 + $1.count })
-        print(String(format: "%.1f s, %.0f tokens/s\n", seconds, tokens / seconds))
-
-        for prompt in ["the cat", "a dog ran", "rain"] {
-            let continuation = model.greedyContinuation(of: tokenizer.encode(prompt), maxNewTokens: 48, stopToken: tokenizer.endOfText)
-            print("  \(prompt) → \(prompt)\(tokenizer.decode(continuation))")
+        if let stats = (summaries.last?.1.pseudoSamples), !stats.isEmpty {
+            print("LAMOL pseudo-samples: " + stats.map { "\($0.kept)/\($0.generated) of \($0.of) kept for \($0.forTask)" }.joined(separator: ", "))
         }
+        print("Runs written to \(output)/")
+    }
+
+    func run<M: LifelongMethod>(_ method: inout M, _ stream: [TaskData], _ settings: TrainingSettings) throws -> StreamRunner.Results {
+        let tokenizer = TaskTokenizer(base: ByteTokenizer())
+        let model = DecoderLM(config: DecoderConfig(architecture: .gpt2, vocabSize: tokenizer.vocabularySize, hiddenSize: 128,
+                                                    layerCount: 4, headCount: 4, maxPositions: 64), seed: seed)
+        let directory = "\(output)/\(method.name)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let runner = StreamRunner(settings: settings, seed: seed, runDirectory: directory)
+        return try runner.run(&method, stream: stream, model: model, tokenizer: tokenizer, modelName: "gpt2-tiny-bytes (d128, 4 layers)")
     }
 }

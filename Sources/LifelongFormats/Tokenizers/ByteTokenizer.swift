@@ -1,6 +1,6 @@
 /// The simplest tokenizer that can represent any text: one token per UTF-8 byte (ids 0–255), plus
 /// end-of-text (256). Used by the demo and tests, which train tiny models from scratch.
-public struct ByteTokenizer: Sendable {
+public struct ByteTokenizer: Tokenizer {
     public let endOfText = 256
     public var vocabularySize: Int { 257 }
 

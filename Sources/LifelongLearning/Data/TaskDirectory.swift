@@ -1,0 +1,74 @@
+import Foundation
+import LifelongFormats
+
+/// The canonical on-disk form of a task: a directory with `train.jsonl`, optional `dev.jsonl`,
+/// `test.jsonl` (one JSON object per line: id, context, question, answers) and an optional
+/// `task.json` (`{"name": …, "metric": "em|nem|nf1|accuracy|macro_f1"}`).
+public enum TaskDirectory {
+    public static func read(_ directory: String) throws -> TaskData {
+        let url = URL(fileURLWithPath: directory)
+        var name = url.lastPathComponent, metric = TaskMetric.em
+        let info = url.appendingPathComponent("task.json").path
+        if FileManager.default.fileExists(atPath: info) {
+            guard let data = FileManager.default.contents(atPath: info),
+                  let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+                throw FormatError(file: info, "not a JSON object")
+            }
+            if let n = json["name"] { guard let s = n as? String else { throw FormatError(file: info, "field 'name' is not a string") }; name = s }
+            if let m = json["metric"] {
+                guard let s = m as? String, let parsed = TaskMetric(rawValue: s) else {
+                    throw FormatError(file: info, "field 'metric' must be one of \(TaskMetric.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                metric = parsed
+            }
+        }
+        func split(_ file: String, required: Bool) throws -> [Example] {
+            let path = url.appendingPathComponent(file).path
+            guard FileManager.default.fileExists(atPath: path) else {
+                if required { throw FormatError(file: path, "missing (a task directory needs train.jsonl and test.jsonl)") }
+                return []
+            }
+            return try readJSONLines(path)
+        }
+        return TaskData(name: name, metric: metric, train: try split("train.jsonl", required: true),
+                        dev: try split("dev.jsonl", required: false), test: try split("test.jsonl", required: true))
+    }
+
+    /// Examples from a JSON-lines file; an error names the line and the field.
+    public static func readJSONLines(_ path: String) throws -> [Example] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw FormatError(file: path, "cannot read as UTF-8 text") }
+        var examples: [Example] = []
+        for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty { continue }
+            let where_ = "\(path):\(index + 1)"
+            guard let json = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
+                throw FormatError(file: where_, "not a JSON object")
+            }
+            func string(_ key: String) throws -> String {
+                guard let value = json[key] as? String else { throw FormatError(file: where_, "field '\(key)' is missing or not a string") }
+                return value
+            }
+            guard let answers = json["answers"] as? [String], !answers.isEmpty else {
+                throw FormatError(file: where_, "field 'answers' must be a non-empty array of strings")
+            }
+            let id = (json["id"] as? String) ?? (json["id"] as? NSNumber)?.stringValue ?? "\(index + 1)"
+            examples.append(Example(id: id, context: try string("context"), question: try string("question"), answers: answers))
+        }
+        return examples
+    }
+
+    /// Writes a task directory (atomically, file by file).
+    public static func write(_ task: TaskData, to directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for (file, examples) in [("train.jsonl", task.train), ("dev.jsonl", task.dev), ("test.jsonl", task.test)] where !examples.isEmpty || file != "dev.jsonl" {
+            var data = Data()
+            for example in examples { data.append(try encoder.encode(example)); data.append(0x0A) }
+            try writeAtomically(data, to: (directory as NSString).appendingPathComponent(file))
+        }
+        let info = try JSONSerialization.data(withJSONObject: ["name": task.name, "metric": task.metric.rawValue], options: [.sortedKeys])
+        try writeAtomically(info, to: (directory as NSString).appendingPathComponent("task.json"))
+    }
+}

@@ -1,0 +1,46 @@
+import LifelongModels
+
+/// Scores a model on a task: each test example is prompted as `c q ANS` (no task token: no task
+/// id is given at test time) and the answer is decoded in batches until EOS or a length cap.
+public struct AnswerEvaluator {
+    public var tokenizer: TaskTokenizer
+    public var batchSize = 64
+    /// Greedy by default; LAMOL's official code samples top-k 20 (`.sample(topK: 20)`).
+    public var strategy: SamplingStrategy = .greedy
+    /// Extra answer tokens allowed beyond the longest gold answer of the test set.
+    public var answerSlack = 2
+    public var maxLength = 1024
+
+    public init(tokenizer: TaskTokenizer) { self.tokenizer = tokenizer }
+
+    public struct Result: Codable, Sendable {
+        public var score: Double
+        public var predictions: [String]
+    }
+
+    public func evaluate(_ model: DecoderLM, on task: TaskData, examples: [Example]? = nil, seed: UInt64 = 0) -> Result {
+        let examples = examples ?? task.test
+        let cap = (examples.flatMap(\.answers).map { tokenizer.encode($0).count }.max() ?? 8) + answerSlack
+        var predictions: [String] = []
+        for start in stride(from: 0, to: examples.count, by: batchSize) {
+            let chunk = examples[start..<min(start + batchSize, examples.count)]
+            let prompts = chunk.map { example -> [Int] in
+                let cq = contextQuestionTokens(example, tokenizer: tokenizer, maxLength: maxLength - cap - 2)
+                return cq + [tokenizer.answer]
+            }
+            let outputs = model.generate(prompts: prompts, options: GenerationOptions(
+                maxNewTokens: cap + 1, strategy: strategy, stopTokens: [tokenizer.endOfExample], seed: seed &+ UInt64(start)))
+            predictions += outputs.map { tokenizer.decode($0).trimmingCharacters(in: .whitespaces) }
+        }
+        return Result(score: TaskMetrics.score(task.metric, predictions: predictions, examples: examples), predictions: predictions)
+    }
+}
+
+/// The tokens of "context question", cut from the left when longer than `maxLength`.
+public func contextQuestionTokens(_ example: Example, tokenizer: TaskTokenizer, maxLength: Int) -> [Int] {
+    let text = example.context.isEmpty ? example.question : example.context + " " + example.question
+    let tokens = tokenizer.encode(text)
+    return tokens.count > maxLength ? Array(tokens.suffix(maxLength)) : tokens
+}
+
+import Foundation

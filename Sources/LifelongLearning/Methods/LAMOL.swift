@@ -1,0 +1,119 @@
+import Foundation
+import LifelongEngine
+import LifelongModels
+
+/// LAMOL (Sun, Ho & Lee, ICLR 2020): the model learns each task with the QA and LM losses, and
+/// before a new task it generates pseudo-samples of the earlier tasks and trains on them with the
+/// new task's data. See ../shared/docs/METHODS.md §1.
+public struct LAMOL: LifelongMethod {
+    public enum Prompting: String, Codable, Sendable {
+        /// LAMOL^GEN: one generic `__gen__` token prompts every pseudo-sample.
+        case generic = "gen"
+        /// LAMOL^TASK: one token per task; pseudo-samples are split equally among earlier tasks.
+        case task
+    }
+
+    public var prompting: Prompting
+    /// γ: pseudo-samples per new-task training example.
+    public var sampleRatio: Double
+    public var topK: Int
+    /// Ablation: replay stored real examples of earlier tasks (same count) instead of generating.
+    public var realReplay: Bool
+    /// Longest generated pseudo-sample, in tokens.
+    public var maxSampleLength: Int
+    public private(set) var statistics: [SampleStatistics] = []
+
+    public var name: String { realReplay ? "replay" : "lamol-\(prompting.rawValue)" }
+
+    public init(prompting: Prompting = .task, sampleRatio: Double = 0.2, topK: Int = 20, realReplay: Bool = false,
+                maxSampleLength: Int = 256) {
+        self.prompting = prompting; self.sampleRatio = sampleRatio; self.topK = topK
+        self.realReplay = realReplay; self.maxSampleLength = maxSampleLength
+    }
+
+    func gen(_ task: String, _ tokenizer: TaskTokenizer) -> Int {
+        prompting == .task ? tokenizer.taskToken(task) : tokenizer.generic
+    }
+
+    public mutating func items(forTask index: Int, of stream: [TaskData], context: MethodContext) -> [TrainingItem] {
+        let task = stream[index]
+        var items = task.train.map { context.item($0, gen: gen(task.name, context.tokenizer)) }
+        guard index > 0 else { return items }
+        let total = Int((sampleRatio * Double(task.train.count)).rounded(.up))
+        let earlier = Array(stream[..<index])
+        // TASK: n/(t−1) per earlier task, the remainder to the first ones; GEN: all from `__gen__`.
+        let quotas: [(task: TaskData?, count: Int)] = prompting == .task || realReplay
+            ? earlier.enumerated().map { ($1, total / earlier.count + ($0 < total % earlier.count ? 1 : 0)) }
+            : [(nil, total)]
+        for (source, count) in quotas where count > 0 {
+            if realReplay, let source {
+                var shuffler = SeededGeneratorBox(seed: context.seed &+ UInt64(index * 7919))
+                let replayed = shuffler.shuffled(source.train).prefix(count)
+                items += replayed.map { context.item($0, gen: gen(source.name, context.tokenizer)) }
+                statistics.append(SampleStatistics(forTask: task.name, of: source.name, generated: replayed.count, kept: replayed.count))
+                continue
+            }
+            let prompt = source.map { gen($0.name, context.tokenizer) } ?? context.tokenizer.generic
+            let (kept, stats) = generate(count: count, prompt: prompt, forTask: task.name, of: source?.name ?? "all", context: context, seed: UInt64(index))
+            items += kept.map { context.item(contextQuestion: $0.0, answer: $0.1, gen: prompt) }
+            statistics.append(stats)
+        }
+        return items
+    }
+
+    /// Samples `count` sequences after `prompt` (top-k), keeps those with exactly one ANS and an
+    /// EOS, writes them to `samples/<task>.jsonl`.
+    func generate(count: Int, prompt: Int, forTask task: String, of source: String, context: MethodContext,
+                  seed: UInt64) -> (kept: [([Int], [Int])], SampleStatistics) {
+        let tokenizer = context.tokenizer
+        let outputs = stride(from: 0, to: count, by: 64).flatMap { start in
+            context.model.generate(prompts: [[Int]](repeating: [prompt], count: min(64, count - start)),
+                                   options: GenerationOptions(maxNewTokens: maxSampleLength, strategy: .sample(topK: topK),
+                                                              stopTokens: [tokenizer.endOfExample],
+                                                              seed: context.seed &+ seed &* 1_000_003 &+ UInt64(start)))
+        }.map { $0.count < maxSampleLength ? $0 + [tokenizer.endOfExample] : $0 }  // shorter than the cap: it stopped at EOS
+        var stats = SampleStatistics(forTask: task, of: source, generated: outputs.count, kept: 0)
+        var kept: [([Int], [Int])] = [], lines: [String] = [], seen = Set<[Int]>()
+        for output in outputs {
+            switch LAMOLSequences.parse(generated: output, ans: tokenizer.answer, eos: tokenizer.endOfExample) {
+            case let .success((cq, answer)):
+                kept.append((cq, answer))
+                if !seen.insert(cq + [-1] + answer).inserted { stats.duplicates += 1 }
+                stats.totalLength += cq.count + answer.count + 2
+                let json = try? JSONSerialization.data(withJSONObject: ["source": source, "context_question": tokenizer.decode(cq),
+                                                                        "answer": tokenizer.decode(answer)], options: [.sortedKeys])
+                lines.append(json.map { String(decoding: $0, as: UTF8.self) } ?? "")
+            case let .failure(reason):
+                stats.discarded[reason.rawValue, default: 0] += 1
+            }
+        }
+        stats.kept = kept.count
+        if let directory = context.samplesDirectory {
+            let path = (directory as NSString).appendingPathComponent("\(task).jsonl")
+            let previous = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            try? (previous + lines.map { $0 + "\n" }.joined()).write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        return (kept, stats)
+    }
+}
+
+/// Pseudo-samples made for one new task from one earlier task (or from `__gen__`).
+public struct SampleStatistics: Codable, Sendable {
+    public var forTask: String
+    public var of: String
+    public var generated: Int
+    public var kept: Int
+    public var discarded: [String: Int] = [:]
+    public var duplicates = 0
+    /// Sum of kept lengths, in tokens (mean = totalLength / kept).
+    public var totalLength = 0
+
+    init(forTask: String, of: String, generated: Int, kept: Int) {
+        self.forTask = forTask; self.of = of; self.generated = generated; self.kept = kept
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case forTask = "for_task", of, generated, kept, discarded, duplicates
+        case totalLength = "total_length"
+    }
+}

@@ -1,0 +1,58 @@
+/// A token sequence to train on, with its next-token targets (−100 where there is no loss) and
+/// per-target weights.
+public struct TrainingSequence: Sendable, Equatable {
+    public var tokens: [Int]
+    public var targets: [Int]
+    public var weights: [Float]
+}
+
+/// The two training formats of LAMOL (Sun et al., 2020), for an example tokenised as context c,
+/// question q, answer a:
+///
+/// | format | tokens            | loss on the prediction of |
+/// |--------|-------------------|---------------------------|
+/// | QA     | c q ANS a EOS     | a EOS (from the ANS position on) |
+/// | LM     | GEN c q ANS a EOS | every token after GEN, the ANS target weighted `answerWeight` |
+///
+/// GEN is the generic `__gen__` token (LAMOL^GEN) or the example's task token (LAMOL^TASK).
+public enum LAMOLSequences {
+    public static let ignore = -100
+
+    /// `contextQuestion` is c q already joined (pseudo-samples come that way).
+    public static func qa(contextQuestion: [Int], answer: [Int], ans: Int, eos: Int) -> TrainingSequence {
+        let tokens = contextQuestion + [ans] + answer + [eos]
+        var targets = [Int](repeating: ignore, count: tokens.count)
+        for t in contextQuestion.count..<(tokens.count - 1) { targets[t] = tokens[t + 1] }
+        return TrainingSequence(tokens: tokens, targets: targets, weights: [Float](repeating: 1, count: tokens.count))
+    }
+
+    public static func lm(contextQuestion: [Int], answer: [Int], gen: Int, ans: Int, eos: Int,
+                          answerWeight: Float) -> TrainingSequence {
+        let tokens = [gen] + contextQuestion + [ans] + answer + [eos]
+        var targets = [Int](repeating: ignore, count: tokens.count)
+        var weights = [Float](repeating: 1, count: tokens.count)
+        for t in 0..<(tokens.count - 1) {
+            targets[t] = tokens[t + 1]
+            if tokens[t + 1] == ans { weights[t] = answerWeight }
+        }
+        return TrainingSequence(tokens: tokens, targets: targets, weights: weights)
+    }
+
+    /// Why a generated pseudo-sample was not kept.
+    public enum Discard: String, Codable, Sendable, CaseIterable, Error {
+        case noAnswerToken = "no_ans"
+        case severalAnswerTokens = "several_ans"
+        case noEndToken = "no_eos"
+    }
+
+    /// Splits a generated sequence (after the prompt) into c q and a. LAMOL's rule: a sample with
+    /// not exactly one ANS is discarded; a sample cut off by the length limit (no EOS) is
+    /// discarded too, since its answer is incomplete.
+    public static func parse(generated: [Int], ans: Int, eos: Int) -> Result<(contextQuestion: [Int], answer: [Int]), Discard> {
+        guard let end = generated.firstIndex(of: eos) else { return .failure(.noEndToken) }
+        let body = generated[..<end]
+        let ansPositions = body.indices.filter { body[$0] == ans }
+        guard ansPositions.count == 1 else { return .failure(ansPositions.isEmpty ? .noAnswerToken : .severalAnswerTokens) }
+        return .success((Array(body[..<ansPositions[0]]), Array(body[(ansPositions[0] + 1)...])))
+    }
+}

@@ -1,0 +1,47 @@
+import LifelongFormats
+
+/// A tokenizer plus the special tokens of lifelong learning (`__ans__`, `__eos__`, `__gen__`, one
+/// `__task__` token per task), which get ids after the base vocabulary. When a token is added
+/// the model must grow by the same number of rows (`DecoderLM.addTokens`).
+public final class TaskTokenizer {
+    public let base: any Tokenizer
+    public private(set) var specialNames: [String] = []
+    private var specialIds: [String: Int] = [:]
+
+    public init(base: any Tokenizer) { self.base = base }
+
+    public var vocabularySize: Int { base.vocabularySize + specialNames.count }
+
+    /// The id of special token `name`, added if new.
+    @discardableResult
+    public func special(_ name: String) -> Int {
+        if let id = specialIds[name] { return id }
+        let id = base.vocabularySize + specialNames.count
+        specialNames.append(name); specialIds[name] = id
+        return id
+    }
+
+    public func specialId(_ name: String) -> Int? { specialIds[name] }
+
+    public var answer: Int { special("__ans__") }
+    public var endOfExample: Int { special("__eos__") }
+    public var generic: Int { special("__gen__") }
+    public func taskToken(_ task: String) -> Int { special("__\(task)__") }
+
+    public func encode(_ text: String) -> [Int] { base.encode(text) }
+
+    /// Text of ids; special tokens are written as their names.
+    public func decode(_ ids: [Int]) -> String {
+        var text = "", pending: [Int] = []
+        func flush() { text += base.decode(pending); pending.removeAll() }
+        for id in ids {
+            if id >= base.vocabularySize, id - base.vocabularySize < specialNames.count {
+                flush(); text += specialNames[id - base.vocabularySize]
+            } else {
+                pending.append(id)
+            }
+        }
+        flush()
+        return text
+    }
+}
