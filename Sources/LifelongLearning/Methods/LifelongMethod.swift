@@ -24,6 +24,11 @@ public struct MethodContext {
     /// `samples/` of the run directory, if the run writes one.
     public let samplesDirectory: String?
 
+    public init(model: DecoderLM, tokenizer: TaskTokenizer, settings: TrainingSettings, seed: UInt64, samplesDirectory: String?) {
+        self.model = model; self.tokenizer = tokenizer; self.settings = settings; self.seed = seed
+        self.samplesDirectory = samplesDirectory
+    }
+
     /// c q of an example, cut to leave room for the answer within `settings.maxLength`.
     func contextQuestion(_ example: Example, answer: [Int]) -> [Int] {
         contextQuestionTokens(example, tokenizer: tokenizer, maxLength: max(1, settings.maxLength - answer.count - 3))

@@ -1,0 +1,80 @@
+import Foundation
+import LifelongEngine
+import LifelongFormats
+import LifelongLearning
+import LifelongModels
+import Testing
+
+@Suite(.serialized) struct EndToEndTests {
+    func tinyModel(_ tokenizer: TaskTokenizer, width: Int = 64, layers: Int = 2, positions: Int = 64) -> DecoderLM {
+        DecoderLM(config: DecoderConfig(architecture: .gpt2, vocabSize: tokenizer.vocabularySize, hiddenSize: width,
+                                        layerCount: layers, headCount: 4, maxPositions: positions), seed: 5)
+    }
+
+    /// The `tiny` stream (SST, two CLINC150 domains, MWSC from ../shared/data) through LAMOL^TASK:
+    /// every stage evaluated on every task, files written, metrics consistent with the matrix.
+    @Test func tinyStreamRunsEndToEnd() throws {
+        let loader = try #require(DataTests.loader, "../shared/data not found")
+        var stream = try BuiltInStreams.load("tiny", loader: loader, seed: 1)
+        stream = stream.map { $0.subsampled(train: 24, test: 8, seed: 2) }
+        #expect(stream.map(\.name) == ["sst", "clinc_banking", "clinc_travel", "mwsc"])
+        let tokenizer = TaskTokenizer(base: ByteTokenizer())
+        let model = tinyModel(tokenizer, positions: 320)
+        var settings = TrainingSettings()
+        settings.epochs = 1; settings.maxLength = 256; settings.tokensPerBatch = 2048; settings.learningRate = 1e-3
+        let directory = NSTemporaryDirectory() + "tiny-run-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var method = LAMOL(prompting: .task, sampleRatio: 0.25, maxSampleLength: 48)
+        let results = try StreamRunner(settings: settings, seed: 3, runDirectory: directory)
+            .run(&method, stream: stream, model: model, tokenizer: tokenizer, modelName: "tiny")
+
+        #expect(results.matrix.count == 4 && results.matrix.allSatisfy { $0.count == 4 })
+        #expect(results.matrix.joined().allSatisfy { $0 >= 0 && $0 <= 100 })
+        let metrics = try #require(results.metrics)
+        #expect(abs(metrics.acc - results.matrix[3].reduce(0, +) / 4) < 1e-9)
+        #expect(results.pseudoSamples.count == 1 + 2 + 3)  // one batch per earlier task at tasks 2, 3, 4
+        #expect(results.pseudoSamples.allSatisfy { $0.generated == $0.kept + $0.discarded.values.reduce(0, +) })
+        // Task tokens were added when their tasks started: 257 bytes + ANS, EOS + 4 task tokens.
+        #expect(model.config.vocabSize == 257 + 2 + 4 && tokenizer.specialId("__mwsc__") == 262)
+        let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/results.json"))) as? [String: Any]
+        #expect((saved?["matrix"] as? [[Double]]) == results.matrix)
+        #expect((saved?["metrics"] as? [String: Any])?["bwt"] != nil)
+        let log = try String(contentsOfFile: directory + "/log.jsonl", encoding: .utf8)
+        #expect(log.split(separator: "\n").count >= 4 && log.contains("\"lm_loss\""))
+    }
+
+    /// Fine-tuning forgets the first task of a synthetic stream; LAMOL keeps it.
+    @Test func lamolRepairsTheForgettingOfFinetune() throws {
+        let stream = SyntheticTasks.demoStream(train: 250, test: 30, seed: 4).prefix(2).map { $0 }
+        var settings = TrainingSettings()  // the demo's settings, on two tasks
+        settings.learningRate = 1e-3; settings.warmupFraction = 0.05; settings.epochs = 4
+        settings.tokensPerBatch = 192; settings.maxLength = 64
+        func run<M: LifelongMethod>(_ method: inout M) throws -> StreamRunner.Results {
+            let tokenizer = TaskTokenizer(base: ByteTokenizer())
+            var runner = StreamRunner(settings: settings, seed: 9, runDirectory: nil)
+            runner.log = { _ in }
+            return try runner.run(&method, stream: stream, model: tinyModel(tokenizer, width: 128, layers: 4), tokenizer: tokenizer,
+                                  modelName: "tiny")
+        }
+        var finetune = Finetune()
+        var lamol = LAMOL(prompting: .task, sampleRatio: 0.25, maxSampleLength: 40)
+        let f = try run(&finetune), l = try run(&lamol)
+        #expect(f.matrix[0][0] >= 80, "the first task is learnt: \(f.matrix)")
+        #expect(f.matrix[1][0] <= 20, "fine-tuning forgets it: \(f.matrix)")
+        #expect(l.matrix[1][0] >= f.matrix[1][0] + 50, "LAMOL keeps it: \(l.matrix) vs \(f.matrix)")
+        #expect(l.matrix[1][1] >= 80, "and learns the second task: \(l.matrix)")
+    }
+
+    @Test func multitaskTrainsOneStageOnTheUnion() throws {
+        let stream = SyntheticTasks.demoStream(train: 40, test: 10, seed: 5).map { $0 }
+        var settings = TrainingSettings()
+        settings.epochs = 1; settings.learningRate = 1e-3; settings.maxLength = 64
+        let tokenizer = TaskTokenizer(base: ByteTokenizer())
+        var runner = StreamRunner(settings: settings, seed: 1, runDirectory: nil)
+        runner.log = { _ in }
+        var multitask = Multitask(lmLoss: true)
+        let results = try runner.run(&multitask, stream: stream, model: tinyModel(tokenizer), tokenizer: tokenizer, modelName: "tiny")
+        #expect(results.matrix.count == 1 && results.metrics == nil)
+        #expect(abs(results.finalAverage - results.matrix[0].reduce(0, +) / 3) < 1e-9)
+    }
+}

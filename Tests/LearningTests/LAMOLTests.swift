@@ -1,0 +1,61 @@
+import LifelongEngine
+import LifelongFormats
+import LifelongLearning
+import LifelongModels
+import Testing
+
+@Suite struct LAMOLTests {
+    @Test func qaAndLMSequencesForAKnownExample() {
+        // c q = [10, 11], a = [20], ANS = 1, EOS = 2, GEN (task token) = 3.
+        let qa = LAMOLSequences.qa(contextQuestion: [10, 11], answer: [20], ans: 1, eos: 2)
+        #expect(qa.tokens == [10, 11, 1, 20, 2])
+        #expect(qa.targets == [-100, -100, 20, 2, -100])  // predict a and EOS from the ANS position on
+        let lm = LAMOLSequences.lm(contextQuestion: [10, 11], answer: [20], gen: 3, ans: 1, eos: 2, answerWeight: 5)
+        #expect(lm.tokens == [3, 10, 11, 1, 20, 2])
+        #expect(lm.targets == [10, 11, 1, 20, 2, -100])  // every token after GEN
+        #expect(lm.weights == [1, 1, 5, 1, 1, 1])         // the ANS target weighs 5
+    }
+
+    @Test func pseudoSampleParseAndDiscardRule() {
+        func parse(_ tokens: [Int]) -> String {
+            switch LAMOLSequences.parse(generated: tokens, ans: 1, eos: 2) {
+            case let .success((cq, a)): return "\(cq)|\(a)"
+            case let .failure(reason): return reason.rawValue
+            }
+        }
+        #expect(parse([10, 11, 1, 20, 21, 2, 99]) == "[10, 11]|[20, 21]")  // what follows EOS is ignored
+        #expect(parse([10, 11, 20, 2]) == "no_ans")
+        #expect(parse([10, 1, 11, 1, 20, 2]) == "several_ans")
+        #expect(parse([10, 11, 1, 20]) == "no_eos")
+        #expect(parse([1, 2]) == "[]|[]")
+    }
+
+    @Test func taskModeSplitsPseudoSamplesEquallyAcrossEarlierTasks() {
+        // γ = 0.2 of 50 new examples = 10 samples over 3 earlier tasks → 4, 3, 3 (real replay keeps counts exact).
+        let tokenizer = TaskTokenizer(base: ByteTokenizer())
+        _ = (tokenizer.answer, tokenizer.endOfExample)
+        let stream = ["a", "b", "c", "d"].enumerated().map { i, name in
+            TaskData(name: name, metric: .em, train: (0..<50).map { Example(id: "\($0)", context: "x\(i)", question: "q", answers: ["y"]) }, test: [])
+        }
+        for task in stream { _ = tokenizer.taskToken(task.name) }
+        let model = DecoderLM(config: DecoderConfig(architecture: .gpt2, vocabSize: tokenizer.vocabularySize, hiddenSize: 16,
+                                                    layerCount: 1, headCount: 2, maxPositions: 64), seed: 1)
+        var replay = LAMOL(prompting: .task, sampleRatio: 0.2, realReplay: true)
+        let context = MethodContext(model: model, tokenizer: tokenizer, settings: TrainingSettings(), seed: 1, samplesDirectory: nil)
+        let items = replay.items(forTask: 3, of: stream, context: context)
+        #expect(items.count == 50 + 10)
+        #expect(replay.statistics.map(\.kept) == [4, 3, 3])
+        #expect(replay.statistics.map(\.of) == ["a", "b", "c"])
+        // Each replayed example's LM sequence starts with its own task's token.
+        let firstTokens = items[50...].map { $0.lm!.tokens[0] }
+        #expect(firstTokens == [Int](repeating: tokenizer.taskToken("a"), count: 4) + [Int](repeating: tokenizer.taskToken("b"), count: 3)
+                + [Int](repeating: tokenizer.taskToken("c"), count: 3))
+    }
+
+    @Test func taskTokenizerAppendsSpecialTokensAfterTheBaseVocabulary() {
+        let tokenizer = TaskTokenizer(base: ByteTokenizer())
+        #expect(tokenizer.answer == 257 && tokenizer.endOfExample == 258 && tokenizer.taskToken("sst") == 259)
+        #expect(tokenizer.answer == 257 && tokenizer.vocabularySize == 260)
+        #expect(tokenizer.decode(tokenizer.encode("hi") + [257] + tokenizer.encode("yo") + [258]) == "hi__ans__yo__eos__")
+    }
+}

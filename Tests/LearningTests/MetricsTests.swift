@@ -1,0 +1,59 @@
+import LifelongLearning
+import Testing
+
+@Suite struct MetricsTests {
+    @Test func normalisationFollowsSQuAD() {
+        #expect(TaskMetrics.normalize("The  Cat, sat!") == "cat sat")
+        #expect(TaskMetrics.normalize("An apple a day") == "apple day")
+        #expect(TaskMetrics.normalize("  ") == "")
+    }
+
+    @Test func exactMatchIsCaseSensitiveNormalisedMatchIsNot() {
+        #expect(TaskMetrics.exactMatch(" positive ", ["positive"]))
+        #expect(!TaskMetrics.exactMatch("Positive", ["positive"]))
+        #expect(TaskMetrics.normalizedExactMatch("The Positive.", ["positive"]))
+    }
+
+    @Test func f1HandComputedAndEdgeCases() {
+        // prediction "cat sat mat" vs gold "the cat sat on mat" → gold tokens cat sat on mat; common 3
+        // precision 3/3, recall 3/4 → F1 = 6/7.
+        #expect(abs(TaskMetrics.f1("cat sat mat", ["the cat sat on mat"]) - 6.0 / 7.0) < 1e-12)
+        #expect(TaskMetrics.f1("", [""]) == 1)           // both empty after normalisation
+        #expect(TaskMetrics.f1("the", ["a"]) == 1)       // articles only: both normalise to empty
+        #expect(TaskMetrics.f1("", ["cat"]) == 0)
+        #expect(TaskMetrics.f1("dog", ["cat"]) == 0)
+        #expect(TaskMetrics.f1("cat cat", ["cat"]) == 2.0 / 3.0)  // repeated tokens count once per gold occurrence
+        #expect(TaskMetrics.f1("cat", ["dog", "cat"]) == 1)       // best over gold answers
+    }
+
+    @Test func taskScoresAreOnAHundredScale() {
+        let examples = [Example(id: "1", context: "", question: "", answers: ["x y"]),
+                        Example(id: "2", context: "", question: "", answers: ["c"])]
+        #expect(TaskMetrics.score(.em, predictions: ["x y", "z"], examples: examples) == 50)
+        let expected: Double = 100 * (2.0 / 3.0 + 1) / 2  // F1("x", "x y") = 2/3, F1("c", "c") = 1
+        #expect(TaskMetrics.score(.nf1, predictions: ["x", "c"], examples: examples) == expected)
+        // Macro-F1: labels p, n; predictions p p n for golds p n n → F1(p) = 2/3, F1(n) = 2/3.
+        let golds = ["p", "n", "n"].map { Example(id: "", context: "", question: "", answers: [$0]) }
+        #expect(abs(TaskMetrics.score(.macroF1, predictions: ["p", "p", "n"], examples: golds) - 200.0 / 3) < 1e-9)
+    }
+
+    @Test func continualMetricsOnAHandMadeMatrix() {
+        // After task 1: [80, 10, 5]; after 2: [60, 90, 20]; after 3: [50, 70, 95]; untrained b = [0, 10, 10].
+        let r: [[Double]] = [[80, 10, 5], [60, 90, 20], [50, 70, 95]]
+        let m = ContinualMetrics(matrix: r, baseline: [0, 10, 10])
+        let acc: Double = 215.0 / 3, learning: Double = 265.0 / 3
+        #expect(m.acc == acc)                 // (50 + 70 + 95) / 3
+        #expect(m.learningAcc == learning)    // (80 + 90 + 95) / 3
+        #expect(m.bwt == -25)                 // ((50 − 80) + (70 − 90)) / 2
+        #expect(m.forgetting == 25)           // Chaudhry: ((80 − 50) + (90 − 70)) / 2
+        #expect(m.fwt == 5)                   // R[j−1][j] − b_j for j = 2, 3: ((10 − 10) + (20 − 10)) / 2
+        let single = ContinualMetrics(matrix: [[42]])
+        #expect(single.acc == 42 && single.bwt == nil && single.forgetting == nil)
+    }
+
+    @Test func forgettingUsesTheBestEarlierScoreNotTheFirst() {
+        // Task 1 peaks after task 2 (90), ends at 40: forgetting 50 (first-minus-last would give 30).
+        let m = ContinualMetrics(matrix: [[70, 0, 0], [90, 80, 0], [40, 80, 60]])
+        #expect(m.forgetting == 25)  // ((90 − 40) + (80 − 80)) / 2
+    }
+}
