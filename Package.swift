@@ -14,6 +14,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // BLAS: OpenBLAS on Linux (libopenblas-dev); Accelerate is used directly on macOS.
@@ -44,7 +45,7 @@ let package = Package(
         // Lifelong learning: tasks and loaders, LAMOL and the baselines, evaluation, runs.
         .target(
             name: "LifelongLearning",
-            dependencies: ["LifelongEngine", "LifelongFormats", "LifelongModels"],
+            dependencies: ["LifelongEngine", "LifelongFormats", "LifelongModels", .product(name: "Yams", package: "Yams")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .executableTarget(

@@ -10,11 +10,18 @@ public struct StreamRunner {
     public var settings: TrainingSettings
     public var seed: UInt64
     public var runDirectory: String?
+    /// How answers are decoded at evaluation (batch size, greedy or top-k).
+    public var evaluation = EvaluationSettings()
     /// Called with a line of progress (stage starts, evaluation results).
     public var log: (String) -> Void = { print($0) }
 
     public init(settings: TrainingSettings, seed: UInt64, runDirectory: String?) {
         self.settings = settings; self.seed = seed; self.runDirectory = runDirectory
+    }
+
+    public struct EvaluationSettings: Sendable {
+        public var batchSize = 64
+        public var strategy: SamplingStrategy = .greedy
     }
 
     public struct Results: Codable, Sendable {
@@ -61,6 +68,8 @@ public struct StreamRunner {
 
         var evaluator = AnswerEvaluator(tokenizer: tokenizer)
         evaluator.maxLength = settings.maxLength
+        evaluator.batchSize = evaluation.batchSize
+        evaluator.strategy = evaluation.strategy
         var evaluationTime = 0.0, trainingTime = 0.0
         func evaluateAll(_ label: String) -> [Double] {
             let start = Date()

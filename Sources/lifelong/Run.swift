@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import LifelongEngine
+import LifelongFormats
+import LifelongLearning
+import LifelongModels
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a method over a task stream as a YAML config describes; results go to runs/<name>/.")
+
+    @Argument(help: "The YAML config (see RunConfig for the keys).") var config: String
+    @Option(name: .customLong("set"), help: "Override a config key, e.g. --set method.sample_ratio=0.05 (repeatable).")
+    var overrides: [String] = []
+    @Option(help: "Parent directory of the run directory.") var runs = "runs"
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        try compute.apply()
+        guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw ValidationError("cannot read \(config)") }
+        let settings = try RunConfig(yaml: text, overrides: overrides, source: config)
+        let directory = (runs as NSString).appendingPathComponent(settings.name)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try writeAtomically(Data(settings.yaml.utf8), to: (directory as NSString).appendingPathComponent("config.yaml"))
+
+        let stream = try loadStream(settings)
+        print("Stream: " + stream.map { "\($0.name) (\($0.train.count)/\($0.test.count))" }.joined(separator: " → "))
+        let (model, base) = try loadModel(settings)
+        let tokenizer = TaskTokenizer(base: base)
+        var runner = StreamRunner(settings: settings.training, seed: settings.seed, runDirectory: directory)
+        runner.evaluation.batchSize = settings.evaluationBatchSize
+        if settings.decoding == "top_k" { runner.evaluation.strategy = .sample(topK: settings.topK) }
+
+        let results: StreamRunner.Results
+        switch settings.method {
+        case "finetune":
+            var m = Finetune(); results = try runner.run(&m, stream: stream, model: model, tokenizer: tokenizer, modelName: settings.model)
+        case "multitask":
+            var m = Multitask(lmLoss: settings.multitaskLMLoss)
+            results = try runner.run(&m, stream: stream, model: model, tokenizer: tokenizer, modelName: settings.model)
+        default:
+            var m = LAMOL(prompting: settings.prompting, sampleRatio: settings.sampleRatio, topK: settings.topK,
+                          realReplay: settings.method == "replay" || settings.realReplay)
+            results = try runner.run(&m, stream: stream, model: model, tokenizer: tokenizer, modelName: settings.model)
+        }
+        if let m = results.metrics {
+            print(String(format: "ACC %.2f  BWT %.2f  FWT %.2f  forgetting %.2f  learning accuracy %.2f", m.acc, m.bwt ?? .nan,
+                         m.fwt ?? .nan, m.forgetting ?? .nan, m.learningAcc))
+        } else {
+            print(String(format: "ACC %.2f", results.finalAverage))
+        }
+        print("Results: \(directory)/results.json")
+    }
+
+    func loadStream(_ config: RunConfig) throws -> [TaskData] {
+        let loader = try DatasetLoader(root: config.data)
+        var tasks: [TaskData] = []
+        for entry in config.stream {
+            if BuiltInStreams.names.contains(entry) {
+                tasks += try BuiltInStreams.load(entry, loader: loader, seed: config.seed)
+            } else if FileManager.default.fileExists(atPath: (entry as NSString).appendingPathComponent("train.jsonl")) {
+                tasks.append(try TaskDirectory.read(entry))
+            } else {
+                tasks.append(try loader.load(entry))
+            }
+        }
+        guard !tasks.isEmpty else { throw ValidationError("the stream is empty") }
+        return tasks.map { $0.subsampled(train: config.subsampleTrain, test: config.subsampleTest, seed: config.seed) }
+    }
+
+    func loadModel(_ config: RunConfig) throws -> (DecoderLM, any Tokenizer) {
+        if config.model == "scratch" {
+            let s = config.scratch
+            guard let architecture = DecoderConfig.Architecture(rawValue: s.architecture) else {
+                throw ValidationError("scratch.architecture must be gpt2 or llama")
+            }
+            let tokenizer = ByteTokenizer()
+            let decoderConfig = DecoderConfig(architecture: architecture, vocabSize: tokenizer.vocabularySize, hiddenSize: s.hidden,
+                                              layerCount: s.layers, headCount: s.heads, maxPositions: s.positions)
+            try decoderConfig.validate()
+            return (DecoderLM(config: decoderConfig, seed: config.seed), tokenizer)
+        }
+        let option = try ModelOption.parse(["--model", config.model])
+        return (try option.loadDecoder(), try option.loadTokenizer())
+    }
+}
