@@ -50,7 +50,8 @@ struct Demo: ParsableCommand {
         if let stats = (summaries.last?.1.pseudoSamples), !stats.isEmpty {
             print("LAMOL pseudo-samples: " + stats.map { "\($0.kept)/\($0.generated) of \($0.of) kept for \($0.forTask)" }.joined(separator: ", "))
         }
-        print("Runs written to \(output)/")
+        try Report(runDirectories: ["\(output)/finetune", "\(output)/\(lamol.name)"]).write(to: output)
+        print("Runs and report written to \(output)/ (open \(output)/report.html)")
     }
 
     func run<M: LifelongMethod>(_ method: inout M, _ stream: [TaskData], _ settings: TrainingSettings) throws -> StreamRunner.Results {

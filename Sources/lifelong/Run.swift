@@ -84,3 +84,15 @@ struct Run: ParsableCommand {
         return (try option.loadDecoder(), try option.loadTokenizer())
     }
 }
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "report",
+        abstract: "Write report.md and a self-contained report.html comparing runs.")
+    @Argument(help: "Run directories (each with results.json).") var runs: [String]
+    @Option(help: "Where to write the report.") var out = "report"
+
+    func run() throws {
+        try Report(runDirectories: runs).write(to: out)
+        print("\(out)/report.md, \(out)/report.html")
+    }
+}

@@ -1,0 +1,160 @@
+import Foundation
+import LifelongFormats
+
+/// `report.md` and a self-contained `report.html` (inline SVG, no scripts) for one or more runs:
+/// each run's score matrix as a heatmap, per-task score curves along the stream, a comparison
+/// of the methods, pseudo-sample statistics, and the definitions of every metric.
+public struct Report {
+    public struct Run {
+        public let directory: String
+        public let results: StreamRunner.Results
+    }
+
+    public let runs: [Run]
+
+    public init(runDirectories: [String]) throws {
+        runs = try runDirectories.map { directory in
+            let path = (directory as NSString).appendingPathComponent("results.json")
+            guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(file: path, "missing: is this a run directory?") }
+            do { return Run(directory: directory, results: try JSONDecoder().decode(StreamRunner.Results.self, from: data)) } catch {
+                throw FormatError(file: path, "not a results file of this version: \(error)")
+            }
+        }
+    }
+
+    /// ACC of the multitask run among the reports, if any: the reference for the gap.
+    var multitaskACC: Double? { runs.first { $0.results.method == "multitask" }?.results.finalAverage }
+
+    func f(_ v: Double?) -> String { v.map { String(format: "%.1f", $0) } ?? "—" }
+
+    public func write(to directory: String) throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try writeAtomically(Data(markdown().utf8), to: (directory as NSString).appendingPathComponent("report.md"))
+        try writeAtomically(Data(html().utf8), to: (directory as NSString).appendingPathComponent("report.html"))
+    }
+
+    func comparisonRows() -> [[String]] {
+        runs.map { run in
+            let r = run.results
+            // Recomputed from R, so that the report and its formulas always agree.
+            let m = r.matrix.count == r.tasks.count && r.tasks.count > 0
+                ? ContinualMetrics(matrix: r.matrix, baseline: r.baseline.count == r.tasks.count ? r.baseline : nil) : nil
+            let acc = m?.acc ?? r.finalAverage
+            return [r.method, (run.directory as NSString).lastPathComponent, f(acc), f(m?.bwt), f(m?.fwt), f(m?.forgetting),
+                    f(m?.learningAcc), f(multitaskACC.map { $0 - acc }), String(format: "%.0f s", r.secondsTraining + r.secondsEvaluating)]
+        }
+    }
+
+    static let comparisonHeader = ["method", "run", "ACC", "BWT", "FWT", "forgetting", "learning acc.", "gap to multitask", "time"]
+
+    public func markdown() -> String {
+        var md = "# Lifelong learning report\n\n## Methods compared\n\n"
+        md += table(Self.comparisonHeader, comparisonRows())
+        for run in runs {
+            let r = run.results
+            md += "\n## \(r.method) — \((run.directory as NSString).lastPathComponent)\n\nModel \(r.model), seed \(r.seed). "
+            md += "R[i][j] = score on task j (column) after training stage i (row); metrics per task: "
+            md += zip(r.tasks, r.metricNames).map { "\($0) \($1)" }.joined(separator: ", ") + ".\n\n"
+            let stageNames = r.matrix.count == r.tasks.count ? r.tasks : ["all tasks"]
+            md += table(["after ↓ / task →"] + r.tasks,
+                        [["untrained"] + r.baseline.map { f($0) }] + zip(stageNames, r.matrix).map { [$0] + $1.map { f($0) } })
+            if !r.pseudoSamples.isEmpty {
+                md += "\nPseudo-samples:\n\n"
+                md += table(["for task", "of", "generated", "kept", "discarded", "duplicates", "mean length"], r.pseudoSamples.map { s in
+                    [s.forTask, s.of, "\(s.generated)", "\(s.kept)",
+                     s.discarded.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "),
+                     "\(s.duplicates)", s.kept > 0 ? String(format: "%.1f", Double(s.totalLength) / Double(s.kept)) : "—"]
+                })
+            }
+        }
+        md += "\n## Definitions\n\nT tasks; R[i][j] the score on task j after training task i; b_j the untrained model's score.\n\n"
+        md += ContinualMetrics.formulas.map { "- \($0)" }.joined(separator: "\n")
+        md += "\n- Gap to multitask = ACC(multitask) − ACC\n- Scores: EM (exact match, case-sensitive), nEM, nF1 (SQuAD normalisation), accuracy, macro-F1; all 0–100.\n"
+        return md
+    }
+
+    func table(_ header: [String], _ rows: [[String]]) -> String {
+        "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---|" }.joined() + "\n"
+            + rows.map { "| " + $0.joined(separator: " | ") + " |\n" }.joined()
+    }
+
+    // MARK: HTML
+
+    func escape(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+    }
+
+    func htmlTable(_ header: [String], _ rows: [[String]]) -> String {
+        "<table><tr>" + header.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
+            + rows.map { "<tr>" + $0.map { "<td>\(escape($0))</td>" }.joined() + "</tr>" }.joined() + "</table>"
+    }
+
+    /// R as coloured cells (white 0 → blue 100) with the score written in each.
+    func heatmap(_ r: StreamRunner.Results) -> String {
+        let cell = 64, left = 130, top = 100
+        let rows = r.matrix.count == r.tasks.count ? r.tasks : ["all tasks"]
+        let width = left + cell * r.tasks.count + 10, height = top + cell * rows.count + 10
+        var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' font-family='sans-serif' font-size='12'>"
+        for (j, task) in r.tasks.enumerated() {
+            let x = left + j * cell + cell / 2
+            svg += "<text x='\(x)' y='\(top - 8)' transform='rotate(-40 \(x) \(top - 8))'>\(escape(task))</text>"
+        }
+        for (i, row) in r.matrix.enumerated() {
+            svg += "<text x='\(left - 6)' y='\(top + i * cell + cell / 2 + 4)' text-anchor='end'>after \(escape(rows[i]))</text>"
+            for (j, v) in row.enumerated() {
+                let t = max(0, min(1, v / 100))
+                let (red, green) = (Int(255 - 215 * t), Int(255 - 150 * t))
+                svg += "<rect x='\(left + j * cell)' y='\(top + i * cell)' width='\(cell - 2)' height='\(cell - 2)' fill='rgb(\(red),\(green),255)'/>"
+                svg += "<text x='\(left + j * cell + cell / 2 - 1)' y='\(top + i * cell + cell / 2 + 4)' text-anchor='middle' fill='\(t > 0.6 ? "white" : "black")'>\(f(v))</text>"
+            }
+        }
+        return svg + "</svg>"
+    }
+
+    /// One line per task: its score after each stage, from the stage that trains it on.
+    func curves(_ r: StreamRunner.Results) -> String {
+        guard r.matrix.count > 1 else { return "" }
+        let width = 520, height = 240, left = 40, bottom = 30, right = 150
+        let plotW = width - left - right, plotH = height - bottom - 10
+        let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+        func x(_ i: Int) -> Int { left + (r.matrix.count == 1 ? 0 : i * plotW / (r.matrix.count - 1)) }
+        func y(_ v: Double) -> Int { 10 + Int(Double(plotH) * (1 - max(0, min(100, v)) / 100)) }
+        var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' font-family='sans-serif' font-size='11'>"
+        svg += "<line x1='\(left)' y1='\(y(0))' x2='\(left + plotW)' y2='\(y(0))' stroke='#999'/><line x1='\(left)' y1='\(y(0))' x2='\(left)' y2='\(y(100))' stroke='#999'/>"
+        for v in stride(from: 0, through: 100, by: 25) { svg += "<text x='\(left - 4)' y='\(y(Double(v)) + 4)' text-anchor='end'>\(v)</text>" }
+        for i in r.matrix.indices { svg += "<text x='\(x(i))' y='\(height - 10)' text-anchor='middle'>after \(i + 1)</text>" }
+        for (j, task) in r.tasks.enumerated() {
+            let colour = colours[j % colours.count]
+            let points = (j..<r.matrix.count).map { "\(x($0)),\(y(r.matrix[$0][j]))" }.joined(separator: " ")
+            svg += "<polyline points='\(points)' fill='none' stroke='\(colour)' stroke-width='2'/>"
+            for i in j..<r.matrix.count { svg += "<circle cx='\(x(i))' cy='\(y(r.matrix[i][j]))' r='3' fill='\(colour)'/>" }
+            svg += "<text x='\(left + plotW + 8)' y='\(20 + j * 16)' fill='\(colour)'>\(escape(task))</text>"
+        }
+        return svg + "</svg>"
+    }
+
+    public func html() -> String {
+        var page = """
+        <!doctype html><html><head><meta charset='utf-8'><title>Lifelong learning report</title><style>
+        body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}
+        td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}h2{margin-top:2em}code{background:#f3f3f3}
+        </style></head><body><h1>Lifelong learning report</h1><h2>Methods compared</h2>
+        """
+        page += htmlTable(Self.comparisonHeader, comparisonRows())
+        for run in runs {
+            let r = run.results
+            page += "<h2>\(escape(r.method)) — \(escape((run.directory as NSString).lastPathComponent))</h2>"
+            page += "<p>Model \(escape(r.model)), seed \(r.seed). Score matrix R (row: after stage, column: task).</p>"
+            page += heatmap(r) + curves(r)
+            if !r.pseudoSamples.isEmpty {
+                page += "<h3>Pseudo-samples</h3>" + htmlTable(["for task", "of", "generated", "kept", "discarded", "duplicates"], r.pseudoSamples.map { s in
+                    [s.forTask, s.of, "\(s.generated)", "\(s.kept)", s.discarded.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "), "\(s.duplicates)"]
+                })
+            }
+        }
+        page += "<h2>Definitions</h2><p>T tasks; R[i][j] the score on task j after training task i; b<sub>j</sub> the untrained model's score.</p><ul>"
+        page += ContinualMetrics.formulas.map { "<li><code>\(escape($0))</code></li>" }.joined()
+        page += "<li><code>Gap to multitask = ACC(multitask) − ACC</code></li></ul></body></html>\n"
+        return page
+    }
+}
