@@ -34,8 +34,8 @@ import Testing
         #expect(abs(metrics.acc - results.matrix[3].reduce(0, +) / 4) < 1e-9)
         #expect(results.pseudoSamples.count == 1 + 2 + 3)  // one batch per earlier task at tasks 2, 3, 4
         #expect(results.pseudoSamples.allSatisfy { $0.generated == $0.kept + $0.discarded.values.reduce(0, +) })
-        // Task tokens were added when their tasks started: 257 bytes + ANS, EOS + 4 task tokens.
-        #expect(model.config.vocabSize == 257 + 2 + 4 && tokenizer.specialId("__mwsc__") == 262)
+        // Task tokens were added when their tasks started: 257 bytes (end-of-text is EOS) + ANS + 4 task tokens.
+        #expect(model.config.vocabSize == 257 + 1 + 4 && tokenizer.specialId("__mwsc__") == 261)
         let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/results.json"))) as? [String: Any]
         #expect((saved?["matrix"] as? [[Double]]) == results.matrix)
         #expect((saved?["metrics"] as? [String: Any])?["bwt"] != nil)

@@ -54,8 +54,11 @@ import Testing
 
     @Test func taskTokenizerAppendsSpecialTokensAfterTheBaseVocabulary() {
         let tokenizer = TaskTokenizer(base: ByteTokenizer())
-        #expect(tokenizer.answer == 257 && tokenizer.endOfExample == 258 && tokenizer.taskToken("sst") == 259)
-        #expect(tokenizer.answer == 257 && tokenizer.vocabularySize == 260)
-        #expect(tokenizer.decode(tokenizer.encode("hi") + [257] + tokenizer.encode("yo") + [258]) == "hi__ans__yo__eos__")
+        #expect(tokenizer.endOfExample == 256)  // the base vocabulary's end-of-text, as LAMOL reuses GPT-2's
+        #expect(tokenizer.answer == 257 && tokenizer.taskToken("sst") == 258)
+        #expect(tokenizer.answer == 257 && tokenizer.vocabularySize == 259)
+        #expect(tokenizer.decode(tokenizer.encode("hi") + [257] + tokenizer.encode("yo") + [256]) == "hi__ans__yo")
+        let own = TaskTokenizer(base: ByteTokenizer(), useBaseEndOfText: false)
+        #expect(own.endOfExample == 257 && own.decode([104, 257]) == "h__eos__")
     }
 }

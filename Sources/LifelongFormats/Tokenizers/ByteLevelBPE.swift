@@ -19,6 +19,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
     private let cacheLock = NSLock()
 
     public var vocabularySize: Int { tokens.count }
+    public var endOfTextToken: Int? { eosToken }
 
     /// `merges` are pairs of token strings in priority order; `specialTokens` maps text to id.
     public init(tokens: [String], merges: [(String, String)], specialTokens: [String: Int] = [:],

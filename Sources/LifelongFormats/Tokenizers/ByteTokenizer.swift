@@ -3,6 +3,7 @@
 public struct ByteTokenizer: Tokenizer {
     public let endOfText = 256
     public var vocabularySize: Int { 257 }
+    public var endOfTextToken: Int? { endOfText }
 
     public init() {}
 

@@ -6,4 +6,10 @@ public protocol Tokenizer: Sendable {
     func encode(_ text: String) -> [Int]
     /// The text of `ids` (special tokens included as written).
     func decode(_ ids: [Int]) -> String
+    /// The token that ends a text, if the vocabulary has one.
+    var endOfTextToken: Int? { get }
+}
+
+extension Tokenizer {
+    public var endOfTextToken: Int? { nil }
 }

@@ -40,10 +40,13 @@ public struct StreamRunner {
         public var pseudoSamples: [SampleStatistics]
         public var secondsTraining: Double
         public var secondsEvaluating: Double
+        /// The first few predictions of the final evaluation per task, beside the gold answer.
+        public var finalPredictions: [String: [[String]]]? = nil
         public var formulas = ContinualMetrics.formulas
 
         enum CodingKeys: String, CodingKey {
             case method, model, seed, tasks, matrix, baseline, metrics, formulas
+            case finalPredictions = "final_predictions"
             case metricNames = "task_metrics", finalAverage = "final_average", pseudoSamples = "pseudo_samples"
             case secondsTraining = "seconds_training", secondsEvaluating = "seconds_evaluating"
         }
@@ -71,9 +74,14 @@ public struct StreamRunner {
         evaluator.batchSize = evaluation.batchSize
         evaluator.strategy = evaluation.strategy
         var evaluationTime = 0.0, trainingTime = 0.0
+        var lastPredictions: [String: [[String]]] = [:]
         func evaluateAll(_ label: String) -> [Double] {
             let start = Date()
-            let row = stream.map { evaluator.evaluate(model, on: $0, seed: seed).score }
+            let row = stream.map { task -> Double in
+                let result = evaluator.evaluate(model, on: task, seed: seed)
+                lastPredictions[task.name] = zip(result.predictions, task.test).prefix(5).map { [$0, $1.answers[0]] }
+                return result.score
+            }
             evaluationTime += Date().timeIntervalSince(start)
             log("  \(label): " + zip(stream, row).map { "\($0.name) \(String(format: "%.1f", $1))" }.joined(separator: "  "))
             return row
@@ -106,7 +114,7 @@ public struct StreamRunner {
             metrics: square ? ContinualMetrics(matrix: matrix, baseline: baseline) : nil,
             finalAverage: matrix.last!.reduce(0, +) / Double(stream.count),
             pseudoSamples: (method as? LAMOL)?.statistics ?? [],
-            secondsTraining: trainingTime, secondsEvaluating: evaluationTime)
+            secondsTraining: trainingTime, secondsEvaluating: evaluationTime, finalPredictions: lastPredictions)
         if let runDirectory {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

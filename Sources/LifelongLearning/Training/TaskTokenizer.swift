@@ -1,14 +1,22 @@
 import LifelongFormats
 
-/// A tokenizer plus the special tokens of lifelong learning (`__ans__`, `__eos__`, `__gen__`, one
-/// `__task__` token per task), which get ids after the base vocabulary. When a token is added
-/// the model must grow by the same number of rows (`DecoderLM.addTokens`).
+/// A tokenizer plus the special tokens of lifelong learning (`__ans__`, `__gen__`, one `__task__`
+/// token per task), which get ids after the base vocabulary. When a token is added the model must
+/// grow by the same number of rows (`DecoderLM.addTokens`).
+///
+/// EOS is the base vocabulary's end-of-text token when it has one, as in the official LAMOL code
+/// (GPT-2's `<|endoftext|>`): a pretrained model already knows how to end with it, whereas a
+/// fresh `__eos__` row must be learnt from scratch.
 public final class TaskTokenizer {
     public let base: any Tokenizer
     public private(set) var specialNames: [String] = []
     private var specialIds: [String: Int] = [:]
+    private let baseEndOfText: Int?
 
-    public init(base: any Tokenizer) { self.base = base }
+    public init(base: any Tokenizer, useBaseEndOfText: Bool = true) {
+        self.base = base
+        baseEndOfText = useBaseEndOfText ? base.endOfTextToken : nil
+    }
 
     public var vocabularySize: Int { base.vocabularySize + specialNames.count }
 
@@ -24,17 +32,17 @@ public final class TaskTokenizer {
     public func specialId(_ name: String) -> Int? { specialIds[name] }
 
     public var answer: Int { special("__ans__") }
-    public var endOfExample: Int { special("__eos__") }
+    public var endOfExample: Int { baseEndOfText ?? special("__eos__") }
     public var generic: Int { special("__gen__") }
     public func taskToken(_ task: String) -> Int { special("__\(task)__") }
 
     public func encode(_ text: String) -> [Int] { base.encode(text) }
 
-    /// Text of ids; special tokens are written as their names.
+    /// Text of ids; special tokens are written as their names (a base end-of-text token is dropped).
     public func decode(_ ids: [Int]) -> String {
         var text = "", pending: [Int] = []
         func flush() { text += base.decode(pending); pending.removeAll() }
-        for id in ids {
+        for id in ids where id != baseEndOfText {
             if id >= base.vocabularySize, id - base.vocabularySize < specialNames.count {
                 flush(); text += specialNames[id - base.vocabularySize]
             } else {
