@@ -213,7 +213,7 @@ public struct DatasetLoader {
     }
 
     private func splitEightyTwenty(_ name: String, _ all: [Example], metric: TaskMetric) -> TaskData {
-        var shuffler = SeededGeneratorBox(seed: 20_240_601)
+        var shuffler = SeededShuffler(seed: 20_240_601)
         let shuffled = shuffler.shuffled(all)
         let cut = shuffled.count * 4 / 5
         return TaskData(name: name, metric: metric, train: Array(shuffled[..<cut]), test: Array(shuffled[cut...]))

@@ -32,7 +32,7 @@ public struct TaskData: Sendable {
     /// The same task with at most `train` / `test` examples per split, drawn with `seed`.
     public func subsampled(train trainCount: Int?, test testCount: Int?, seed: UInt64) -> TaskData {
         var copy = self
-        var rng = SeededGeneratorBox(seed: seed)
+        var rng = SeededShuffler(seed: seed)
         if let trainCount, trainCount < train.count { copy.train = Array(rng.shuffled(train).prefix(trainCount)) }
         if let testCount, testCount < test.count { copy.test = Array(rng.shuffled(test).prefix(testCount)) }
         return copy
@@ -41,12 +41,12 @@ public struct TaskData: Sendable {
 
 import LifelongEngine
 
-/// A seeded shuffle that does not depend on the standard library's algorithm choice.
-struct SeededGeneratorBox {
+/// A seeded Fisher–Yates shuffle, so that splits and epoch orders do not depend on the standard
+/// library's choice of algorithm.
+struct SeededShuffler {
     var rng: SeededGenerator
     init(seed: UInt64) { rng = SeededGenerator(seed: seed) }
 
-    /// Fisher–Yates with this generator.
     mutating func shuffled<T>(_ items: [T]) -> [T] {
         var result = items
         if result.count < 2 { return result }

@@ -47,7 +47,7 @@ public struct LAMOL: LifelongMethod {
             : [(nil, total)]
         for (source, count) in quotas where count > 0 {
             if realReplay, let source {
-                var shuffler = SeededGeneratorBox(seed: context.seed &+ UInt64(index * 7919))
+                var shuffler = SeededShuffler(seed: context.seed &+ UInt64(index * 7919))
                 let replayed = shuffler.shuffled(source.train).prefix(count)
                 items += replayed.map { context.item($0, gen: gen(source.name, context.tokenizer)) }
                 statistics.append(SampleStatistics(forTask: task.name, of: source.name, generated: replayed.count, kept: replayed.count))

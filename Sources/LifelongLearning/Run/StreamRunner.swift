@@ -61,12 +61,12 @@ public struct StreamRunner {
             try fm.createDirectory(atPath: samplesDirectory!, withIntermediateDirectories: true)
         }
         var logLines = ""
+        /// Grows the model for special tokens the tokenizer has and the model lacks.
         func syncVocabulary() {
             let missing = tokenizer.vocabularySize - model.config.vocabSize
             if missing > 0 { model.addTokens(missing, seed: seed &+ UInt64(model.config.vocabSize)) }
         }
         _ = (tokenizer.answer, tokenizer.endOfExample)
-        if method is Multitask || method.name.hasPrefix("lamol-gen") { _ = tokenizer.generic }
         syncVocabulary()
 
         var evaluator = AnswerEvaluator(tokenizer: tokenizer)
@@ -94,11 +94,10 @@ public struct StreamRunner {
             let label = method.trainsOnUnion ? "all tasks" : stream[index].name
             log("\(method.name): training on \(label) (\(index + 1)/\(stages.count))")
             let start = Date()
-            if case let lamol as LAMOL = method, lamol.prompting == .task { _ = tokenizer.taskToken(stream[index].name) }
-            syncVocabulary()
             let context = MethodContext(model: model, tokenizer: tokenizer, settings: settings,
                                         seed: seed &+ UInt64(index), samplesDirectory: samplesDirectory)
             let items = method.items(forTask: index, of: stream, context: context)
+            syncVocabulary()  // tokens the method introduced (a task's token, `__gen__`) get their rows
             let trainer = SequenceTrainer(settings: settings, padToken: tokenizer.endOfExample)
             trainer.train(model, items: items, taskName: label, seed: seed &+ UInt64(index) &* 31) { step in
                 if let line = try? JSONEncoder().encode(step) { logLines += String(decoding: line, as: UTF8.self) + "\n" }

@@ -56,7 +56,7 @@ public struct SequenceTrainer {
     public func train(_ model: DecoderLM, items: [TrainingItem], taskName: String, seed: UInt64,
                       onStep: (StepLog) -> Void = { _ in }) {
         guard !items.isEmpty else { return }
-        var shuffler = SeededGeneratorBox(seed: seed)
+        var shuffler = SeededShuffler(seed: seed)
         let epochs = (0..<settings.epochs).map { _ in packBatches(shuffler.shuffled(items)) }
         let totalSteps = epochs.reduce(0) { $0 + $1.count }
         let schedule = LearningRateSchedule.linear(warmupSteps: Int(Float(totalSteps) * settings.warmupFraction), totalSteps: totalSteps)
