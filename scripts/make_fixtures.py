@@ -174,8 +174,39 @@ def gguf_case():
     save_file(expected, os.path.join(OUT, "types.expected.safetensors"))
 
 
+def bpe_case():
+    """Two tiny byte-level BPE tokenizers trained by Hugging Face `tokenizers` on the parity corpus:
+    one saved as tokenizer.json with individual-digit splitting before ByteLevel (as SmolLM2's own
+    tokenizer.json), one as GPT-2's vocab.json + merges.txt; with their ids for every corpus text."""
+    import json
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    with open(os.path.join(OUT, "tokenizer-corpus.json"), encoding="utf-8") as f:
+        corpus = json.load(f)
+    expected = {}
+    for name, digits in (("bpe-digits", True), ("bpe-gpt2", False)):
+        tokenizer = Tokenizer(models.BPE())
+        byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tokenizer.pre_tokenizer = (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+                                   if digits else byte_level)
+        tokenizer.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["<|endoftext|>"],
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        tokenizer.train_from_iterator(corpus * 3, trainer=trainer)
+        directory = os.path.join(OUT, name)
+        os.makedirs(directory, exist_ok=True)
+        if digits:
+            tokenizer.save(os.path.join(directory, "tokenizer.json"))
+        else:
+            tokenizer.model.save(directory)  # vocab.json + merges.txt
+        expected[name] = [tokenizer.encode(text).ids for text in corpus]
+    with open(os.path.join(OUT, "bpe-tokens.json"), "w") as f:
+        json.dump(expected, f, separators=(",", ":"))
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
+    bpe_case()
     gguf_case()
     gpt2_case()
     llama_case()
