@@ -8,16 +8,17 @@ import LifelongModels
 ///   train-smollm2  full training step, SmolLM2-135M, batch 8 × 128
 ///   gen-batch      top-k 20 sampling with the KV cache, SmolLM2-135M, 32 sequences × 64 new tokens
 ///   gen-single     the same, 1 sequence × 128 new tokens
+///   load           time to open the model file and dequantise it (median of `repeats`)
 ///   matmul         GFLOP/s of the engine's linear layer next to raw sgemm at SmolLM2 shapes
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure the engine's speed on the reference workloads.")
 
-    @Argument(help: "train-tiny, train-smollm2, gen-batch, gen-single or matmul.") var workload: String
+    @Argument(help: "train-tiny, train-smollm2, gen-batch, gen-single, load or matmul.") var workload: String
     @OptionGroup var compute: ComputeOptions
     @Option(help: "A GGUF file, a Hugging Face directory or a cached name, for the SmolLM2 workloads.")
     var model = "smollm2-135m"
     @Option(help: "Timed training steps after one warm-up step (their mean is reported).") var steps = 3
-    @Option(help: "Timed repetitions for matmul (the median is reported).") var repeats = 9
+    @Option(help: "Timed repetitions for matmul and load (the median is reported).") var repeats = 5
 
     func run() throws {
         try compute.apply()
@@ -32,10 +33,17 @@ struct Bench: ParsableCommand {
             try generate(ModelOption.parse(["--model", model]).loadDecoder(), sequences: 32, newTokens: 64)
         case "gen-single":
             try generate(ModelOption.parse(["--model", model]).loadDecoder(), sequences: 1, newTokens: 128)
+        case "load":
+            let option = try ModelOption.parse(["--model", model])
+            _ = try option.loadDecoder()  // warm the page cache
+            var failure: Error?
+            let seconds = median { do { _ = try option.loadDecoder() } catch { failure = error } }
+            if let failure { throw failure }
+            try report(["seconds": seconds])
         case "matmul":
             matmul()
         default:
-            throw ValidationError("unknown workload '\(workload)' (train-tiny, train-smollm2, gen-batch, gen-single, matmul)")
+            throw ValidationError("unknown workload '\(workload)' (train-tiny, train-smollm2, gen-batch, gen-single, load, matmul)")
         }
     }
 
