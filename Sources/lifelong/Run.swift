@@ -35,6 +35,9 @@ struct Run: ParsableCommand {
         switch settings.method {
         case "finetune":
             var m = Finetune(); results = try runner.run(&m, stream: stream, model: model, tokenizer: tokenizer, modelName: settings.model)
+        case "ewc":
+            var m = EWC(strength: settings.ewcStrength)
+            results = try runner.run(&m, stream: stream, model: model, tokenizer: tokenizer, modelName: settings.model)
         case "multitask":
             var m = Multitask(lmLoss: settings.multitaskLMLoss)
             results = try runner.run(&m, stream: stream, model: model, tokenizer: tokenizer, modelName: settings.model)

@@ -8,10 +8,16 @@ public protocol LifelongMethod {
     /// Multitask trains once on the union of all tasks instead of task after task.
     var trainsOnUnion: Bool { get }
     mutating func items(forTask index: Int, of stream: [TaskData], context: MethodContext) -> [TrainingItem]
+    /// Called after each backward pass: a regulariser adds its gradient and returns its value.
+    func regularize(_ model: DecoderLM) -> Float
+    /// Called when task `index` has been trained (before evaluation).
+    mutating func finishTask(_ index: Int, of stream: [TaskData], context: MethodContext)
 }
 
 extension LifelongMethod {
     public var trainsOnUnion: Bool { false }
+    public func regularize(_ model: DecoderLM) -> Float { 0 }
+    public mutating func finishTask(_ index: Int, of stream: [TaskData], context: MethodContext) {}
 }
 
 /// What a method may use: the model, the tokenizer with the special tokens, the settings, a seed,

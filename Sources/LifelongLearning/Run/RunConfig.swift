@@ -12,7 +12,7 @@ import Yams
 /// stream: intents              # a built-in stream, or a list of sources / task directories
 /// data: ../shared/data
 /// subsample: {train: 150, test: 100}
-/// method: {name: lamol, prompting: task, sample_ratio: 0.2, top_k: 20, real_replay: false, lm_loss: true}
+/// method: {name: lamol, prompting: task, sample_ratio: 0.2, top_k: 20, real_replay: false, lm_loss: true, ewc_lambda: 5000}
 /// training: {learning_rate: 6.25e-5, epochs: 3, tokens_per_batch: 2048, lm_weight: 0.25, answer_weight: 5, max_length: 512}
 /// evaluation: {decoding: greedy, batch_size: 64}
 /// ```
@@ -31,6 +31,7 @@ public struct RunConfig: Sendable {
     public var topK = 20
     public var realReplay = false
     public var multitaskLMLoss = false
+    public var ewcStrength: Float = 5000
     public var training = TrainingSettings()
     public var decoding = "greedy"
     public var evaluationBatchSize = 64
@@ -39,7 +40,7 @@ public struct RunConfig: Sendable {
         public var architecture = "gpt2", hidden = 128, layers = 4, heads = 4, positions = 256
     }
 
-    public static let methods = ["finetune", "multitask", "lamol", "replay"]
+    public static let methods = ["finetune", "multitask", "lamol", "replay", "ewc"]
 
     public init() {}
 
@@ -93,7 +94,8 @@ public struct RunConfig: Sendable {
             subsampleTest = try reader.int(s, "test", at: "subsample.")
         }
         if let m = try reader.map(tree, "method") {
-            try reader.keys(m, allowed: ["name", "prompting", "sample_ratio", "top_k", "real_replay", "lm_loss"], at: "method.")
+            try reader.keys(m, allowed: ["name", "prompting", "sample_ratio", "top_k", "real_replay", "lm_loss", "ewc_lambda"], at: "method.")
+            ewcStrength = Float(try reader.double(m, "ewc_lambda", at: "method.") ?? Double(ewcStrength))
             method = try reader.string(m, "name", at: "method.") ?? method
             guard Self.methods.contains(method) else {
                 throw FormatError(file: source, "method.name '\(method)' is not one of \(Self.methods.joined(separator: ", "))")
@@ -145,7 +147,7 @@ public struct RunConfig: Sendable {
         stream: [\(stream.map { "\"\($0)\"" }.joined(separator: ", "))]
         data: \(data ?? "null")
         subsample: {train: \(subsampleTrain.map(String.init) ?? "null"), test: \(subsampleTest.map(String.init) ?? "null")}
-        method: {name: \(method), prompting: \(prompting.rawValue), sample_ratio: \(sampleRatio), top_k: \(topK), real_replay: \(realReplay), lm_loss: \(multitaskLMLoss)}
+        method: {name: \(method), prompting: \(prompting.rawValue), sample_ratio: \(sampleRatio), top_k: \(topK), real_replay: \(realReplay), lm_loss: \(multitaskLMLoss), ewc_lambda: \(ewcStrength)}
         training: {learning_rate: \(training.learningRate), weight_decay: \(training.weightDecay), max_gradient_norm: \(training.maxGradientNorm), epochs: \(training.epochs), tokens_per_batch: \(training.tokensPerBatch), warmup_fraction: \(training.warmupFraction), lm_weight: \(training.lmWeight), answer_weight: \(training.answerWeight), max_length: \(training.maxLength)}
         evaluation: {decoding: \(decoding), batch_size: \(evaluationBatchSize)}
 

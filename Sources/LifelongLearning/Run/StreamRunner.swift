@@ -99,9 +99,12 @@ public struct StreamRunner {
             let items = method.items(forTask: index, of: stream, context: context)
             syncVocabulary()  // tokens the method introduced (a task's token, `__gen__`) get their rows
             let trainer = SequenceTrainer(settings: settings, padToken: tokenizer.endOfExample)
-            trainer.train(model, items: items, taskName: label, seed: seed &+ UInt64(index) &* 31) { step in
+            let regularizer = method
+            trainer.train(model, items: items, taskName: label, seed: seed &+ UInt64(index) &* 31,
+                          regularize: { regularizer.regularize($0) }) { step in
                 if let line = try? JSONEncoder().encode(step) { logLines += String(decoding: line, as: UTF8.self) + "\n" }
             }
+            method.finishTask(index, of: stream, context: context)
             trainingTime += Date().timeIntervalSince(start)
             matrix.append(evaluateAll("after \(label)"))
         }

@@ -34,11 +34,12 @@ public struct StepLog: Codable, Sendable {
     public var task: String
     public var qaLoss: Float
     public var lmLoss: Float?
+    public var penalty: Float?
     public var learningRate: Float
     public var tokensPerSecond: Double
 
     enum CodingKeys: String, CodingKey {
-        case step, task
+        case step, task, penalty
         case qaLoss = "qa_loss", lmLoss = "lm_loss", learningRate = "lr", tokensPerSecond = "tokens_per_s"
     }
 }
@@ -53,8 +54,9 @@ public struct SequenceTrainer {
         self.settings = settings; self.padToken = padToken
     }
 
+    /// `regularize` runs after each backward pass (EWC adds its penalty's gradient there).
     public func train(_ model: DecoderLM, items: [TrainingItem], taskName: String, seed: UInt64,
-                      onStep: (StepLog) -> Void = { _ in }) {
+                      regularize: (DecoderLM) -> Float = { _ in 0 }, onStep: (StepLog) -> Void = { _ in }) {
         guard !items.isEmpty else { return }
         var shuffler = SeededShuffler(seed: seed)
         let epochs = (0..<settings.epochs).map { _ in packBatches(shuffler.shuffled(items)) }
@@ -76,10 +78,11 @@ public struct SequenceTrainer {
                     total = add(qaLoss, scale(lmLoss, settings.lmWeight))
                 }
                 total.backward()
+                let penalty = regularize(model)
                 clipGradientNorm(model.parameters, maxNorm: settings.maxGradientNorm)
                 optimizer.step()
                 let tokens = batch.reduce(0) { $0 + $1.qa.tokens.count + ($1.lm?.tokens.count ?? 0) }
-                onStep(StepLog(step: step, task: taskName, qaLoss: qaLoss.item, lmLoss: lmValue,
+                onStep(StepLog(step: step, task: taskName, qaLoss: qaLoss.item, lmLoss: lmValue, penalty: penalty == 0 ? nil : penalty,
                                learningRate: optimizer.learningRate,
                                tokensPerSecond: Double(tokens) / max(Date().timeIntervalSince(start), 1e-9)))
                 step += 1

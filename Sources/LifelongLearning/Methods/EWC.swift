@@ -1,0 +1,64 @@
+import LifelongEngine
+import LifelongModels
+
+/// Elastic weight consolidation (Kirkpatrick et al., 2017) as LAMOL's baseline: QA loss on the
+/// current task plus λ · Σ_i ω_i (θ_i − θ*_i)², where θ* are the parameters at the end of the
+/// **previous** task and ω the importance accumulated over the tasks so far — here the diagonal
+/// empirical Fisher, the mean squared gradient of the QA loss over (up to `fisherExamples` of) the
+/// finished task's training batches. Rows added to the vocabulary later carry no penalty.
+public struct EWC: LifelongMethod {
+    public let name = "ewc"
+    /// λ.
+    public var strength: Float
+    public var fisherExamples: Int
+    var anchor: [String: [Float]] = [:]
+    var importance: [String: [Float]] = [:]
+
+    public init(strength: Float = 5000, fisherExamples: Int = 256) {
+        self.strength = strength; self.fisherExamples = fisherExamples
+    }
+
+    public mutating func items(forTask index: Int, of stream: [TaskData], context: MethodContext) -> [TrainingItem] {
+        stream[index].train.map { context.item($0, gen: nil) }
+    }
+
+    /// Adds the penalty's gradient 2λω(θ − θ*) to every anchored parameter; returns the penalty.
+    public func regularize(_ model: DecoderLM) -> Float {
+        guard !anchor.isEmpty else { return 0 }
+        var penalty: Double = 0
+        for (name, p) in model.namedParameters where p.requiresGrad {
+            guard let theta = anchor[name], let omega = importance[name] else { continue }
+            if p.grad == nil { p.setGradient([Float](repeating: 0, count: p.count)) }
+            let g = p.grad!.pointer, w = p.data
+            for i in 0..<min(theta.count, p.count) {
+                let d = w[i] - theta[i]
+                penalty += Double(omega[i] * d * d)
+                g[i] += 2 * strength * omega[i] * d
+            }
+        }
+        return Float(penalty) * strength
+    }
+
+    /// After task `index`: adds its Fisher information to ω and anchors θ* at the current weights.
+    public mutating func finishTask(_ index: Int, of stream: [TaskData], context: MethodContext) {
+        let items = stream[index].train.prefix(fisherExamples).map { context.item($0, gen: nil) }
+        let trainer = SequenceTrainer(settings: context.settings, padToken: context.tokenizer.endOfExample)
+        let batches = trainer.packBatches(Array(items))
+        let parameters = context.model.namedParameters.filter { $0.tensor.requiresGrad }
+        var fisher = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, [Float](repeating: 0, count: $0.tensor.count)) })
+        for batch in batches {
+            for (_, p) in parameters { p.zeroGrad() }
+            trainer.loss(context.model, batch.map(\.qa)).backward()
+            for (name, p) in parameters {
+                guard let g = p.grad else { continue }
+                for i in 0..<p.count { fisher[name]![i] += g.pointer[i] * g.pointer[i] / Float(batches.count) }
+            }
+        }
+        for (name, p) in parameters {
+            p.zeroGrad()
+            let previous = importance[name] ?? []
+            importance[name] = fisher[name]!.enumerated().map { $1 + ($0 < previous.count ? previous[$0] : 0) }
+            anchor[name] = p.scalars
+        }
+    }
+}
