@@ -18,7 +18,7 @@ import Testing
         bytes.append(json)
         bytes.append(contentsOf: data)
         let path = "\(directory)/\(name.filter(\.isLetter)).safetensors"
-        FileManager.default.createFile(atPath: path, contents: bytes)
+        _ = FileManager.default.createFile(atPath: path, contents: bytes)
         return path
     }
 
