@@ -62,7 +62,7 @@ import Testing
     @Test func truncatedFile() {
         expectError(file(header: "", data: [], headerLength: 0), containing: "not valid JSON")
         let path = "\(directory)/short.safetensors"
-        FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))
+        _ = FileManager.default.createFile(atPath: path, contents: Data([1, 2, 3]))
         expectError(path, containing: "shorter than the 8-byte header length")
     }
 

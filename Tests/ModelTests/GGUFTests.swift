@@ -33,7 +33,7 @@ import Testing
 
     func write(_ bytes: [UInt8], _ name: String) -> String {
         let path = NSTemporaryDirectory() + "gguf-\(getpid())-\(name).gguf"
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
         return path
     }
 
@@ -45,7 +45,7 @@ import Testing
         let path = NSTemporaryDirectory() + "gguf-truncated-\(getpid()).gguf"
         defer { try? FileManager.default.removeItem(atPath: path) }
         for length in stride(from: 0, to: end, by: 7) + [end - 1] {
-            FileManager.default.createFile(atPath: path, contents: Data(bytes[0..<length]))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes[0..<length]))
             #expect(throws: FormatError.self, "truncated to \(length) bytes") { try GGUFFile(path: path) }
         }
     }
