@@ -62,3 +62,35 @@ import Testing
         #expect(own.endOfExample == 257 && own.decode([104, 257]) == "h__eos__")
     }
 }
+
+@Suite struct GradientAccumulationTests {
+    /// With sequences of equal length, two accumulated half-batches give the gradient of the full
+    /// batch, so training follows the same path.
+    @Test func accumulatedHalfBatchesEqualOneFullBatch() {
+        let tokenizer = TaskTokenizer(base: ByteTokenizer())
+        _ = (tokenizer.answer, tokenizer.endOfExample)
+        let task = SyntheticTasks.addition(train: 16, test: 1, seed: 3)  // "a+b sum?" → one digit: all the same length
+        func train(tokensPerBatch: Int, accumulation: Int) -> [[Float]] {
+            let model = DecoderLM(config: DecoderConfig(architecture: .llama, vocabSize: tokenizer.vocabularySize, hiddenSize: 16,
+                                                        layerCount: 1, headCount: 2, maxPositions: 32), seed: 4)
+            var settings = TrainingSettings()
+            settings.epochs = 2; settings.learningRate = 1e-2; settings.tokensPerBatch = tokensPerBatch
+            settings.gradientAccumulation = accumulation; settings.maxLength = 32
+            let context = MethodContext(model: model, tokenizer: tokenizer, settings: settings, seed: 1, samplesDirectory: nil)
+            var method = Finetune()
+            let items = method.items(forTask: 0, of: [task], context: context)
+            #expect(Set(items.map(\.qa.tokens.count)).count == 1)
+            var steps = 0
+            SequenceTrainer(settings: settings, padToken: tokenizer.endOfExample).train(model, items: items, taskName: "t", seed: 7) { _ in steps += 1 }
+            #expect(steps == 2 * 16 / 4)
+            return model.parameters.map(\.scalars)
+        }
+        let length = 12  // tokens per sequence: "a+b sum?" 8 + ANS + digit + EOS = 11, budget rounds up
+        let full = train(tokensPerBatch: 4 * length, accumulation: 1)
+        let accumulated = train(tokensPerBatch: 2 * length, accumulation: 2)
+        for (a, b) in zip(full, accumulated) {
+            let scale = a.map(abs).max()!
+            #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-4 * scale })
+        }
+    }
+}

@@ -111,7 +111,7 @@ public struct RunConfig: Sendable {
         }
         if let t = try reader.map(tree, "training") {
             let keys = ["learning_rate", "weight_decay", "max_gradient_norm", "epochs", "tokens_per_batch", "warmup_fraction",
-                        "lm_weight", "answer_weight", "max_length"]
+                        "lm_weight", "answer_weight", "max_length", "gradient_accumulation"]
             try reader.keys(t, allowed: keys, at: "training.")
             func f(_ k: String, _ v: Float) throws -> Float { Float(try reader.double(t, k, at: "training.") ?? Double(v)) }
             training.learningRate = try f("learning_rate", training.learningRate)
@@ -123,6 +123,7 @@ public struct RunConfig: Sendable {
             training.epochs = try reader.int(t, "epochs", at: "training.") ?? training.epochs
             training.tokensPerBatch = try reader.int(t, "tokens_per_batch", at: "training.") ?? training.tokensPerBatch
             training.maxLength = try reader.int(t, "max_length", at: "training.") ?? training.maxLength
+            training.gradientAccumulation = try reader.int(t, "gradient_accumulation", at: "training.") ?? training.gradientAccumulation
         }
         if let e = try reader.map(tree, "evaluation") {
             try reader.keys(e, allowed: ["decoding", "batch_size"], at: "evaluation.")
@@ -131,7 +132,8 @@ public struct RunConfig: Sendable {
             evaluationBatchSize = try reader.int(e, "batch_size", at: "evaluation.") ?? evaluationBatchSize
         }
         for (key, value) in [("training.epochs", training.epochs), ("training.tokens_per_batch", training.tokensPerBatch),
-                             ("training.max_length", training.maxLength), ("evaluation.batch_size", evaluationBatchSize)] where value < 1 {
+                             ("training.max_length", training.maxLength), ("evaluation.batch_size", evaluationBatchSize),
+                             ("training.gradient_accumulation", training.gradientAccumulation)] where value < 1 {
             throw FormatError(file: source, "\(key) must be at least 1")
         }
         guard sampleRatio >= 0 else { throw FormatError(file: source, "method.sample_ratio must not be negative") }
@@ -148,7 +150,7 @@ public struct RunConfig: Sendable {
         data: \(data ?? "null")
         subsample: {train: \(subsampleTrain.map(String.init) ?? "null"), test: \(subsampleTest.map(String.init) ?? "null")}
         method: {name: \(method), prompting: \(prompting.rawValue), sample_ratio: \(sampleRatio), top_k: \(topK), real_replay: \(realReplay), lm_loss: \(multitaskLMLoss), ewc_lambda: \(ewcStrength)}
-        training: {learning_rate: \(training.learningRate), weight_decay: \(training.weightDecay), max_gradient_norm: \(training.maxGradientNorm), epochs: \(training.epochs), tokens_per_batch: \(training.tokensPerBatch), warmup_fraction: \(training.warmupFraction), lm_weight: \(training.lmWeight), answer_weight: \(training.answerWeight), max_length: \(training.maxLength)}
+        training: {learning_rate: \(training.learningRate), weight_decay: \(training.weightDecay), max_gradient_norm: \(training.maxGradientNorm), epochs: \(training.epochs), tokens_per_batch: \(training.tokensPerBatch), warmup_fraction: \(training.warmupFraction), lm_weight: \(training.lmWeight), answer_weight: \(training.answerWeight), max_length: \(training.maxLength), gradient_accumulation: \(training.gradientAccumulation)}
         evaluation: {decoding: \(decoding), batch_size: \(evaluationBatchSize)}
 
         """

@@ -18,6 +18,8 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public var answerWeight: Float = 5
     /// Longest training sequence; longer examples are cut from the left of the context.
     public var maxLength = 1024
+    /// Batches whose gradients are summed (each loss scaled by 1/n) before one optimiser step.
+    public var gradientAccumulation = 1
 
     public init() {}
 }
@@ -60,30 +62,38 @@ public struct SequenceTrainer {
         guard !items.isEmpty else { return }
         var shuffler = SeededShuffler(seed: seed)
         let epochs = (0..<settings.epochs).map { _ in packBatches(shuffler.shuffled(items)) }
-        let totalSteps = epochs.reduce(0) { $0 + $1.count }
+        let accumulation = max(1, settings.gradientAccumulation)
+        // One optimiser step per `accumulation` batches (the last group of an epoch may be shorter).
+        let steps = epochs.map { $0.chunked(accumulation) }
+        let totalSteps = steps.reduce(0) { $0 + $1.count }
         let schedule = LearningRateSchedule.linear(warmupSteps: Int(Float(totalSteps) * settings.warmupFraction), totalSteps: totalSteps)
         let optimizer = AdamW(parameters: model.parameters, learningRate: settings.learningRate, weightDecay: settings.weightDecay)
         var step = 0
-        for batches in epochs {
-            for batch in batches {
+        for groups in steps {
+            for group in groups {
                 let start = Date()
                 optimizer.learningRate = settings.learningRate * schedule.multiplier(atStep: step)
                 optimizer.zeroGrad()
-                let qaLoss = loss(model, batch.map(\.qa))
-                var total = qaLoss, lmValue: Float? = nil
-                let lmSequences = batch.compactMap(\.lm)
-                if !lmSequences.isEmpty {
-                    let lmLoss = loss(model, lmSequences)
-                    lmValue = lmLoss.item
-                    total = add(qaLoss, scale(lmLoss, settings.lmWeight))
+                var qaSum: Float = 0, lmSum: Float = 0, hasLM = false, tokens = 0
+                for batch in group {
+                    let qaLoss = loss(model, batch.map(\.qa))
+                    var total = qaLoss
+                    qaSum += qaLoss.item
+                    let lmSequences = batch.compactMap(\.lm)
+                    if !lmSequences.isEmpty {
+                        let lmLoss = loss(model, lmSequences)
+                        lmSum += lmLoss.item; hasLM = true
+                        total = add(qaLoss, scale(lmLoss, settings.lmWeight))
+                    }
+                    scale(total, 1 / Float(group.count)).backward()
+                    tokens += batch.reduce(0) { $0 + $1.qa.tokens.count + ($1.lm?.tokens.count ?? 0) }
                 }
-                total.backward()
                 let penalty = regularize(model)
                 clipGradientNorm(model.parameters, maxNorm: settings.maxGradientNorm)
                 optimizer.step()
-                let tokens = batch.reduce(0) { $0 + $1.qa.tokens.count + ($1.lm?.tokens.count ?? 0) }
-                onStep(StepLog(step: step, task: taskName, qaLoss: qaLoss.item, lmLoss: lmValue, penalty: penalty == 0 ? nil : penalty,
-                               learningRate: optimizer.learningRate,
+                let n = Float(group.count)
+                onStep(StepLog(step: step, task: taskName, qaLoss: qaSum / n, lmLoss: hasLM ? lmSum / n : nil,
+                               penalty: penalty == 0 ? nil : penalty, learningRate: optimizer.learningRate,
                                tokensPerSecond: Double(tokens) / max(Date().timeIntervalSince(start), 1e-9)))
                 step += 1
             }
@@ -117,5 +127,12 @@ public struct SequenceTrainer {
         }
         let batch = TokenBatch(ids: ids, batchSize: sequences.count, length: length, mask: mask.allSatisfy { $0 } ? nil : mask)
         return crossEntropy(model.logits(batch), targets: targets, weights: weights)
+    }
+}
+
+extension Array {
+    /// Consecutive slices of at most `size` elements.
+    func chunked(_ size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }
