@@ -14,6 +14,9 @@ public final class KVCache {
     let values: [Tensor]
     /// [batch × capacity]: false where the token is padding.
     var mask: [Bool]
+    /// The mask over the filled positions plus the incoming tokens, [batch × keys], rebuilt once
+    /// per forward pass by `appendMask` and shared by every layer.
+    private(set) var visibleKeyMask: [Bool] = []
 
     public init(config: DecoderConfig, batchSize: Int, capacity: Int) {
         self.batchSize = batchSize
@@ -30,11 +33,8 @@ public final class KVCache {
         for b in 0..<batchSize {
             for t in 0..<count { mask[b * capacity + length + t] = incoming?[b * count + t] ?? true }
         }
-    }
-
-    /// The key mask for attention over the first `keys` positions, [batch × keys].
-    func keyMask(keys: Int) -> [Bool] {
-        (0..<batchSize).flatMap { b in mask[(b * capacity)..<(b * capacity + keys)] }
+        let keys = length + count
+        visibleKeyMask = (0..<batchSize).flatMap { b in mask[(b * capacity)..<(b * capacity + keys)] }
     }
 
     /// Writes the new tokens' keys and values ([batch, count, width]) of `layer` at `length`.

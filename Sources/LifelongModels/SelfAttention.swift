@@ -59,6 +59,6 @@ public final class SelfAttention: Module {
         cache.store(layer: layer, keys: k, values: v)
         let keys = cache.length + x.shape[1]
         return output(cachedAttention(q: q, keyCache: cache.keys[layer], valueCache: cache.values[layer], keys: keys,
-                                      heads: heads, kvHeads: kvHeads, keyMask: cache.keyMask(keys: keys)))
+                                      heads: heads, kvHeads: kvHeads, keyMask: cache.visibleKeyMask))
     }
 }

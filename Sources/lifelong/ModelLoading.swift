@@ -3,20 +3,22 @@ import Foundation
 import LifelongFormats
 import LifelongModels
 
+/// The file or directory a `--model` value designates: a path, or the name of a pulled model.
+func resolveModel(_ model: String) throws -> String {
+    if FileManager.default.fileExists(atPath: model) { return model }
+    if let path = ModelCache().path(of: model) { return path }
+    if ModelCache.known(model) != nil {
+        throw ValidationError("model '\(model)' is not pulled yet: run `lifelong models pull \(model)`")
+    }
+    throw ValidationError("--model '\(model)' is neither a file, a directory nor a known model name")
+}
+
 /// `--model` for the decoder commands: a GGUF file, a Hugging Face directory, or a cache name.
 struct ModelOption: ParsableArguments {
     @Option(help: "A GGUF file, a Hugging Face model directory, or a cached model name (smollm2-135m).")
     var model: String
 
-    /// The file or directory `--model` designates.
-    func resolvedPath() throws -> String {
-        if FileManager.default.fileExists(atPath: model) { return model }
-        if let path = ModelCache().path(of: model) { return path }
-        if ModelCache.known(model) != nil {
-            throw ValidationError("model '\(model)' is not pulled yet: run `lifelong models pull \(model)`")
-        }
-        throw ValidationError("--model '\(model)' is neither a file, a directory nor a known model name")
-    }
+    func resolvedPath() throws -> String { try resolveModel(model) }
 
     func loadTokenizer() throws -> ByteLevelBPETokenizer {
         let path = try resolvedPath()
@@ -97,16 +99,7 @@ struct Embed: ParsableCommand {
 
     func run() throws {
         try compute.apply()
-        let directory: String
-        if FileManager.default.fileExists(atPath: model) {
-            directory = model
-        } else if let cached = ModelCache().path(of: model) {
-            directory = cached
-        } else {
-            throw ValidationError(ModelCache.known(model) != nil ? "model '\(model)' is not pulled yet: run `lifelong models pull \(model)`"
-                                  : "--model '\(model)' is neither a directory nor a known model name")
-        }
-        let encoder = try SentenceEncoder(directory: directory)
+        let encoder = try SentenceEncoder(directory: try resolveModel(model))
         for vector in encoder.embed(texts) {
             print("[" + vector.map { String(format: "%.7g", $0) }.joined(separator: ", ") + "]")
         }

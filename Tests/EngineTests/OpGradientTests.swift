@@ -1,3 +1,4 @@
+import Foundation
 import LifelongEngine
 import Testing
 
@@ -144,5 +145,3 @@ import Testing
         #expect(x.gradScalars! == dropped.scalars.map { $0 == 0 ? 0 : 2 })
     }
 }
-
-import Foundation

@@ -98,7 +98,7 @@ import Testing
         let anchor = model.parameters.map(\.scalars)
         var sawPenalty = false
         trainer.train(model, items: method.items(forTask: 1, of: stream, context: context), taskName: "b", seed: 2,
-                      regularize: { [method] in method.regularize($0) }) { if ($0.penalty ?? 0) > 0 { sawPenalty = true } }
+                      regularize: { [method] in method.regularize($0) }, onStep: { if ($0.penalty ?? 0) > 0 { sawPenalty = true } })
         var squared: Double = 0
         for (now, before) in zip(model.parameters.map(\.scalars), anchor) {
             for (a, b) in zip(now, before) { squared += Double((a - b) * (a - b)) }

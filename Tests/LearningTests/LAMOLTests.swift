@@ -81,7 +81,7 @@ import Testing
             let items = method.items(forTask: 0, of: [task], context: context)
             #expect(Set(items.map(\.qa.tokens.count)).count == 1)
             var steps = 0
-            SequenceTrainer(settings: settings, padToken: tokenizer.endOfExample).train(model, items: items, taskName: "t", seed: 7) { _ in steps += 1 }
+            SequenceTrainer(settings: settings, padToken: tokenizer.endOfExample).train(model, items: items, taskName: "t", seed: 7, onStep: { _ in steps += 1 })
             #expect(steps == 2 * 16 / 4)
             return model.parameters.map(\.scalars)
         }

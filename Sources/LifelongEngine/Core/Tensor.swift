@@ -1,3 +1,5 @@
+import Foundation
+
 /// A contiguous fp32 tensor that can take part in reverse-mode differentiation.
 ///
 /// A tensor is a shape plus a window (`offset`, `count`) on a `TensorStorage`. Reshapes are free
@@ -113,5 +115,3 @@ extension Tensor: CustomStringConvertible {
         return "Tensor(\(shape), [\(shown)\(count > 8 ? ", …" : "")])"
     }
 }
-
-import Foundation

@@ -50,8 +50,12 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         for (text, id) in specialTokens where id < 0 || id >= tokens.count {
             throw FormatError(file: source, "special token '\(text)' has id \(id) outside the vocabulary")
         }
-        specialsLongestFirst = specialTokens.map { (Array($0.key.utf8), $0.value) }.filter { !$0.0.isEmpty }
-            .sorted { $0.0.count > $1.0.count }
+        specialsLongestFirst = Self.longestFirst(specialTokens)
+    }
+
+    /// Special tokens as UTF-8 bytes, longest first, so that the longest match wins.
+    private static func longestFirst(_ specials: [String: Int]) -> [(text: [UInt8], id: Int)] {
+        specials.map { (Array($0.key.utf8), $0.value) }.filter { !$0.0.isEmpty }.sorted { $0.0.count > $1.0.count }
     }
 
     public func id(of token: String) -> Int? { idOfToken[token] ?? specialTokens[token] }
@@ -66,8 +70,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         idOfToken = ids
         byteTokens = other.byteTokens
         mergeOf = other.mergeOf
-        specialsLongestFirst = specialTokens.map { (Array($0.key.utf8), $0.value) }.filter { !$0.0.isEmpty }
-            .sorted { $0.0.count > $1.0.count }
+        specialsLongestFirst = Self.longestFirst(specialTokens)
     }
 
     /// A tokenizer with `newTokens` appended as special tokens (ids from `vocabularySize` on),

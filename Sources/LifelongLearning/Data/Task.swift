@@ -1,3 +1,5 @@
+import LifelongEngine
+
 /// One example in the decaNLP / LAMOL format: every task is context, question → answer.
 public struct Example: Codable, Equatable, Sendable {
     public var id: String
@@ -39,7 +41,6 @@ public struct TaskData: Sendable {
     }
 }
 
-import LifelongEngine
 
 /// A seeded Fisher–Yates shuffle, so that splits and epoch orders do not depend on the standard
 /// library's choice of algorithm.

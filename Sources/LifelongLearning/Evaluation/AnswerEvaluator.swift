@@ -1,3 +1,4 @@
+import Foundation
 import LifelongModels
 
 /// Scores a model on a task: each test example is prompted as `c q ANS` (no task token: no task
@@ -42,5 +43,3 @@ public func contextQuestionTokens(_ example: Example, tokenizer: TaskTokenizer, 
     let tokens = tokenizer.encode(text)
     return tokens.count > maxLength ? Array(tokens.suffix(maxLength)) : tokens
 }
-
-import Foundation
