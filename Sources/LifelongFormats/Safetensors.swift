@@ -176,8 +176,11 @@ public final class SafetensorsFile {
         withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { file.append(contentsOf: $0) }
         file.append(headerBytes)
         for (_, t) in tensors {
-            let data = t.data
-            for value in data { withUnsafeBytes(of: value.bitPattern.littleEndian) { file.append(contentsOf: $0) } }
+            #if _endian(little)
+            file.append(UnsafeBufferPointer(t.data))  // fp32 in memory is already the file's little-endian layout
+            #else
+            for value in t.data { withUnsafeBytes(of: value.bitPattern.littleEndian) { file.append(contentsOf: $0) } }
+            #endif
         }
         try writeAtomically(file, to: path)
     }

@@ -16,9 +16,14 @@ public struct GenerationOptions: Sendable {
     /// Generation of a sequence ends at any of these tokens (which is not returned).
     public var stopTokens: Set<Int>
     public var seed: UInt64
+    /// Tokens that cannot be chosen before token `until` has been generated (e.g. no end of
+    /// example before LAMOL's answer token).
+    public var suppressed: (tokens: Set<Int>, until: Int)?
 
-    public init(maxNewTokens: Int, strategy: SamplingStrategy = .greedy, stopTokens: Set<Int> = [], seed: UInt64 = 0) {
+    public init(maxNewTokens: Int, strategy: SamplingStrategy = .greedy, stopTokens: Set<Int> = [], seed: UInt64 = 0,
+                suppressed: (tokens: Set<Int>, until: Int)? = nil) {
         self.maxNewTokens = maxNewTokens; self.strategy = strategy; self.stopTokens = stopTokens; self.seed = seed
+        self.suppressed = suppressed
     }
 }
 
@@ -50,6 +55,7 @@ extension DecoderLM {
         var nextPosition = prompts.map(\.count)
         var outputs = [[Int]](repeating: [], count: batchSize)
         var finished = [Bool](repeating: false, count: batchSize)
+        var suppressing = [Bool](repeating: options.suppressed != nil, count: batchSize)
 
         noGrad {
             var batch = TokenBatch(ids: ids, batchSize: batchSize, length: promptLength, mask: mask, positions: positions)
@@ -57,8 +63,12 @@ extension DecoderLM {
                 let logits = lastPositionLogits(hiddenStates(batch, cache: cache))
                 var next = [Int](repeating: 0, count: batchSize)
                 for b in 0..<batchSize where !finished[b] {
-                    let row = UnsafeBufferPointer(start: logits.data.baseAddress! + b * config.vocabSize, count: config.vocabSize)
-                    next[b] = sampleToken(row, options.strategy, rng: &rng)
+                    let row = UnsafeMutableBufferPointer(start: logits.data.baseAddress! + b * config.vocabSize, count: config.vocabSize)
+                    if suppressing[b], let suppressed = options.suppressed {
+                        for token in suppressed.tokens where token < row.count { row[token] = -.infinity }
+                    }
+                    next[b] = sampleToken(UnsafeBufferPointer(row), options.strategy, rng: &rng)
+                    if next[b] == options.suppressed?.until { suppressing[b] = false }
                     if options.stopTokens.contains(next[b]) { finished[b] = true } else { outputs[b].append(next[b]) }
                 }
                 if finished.allSatisfy({ $0 }) { break }

@@ -60,7 +60,8 @@ struct Demo: ParsableCommand {
                                                     layerCount: 4, headCount: 4, maxPositions: 64), seed: seed)
         let directory = "\(output)/\(method.name)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let runner = StreamRunner(settings: settings, seed: seed, runDirectory: directory)
+        var runner = StreamRunner(settings: settings, seed: seed, runDirectory: directory)
+        runner.report = ProgressDisplay(epochs: settings.epochs).handle
         return try runner.run(&method, stream: stream, model: model, tokenizer: tokenizer, modelName: "gpt2-tiny-bytes (d128, 4 layers)")
     }
 }

@@ -13,6 +13,7 @@ struct Run: ParsableCommand {
     @Option(name: .customLong("set"), help: "Override a config key, e.g. --set method.sample_ratio=0.05 (repeatable).")
     var overrides: [String] = []
     @Option(help: "Parent directory of the run directory.") var runs = "runs"
+    @Flag(help: "Continue the run from its last checkpoint (same config and --set options).") var resume = false
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
@@ -20,17 +21,42 @@ struct Run: ParsableCommand {
         guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw ValidationError("cannot read \(config)") }
         let settings = try RunConfig(yaml: text, overrides: overrides, source: config)
         let directory = (runs as NSString).appendingPathComponent(settings.name)
+        let savedConfig = (directory as NSString).appendingPathComponent("config.yaml")
+        if resume {
+            guard let saved = try? String(contentsOfFile: savedConfig, encoding: .utf8) else {
+                throw ValidationError("--resume: \(savedConfig) not found; there is no run to resume")
+            }
+            guard saved == settings.yaml else {
+                throw ValidationError("--resume: the config differs from \(savedConfig); resume with the same config and --set options")
+            }
+        }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try writeAtomically(Data(settings.yaml.utf8), to: (directory as NSString).appendingPathComponent("config.yaml"))
+        try writeAtomically(Data(settings.yaml.utf8), to: savedConfig)
 
         let stream = try loadStream(settings)
         print("Stream: " + stream.map { "\($0.name) (\($0.train.count)/\($0.test.count))" }.joined(separator: " → "))
         let (model, base) = try loadModel(settings)
         let tokenizer = TaskTokenizer(base: base)
         var runner = StreamRunner(settings: settings.training, seed: settings.seed, runDirectory: directory)
+        let display = ProgressDisplay(epochs: settings.training.epochs), interrupt = InterruptRequest()
+        runner.report = display.handle
+        runner.shouldStop = { interrupt.isRequested }
+        runner.resume = resume
+        runner.checkpointEvery = settings.checkpointEvery
         runner.evaluation.batchSize = settings.evaluationBatchSize
         if settings.decoding == "top_k" { runner.evaluation.strategy = .sample(topK: settings.topK) }
 
+        do {
+            try run(settings, runner: runner, stream: stream, model: model, tokenizer: tokenizer, directory: directory)
+        } catch let stop as RunInterrupted {
+            let options = overrides.map { "--set '\($0)' " }.joined() + (runs == "runs" ? "" : "--runs \(runs) ")
+            print("\(stop.description)\nContinue with: lifelong run \(config) \(options)--resume")
+            throw ExitCode(130)
+        }
+    }
+
+    func run(_ settings: RunConfig, runner: StreamRunner, stream: [TaskData], model: DecoderLM, tokenizer: TaskTokenizer,
+             directory: String) throws {
         let results: StreamRunner.Results
         switch settings.method {
         case "finetune":
@@ -43,7 +69,7 @@ struct Run: ParsableCommand {
             results = try runner.run(&m, stream: stream, model: model, tokenizer: tokenizer, modelName: settings.model)
         default:
             var m = LAMOL(prompting: settings.prompting, sampleRatio: settings.sampleRatio, topK: settings.topK,
-                          realReplay: settings.method == "replay" || settings.realReplay)
+                          realReplay: settings.method == "replay" || settings.realReplay, requireAnswer: settings.requireAnswer)
             results = try runner.run(&m, stream: stream, model: model, tokenizer: tokenizer, modelName: settings.model)
         }
         if let m = results.metrics {

@@ -52,7 +52,7 @@ import Testing
         func run<M: LifelongMethod>(_ method: inout M) throws -> StreamRunner.Results {
             let tokenizer = TaskTokenizer(base: ByteTokenizer())
             var runner = StreamRunner(settings: settings, seed: 9, runDirectory: nil)
-            runner.log = { _ in }
+            runner.report = { _ in }
             return try runner.run(&method, stream: stream, model: tinyModel(tokenizer, width: 128, layers: 4), tokenizer: tokenizer,
                                   modelName: "tiny")
         }
@@ -71,7 +71,7 @@ import Testing
         settings.epochs = 1; settings.learningRate = 1e-3; settings.maxLength = 64
         let tokenizer = TaskTokenizer(base: ByteTokenizer())
         var runner = StreamRunner(settings: settings, seed: 1, runDirectory: nil)
-        runner.log = { _ in }
+        runner.report = { _ in }
         var multitask = Multitask(lmLoss: true)
         let results = try runner.run(&multitask, stream: stream, model: tinyModel(tokenizer), tokenizer: tokenizer, modelName: "tiny")
         #expect(results.matrix.count == 1 && results.metrics == nil)
@@ -92,13 +92,16 @@ import Testing
         var method = make()
         let context = MethodContext(model: model, tokenizer: tokenizer, settings: settings, seed: 1, samplesDirectory: nil)
         let trainer = SequenceTrainer(settings: settings, padToken: tokenizer.endOfExample)
-        trainer.train(model, items: method.items(forTask: 0, of: stream, context: context), taskName: "a", seed: 1,
-                      regularize: { [method] in method.regularize($0) })
+        try trainer.train(model, items: method.items(forTask: 0, of: stream, context: context), taskName: "a", seed: 1,
+                          regularize: { [method] in method.regularize($0) })
         method.finishTask(0, of: stream, context: context)
         let anchor = model.parameters.map(\.scalars)
         var sawPenalty = false
-        trainer.train(model, items: method.items(forTask: 1, of: stream, context: context), taskName: "b", seed: 2,
-                      regularize: { [method] in method.regularize($0) }, onStep: { if ($0.penalty ?? 0) > 0 { sawPenalty = true } })
+        try trainer.train(model, items: method.items(forTask: 1, of: stream, context: context), taskName: "b", seed: 2,
+                          regularize: { [method] in method.regularize($0) }, onStep: { step, _ in
+                              if (step.penalty ?? 0) > 0 { sawPenalty = true }
+                              return true
+                          })
         var squared: Double = 0
         for (now, before) in zip(model.parameters.map(\.scalars), anchor) {
             for (a, b) in zip(now, before) { squared += Double((a - b) * (a - b)) }

@@ -66,11 +66,11 @@ import Testing
 @Suite struct GradientAccumulationTests {
     /// With sequences of equal length, two accumulated half-batches give the gradient of the full
     /// batch, so training follows the same path.
-    @Test func accumulatedHalfBatchesEqualOneFullBatch() {
+    @Test func accumulatedHalfBatchesEqualOneFullBatch() throws {
         let tokenizer = TaskTokenizer(base: ByteTokenizer())
         _ = (tokenizer.answer, tokenizer.endOfExample)
         let task = SyntheticTasks.addition(train: 16, test: 1, seed: 3)  // "a+b sum?" → one digit: all the same length
-        func train(tokensPerBatch: Int, accumulation: Int) -> [[Float]] {
+        func train(tokensPerBatch: Int, accumulation: Int) throws -> [[Float]] {
             let model = DecoderLM(config: DecoderConfig(architecture: .llama, vocabSize: tokenizer.vocabularySize, hiddenSize: 16,
                                                         layerCount: 1, headCount: 2, maxPositions: 32), seed: 4)
             var settings = TrainingSettings()
@@ -81,13 +81,14 @@ import Testing
             let items = method.items(forTask: 0, of: [task], context: context)
             #expect(Set(items.map(\.qa.tokens.count)).count == 1)
             var steps = 0
-            SequenceTrainer(settings: settings, padToken: tokenizer.endOfExample).train(model, items: items, taskName: "t", seed: 7, onStep: { _ in steps += 1 })
+            try SequenceTrainer(settings: settings, padToken: tokenizer.endOfExample).train(model, items: items, taskName: "t", seed: 7,
+                                                                                  onStep: { _, _ in steps += 1; return true })
             #expect(steps == 2 * 16 / 4)
             return model.parameters.map(\.scalars)
         }
         let length = 12  // tokens per sequence: "a+b sum?" 8 + ANS + digit + EOS = 11, budget rounds up
-        let full = train(tokensPerBatch: 4 * length, accumulation: 1)
-        let accumulated = train(tokensPerBatch: 2 * length, accumulation: 2)
+        let full = try train(tokensPerBatch: 4 * length, accumulation: 1)
+        let accumulated = try train(tokensPerBatch: 2 * length, accumulation: 2)
         for (a, b) in zip(full, accumulated) {
             let scale = a.map(abs).max()!
             #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1e-4 * scale })

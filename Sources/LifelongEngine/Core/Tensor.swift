@@ -41,6 +41,17 @@ public final class Tensor {
         values.withUnsafeBufferPointer { data.baseAddress!.update(from: $0.baseAddress!, count: count) }
     }
 
+    /// A tensor on existing storage, without copying (e.g. to save an optimiser's moments).
+    public init(wrapping storage: TensorStorage, shape: [Int]) {
+        self.shape = shape
+        count = Tensor.elementCount(shape)
+        precondition(count <= storage.count, "storage of \(storage.count) floats cannot hold shape \(shape)")
+        self.storage = storage
+        offset = 0
+        requiresGrad = false
+        opName = "leaf"
+    }
+
     /// An op output: storage allocated but not cleared, because the kernel writes every element.
     init(uninitialized shape: [Int], op: String) {
         self.shape = shape

@@ -39,6 +39,19 @@ public struct EWC: LifelongMethod {
         return Float(penalty) * strength
     }
 
+    public func savedState() -> MethodState {
+        MethodState(tensors: anchor.keys.sorted().flatMap { name in
+            [("anchor.\(name)", anchor[name]!), ("importance.\(name)", importance[name] ?? [])]
+        })
+    }
+
+    public mutating func restore(_ state: MethodState) throws {
+        for (name, values) in state.tensors {
+            if name.hasPrefix("anchor.") { anchor[String(name.dropFirst(7))] = values }
+            if name.hasPrefix("importance.") { importance[String(name.dropFirst(11))] = values }
+        }
+    }
+
     /// After task `index`: adds its Fisher information to ω and anchors θ* at the current weights.
     public mutating func finishTask(_ index: Int, of stream: [TaskData], context: MethodContext) {
         let items = stream[index].train.prefix(fisherExamples).map { context.item($0, gen: nil) }

@@ -21,14 +21,27 @@ public struct LAMOL: LifelongMethod {
     public var realReplay: Bool
     /// Longest generated pseudo-sample, in tokens.
     public var maxSampleLength: Int
+    /// Not in the paper: while sampling, EOS cannot be chosen before ANS, so a pseudo-sample
+    /// always reaches its answer. Helps a model that has seen too little LM training to emit ANS
+    /// on its own (the samples are otherwise discarded as `no_ans`).
+    public var requireAnswer: Bool
     public private(set) var statistics: [SampleStatistics] = []
 
     public var name: String { realReplay ? "replay" : "lamol-\(prompting.rawValue)" }
 
     public init(prompting: Prompting = .task, sampleRatio: Double = 0.2, topK: Int = 20, realReplay: Bool = false,
-                maxSampleLength: Int = 256) {
+                maxSampleLength: Int = 256, requireAnswer: Bool = false) {
         self.prompting = prompting; self.sampleRatio = sampleRatio; self.topK = topK
-        self.realReplay = realReplay; self.maxSampleLength = maxSampleLength
+        self.realReplay = realReplay; self.maxSampleLength = maxSampleLength; self.requireAnswer = requireAnswer
+    }
+
+    public func savedState() -> MethodState {
+        MethodState(json: (try? JSONEncoder().encode(statistics)).map { String(decoding: $0, as: UTF8.self) })
+    }
+
+    public mutating func restore(_ state: MethodState) throws {
+        guard let json = state.json else { return }
+        statistics = try JSONDecoder().decode([SampleStatistics].self, from: Data(json.utf8))
     }
 
     func gen(_ task: String, _ tokenizer: TaskTokenizer) -> Int {
@@ -39,6 +52,8 @@ public struct LAMOL: LifelongMethod {
         let task = stream[index]
         var items = task.train.map { context.item($0, gen: gen(task.name, context.tokenizer)) }
         guard index > 0 else { return items }
+        // A stage that starts again (after an interruption) writes its samples afresh.
+        if let file = context.samplesFile(for: task.name) { try? FileManager.default.removeItem(atPath: file) }
         let total = Int((sampleRatio * Double(task.train.count)).rounded(.up))
         let earlier = Array(stream[..<index])
         // TASK: n/(t−1) per earlier task, the remainder to the first ones; GEN: all from `__gen__`.
@@ -62,34 +77,38 @@ public struct LAMOL: LifelongMethod {
     }
 
     /// Samples `count` sequences after `prompt` (top-k), keeps those with exactly one ANS and an
-    /// EOS, writes them to `samples/<task>.jsonl`.
+    /// EOS, and writes all of them (discarded ones with the reason) to `samples/<task>.jsonl`.
     func generate(count: Int, prompt: Int, forTask task: String, of source: String, context: MethodContext,
                   seed: UInt64) -> (kept: [([Int], [Int])], SampleStatistics) {
         let tokenizer = context.tokenizer
         let outputs = stride(from: 0, to: count, by: 64).flatMap { start in
-            context.model.generate(prompts: [[Int]](repeating: [prompt], count: min(64, count - start)),
+            context.report(.generating(done: start, total: count))
+            return context.model.generate(prompts: [[Int]](repeating: [prompt], count: min(64, count - start)),
                                    options: GenerationOptions(maxNewTokens: maxSampleLength, strategy: .sample(topK: topK),
                                                               stopTokens: [tokenizer.endOfExample],
-                                                              seed: context.seed &+ seed &* 1_000_003 &+ UInt64(start)))
+                                                              seed: context.seed &+ seed &* 1_000_003 &+ UInt64(start),
+                                                              suppressed: requireAnswer ? ([tokenizer.endOfExample], tokenizer.answer) : nil))
         }.map { $0.count < maxSampleLength ? $0 + [tokenizer.endOfExample] : $0 }  // shorter than the cap: it stopped at EOS
         var stats = SampleStatistics(forTask: task, of: source, generated: outputs.count, kept: 0)
         var kept: [([Int], [Int])] = [], lines: [String] = [], seen = Set<[Int]>()
         for output in outputs {
+            var line: [String: Any] = ["source": source]
             switch LAMOLSequences.parse(generated: output, ans: tokenizer.answer, eos: tokenizer.endOfExample) {
             case let .success((cq, answer)):
                 kept.append((cq, answer))
                 if !seen.insert(cq + [-1] + answer).inserted { stats.duplicates += 1 }
                 stats.totalLength += cq.count + answer.count + 2
-                let json = try? JSONSerialization.data(withJSONObject: ["source": source, "context_question": tokenizer.decode(cq),
-                                                                        "answer": tokenizer.decode(answer)], options: [.sortedKeys])
-                lines.append(json.map { String(decoding: $0, as: UTF8.self) } ?? "")
+                line["context_question"] = tokenizer.decode(cq); line["answer"] = tokenizer.decode(answer)
             case let .failure(reason):
                 stats.discarded[reason.rawValue, default: 0] += 1
+                // Discarded samples are kept in the file too: they show what went wrong.
+                line["discarded"] = reason.rawValue; line["text"] = tokenizer.decode(output, showingEndOfText: true)
             }
+            let json = try? JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
+            lines.append(json.map { String(decoding: $0, as: UTF8.self) } ?? "")
         }
         stats.kept = kept.count
-        if let directory = context.samplesDirectory {
-            let path = (directory as NSString).appendingPathComponent("\(task).jsonl")
+        if let path = context.samplesFile(for: task) {
             let previous = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
             try? (previous + lines.map { $0 + "\n" }.joined()).write(toFile: path, atomically: true, encoding: .utf8)
         }

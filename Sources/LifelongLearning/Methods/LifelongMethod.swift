@@ -12,12 +12,17 @@ public protocol LifelongMethod {
     func regularize(_ model: DecoderLM) -> Float
     /// Called when task `index` has been trained (before evaluation).
     mutating func finishTask(_ index: Int, of stream: [TaskData], context: MethodContext)
+    /// What the method carries from task to task, for checkpoints.
+    func savedState() -> MethodState
+    mutating func restore(_ state: MethodState) throws
 }
 
 extension LifelongMethod {
     public var trainsOnUnion: Bool { false }
     public func regularize(_ model: DecoderLM) -> Float { 0 }
     public mutating func finishTask(_ index: Int, of stream: [TaskData], context: MethodContext) {}
+    public func savedState() -> MethodState { MethodState() }
+    public mutating func restore(_ state: MethodState) throws {}
 }
 
 /// What a method may use: the model, the tokenizer with the special tokens, the settings, a seed,
@@ -29,10 +34,17 @@ public struct MethodContext {
     public let seed: UInt64
     /// `samples/` of the run directory, if the run writes one.
     public let samplesDirectory: String?
+    /// Progress of long preparations (pseudo-sample generation).
+    public var report: (RunEvent) -> Void = { _ in }
 
     public init(model: DecoderLM, tokenizer: TaskTokenizer, settings: TrainingSettings, seed: UInt64, samplesDirectory: String?) {
         self.model = model; self.tokenizer = tokenizer; self.settings = settings; self.seed = seed
         self.samplesDirectory = samplesDirectory
+    }
+
+    /// `samples/<task>.jsonl`, where the pseudo-samples made while learning `task` go.
+    func samplesFile(for task: String) -> String? {
+        samplesDirectory.map { ($0 as NSString).appendingPathComponent("\(task).jsonl") }
     }
 
     /// c q of an example, cut to leave room for the answer within `settings.maxLength`.

@@ -12,9 +12,11 @@ import Yams
 /// stream: intents              # a built-in stream, or a list of sources / task directories
 /// data: ../shared/data
 /// subsample: {train: 150, test: 100}
-/// method: {name: lamol, prompting: task, sample_ratio: 0.2, top_k: 20, real_replay: false, lm_loss: true, ewc_lambda: 5000}
+/// method: {name: lamol, prompting: task, sample_ratio: 0.2, top_k: 20, real_replay: false, require_answer: false,
+///          lm_loss: true, ewc_lambda: 5000}
 /// training: {learning_rate: 6.25e-5, epochs: 3, tokens_per_batch: 2048, lm_weight: 0.25, answer_weight: 5, max_length: 512}
 /// evaluation: {decoding: greedy, batch_size: 64}
+/// checkpoint_every: 200        # optimiser steps between checkpoints inside a task (default: after each task only)
 /// ```
 public struct RunConfig: Sendable {
     public var name = "run"
@@ -30,6 +32,9 @@ public struct RunConfig: Sendable {
     public var sampleRatio = 0.2
     public var topK = 20
     public var realReplay = false
+    public var requireAnswer = false
+    /// Optimiser steps between checkpoints inside a task (nil: after each task only).
+    public var checkpointEvery: Int?
     public var multitaskLMLoss = false
     public var ewcStrength: Float = 5000
     public var training = TrainingSettings()
@@ -66,11 +71,14 @@ public struct RunConfig: Sendable {
 
     private mutating func apply(_ tree: [String: Any], source: String) throws {
         let reader = Reader(source: source)
-        try reader.keys(tree, allowed: ["name", "seed", "model", "scratch", "stream", "data", "subsample", "method", "training", "evaluation"], at: "")
+        try reader.keys(tree, allowed: ["name", "seed", "model", "scratch", "stream", "data", "subsample", "method", "training", "evaluation",
+                                        "checkpoint_every"], at: "")
         name = try reader.string(tree, "name") ?? name
         guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else { throw FormatError(file: source, "name '\(name)' must be a plain directory name") }
         seed = UInt64(try reader.int(tree, "seed") ?? Int(seed))
         model = try reader.string(tree, "model") ?? model
+        checkpointEvery = try reader.int(tree, "checkpoint_every")
+        if let every = checkpointEvery, every < 1 { throw FormatError(file: source, "checkpoint_every must be at least 1") }
         if let s = try reader.map(tree, "scratch") {
             try reader.keys(s, allowed: ["architecture", "hidden", "layers", "heads", "positions"], at: "scratch.")
             scratch.architecture = try reader.string(s, "architecture", at: "scratch.") ?? scratch.architecture
@@ -94,7 +102,7 @@ public struct RunConfig: Sendable {
             subsampleTest = try reader.int(s, "test", at: "subsample.")
         }
         if let m = try reader.map(tree, "method") {
-            try reader.keys(m, allowed: ["name", "prompting", "sample_ratio", "top_k", "real_replay", "lm_loss", "ewc_lambda"], at: "method.")
+            try reader.keys(m, allowed: ["name", "prompting", "sample_ratio", "top_k", "real_replay", "require_answer", "lm_loss", "ewc_lambda"], at: "method.")
             ewcStrength = Float(try reader.double(m, "ewc_lambda", at: "method.") ?? Double(ewcStrength))
             method = try reader.string(m, "name", at: "method.") ?? method
             guard Self.methods.contains(method) else {
@@ -107,6 +115,7 @@ public struct RunConfig: Sendable {
             sampleRatio = try reader.double(m, "sample_ratio", at: "method.") ?? sampleRatio
             topK = try reader.int(m, "top_k", at: "method.") ?? topK
             realReplay = try reader.bool(m, "real_replay", at: "method.") ?? realReplay
+            requireAnswer = try reader.bool(m, "require_answer", at: "method.") ?? requireAnswer
             multitaskLMLoss = try reader.bool(m, "lm_loss", at: "method.") ?? multitaskLMLoss
         }
         if let t = try reader.map(tree, "training") {
@@ -149,9 +158,10 @@ public struct RunConfig: Sendable {
         stream: [\(stream.map { "\"\($0)\"" }.joined(separator: ", "))]
         data: \(data ?? "null")
         subsample: {train: \(subsampleTrain.map(String.init) ?? "null"), test: \(subsampleTest.map(String.init) ?? "null")}
-        method: {name: \(method), prompting: \(prompting.rawValue), sample_ratio: \(sampleRatio), top_k: \(topK), real_replay: \(realReplay), lm_loss: \(multitaskLMLoss), ewc_lambda: \(ewcStrength)}
+        method: {name: \(method), prompting: \(prompting.rawValue), sample_ratio: \(sampleRatio), top_k: \(topK), real_replay: \(realReplay), require_answer: \(requireAnswer), lm_loss: \(multitaskLMLoss), ewc_lambda: \(ewcStrength)}
         training: {learning_rate: \(training.learningRate), weight_decay: \(training.weightDecay), max_gradient_norm: \(training.maxGradientNorm), epochs: \(training.epochs), tokens_per_batch: \(training.tokensPerBatch), warmup_fraction: \(training.warmupFraction), lm_weight: \(training.lmWeight), answer_weight: \(training.answerWeight), max_length: \(training.maxLength), gradient_accumulation: \(training.gradientAccumulation)}
         evaluation: {decoding: \(decoding), batch_size: \(evaluationBatchSize)}
+        checkpoint_every: \(checkpointEvery.map(String.init) ?? "null")
 
         """
     }

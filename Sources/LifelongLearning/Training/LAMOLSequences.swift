@@ -1,6 +1,6 @@
 /// A token sequence to train on, with its next-token targets (−100 where there is no loss) and
 /// per-target weights.
-public struct TrainingSequence: Sendable, Equatable {
+public struct TrainingSequence: Codable, Sendable, Equatable {
     public var tokens: [Int]
     public var targets: [Int]
     public var weights: [Float]

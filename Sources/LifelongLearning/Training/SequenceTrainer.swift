@@ -25,7 +25,7 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
 }
 
 /// One unit of training data: the QA sequence, and the LM sequence for methods that use it.
-public struct TrainingItem: Sendable {
+public struct TrainingItem: Codable, Sendable {
     public var qa: TrainingSequence
     public var lm: TrainingSequence?
 }
@@ -33,6 +33,8 @@ public struct TrainingItem: Sendable {
 /// What a training stage reports per step.
 public struct StepLog: Codable, Sendable {
     public var step: Int
+    public var totalSteps: Int
+    public var epoch: Int
     public var task: String
     public var qaLoss: Float
     public var lmLoss: Float?
@@ -41,8 +43,8 @@ public struct StepLog: Codable, Sendable {
     public var tokensPerSecond: Double
 
     enum CodingKeys: String, CodingKey {
-        case step, task, penalty
-        case qaLoss = "qa_loss", lmLoss = "lm_loss", learningRate = "lr", tokensPerSecond = "tokens_per_s"
+        case step, epoch, task, penalty
+        case totalSteps = "total_steps", qaLoss = "qa_loss", lmLoss = "lm_loss", learningRate = "lr", tokensPerSecond = "tokens_per_s"
     }
 }
 
@@ -56,48 +58,54 @@ public struct SequenceTrainer {
         self.settings = settings; self.padToken = padToken
     }
 
-    /// `regularize` runs after each backward pass (EWC adds its penalty's gradient there).
+    /// Trains from optimiser step `startStep` (0, or where an interrupted stage stopped; `prepare`
+    /// restores the optimiser's state then). `regularize` runs after each backward pass (EWC adds
+    /// its penalty's gradient there). After each step `onStep` gets the log and the optimiser and
+    /// returns whether to go on. Returns true when every step was taken.
+    @discardableResult
     public func train(_ model: DecoderLM, items: [TrainingItem], taskName: String, seed: UInt64,
-                      regularize: (DecoderLM) -> Float = { _ in 0 }, onStep: (StepLog) -> Void = { _ in }) {
-        guard !items.isEmpty else { return }
+                      startStep: Int = 0, prepare: (AdamW) throws -> Void = { _ in },
+                      regularize: (DecoderLM) -> Float = { _ in 0 },
+                      onStep: (StepLog, AdamW) throws -> Bool = { _, _ in true }) throws -> Bool {
+        guard !items.isEmpty else { return true }
         var shuffler = SeededShuffler(seed: seed)
         let epochs = (0..<settings.epochs).map { _ in packBatches(shuffler.shuffled(items)) }
         let accumulation = max(1, settings.gradientAccumulation)
         // One optimiser step per `accumulation` batches (the last group of an epoch may be shorter).
-        let steps = epochs.map { $0.chunked(accumulation) }
-        let totalSteps = steps.reduce(0) { $0 + $1.count }
-        let schedule = LearningRateSchedule.linear(warmupSteps: Int(Float(totalSteps) * settings.warmupFraction), totalSteps: totalSteps)
+        let steps = epochs.enumerated().flatMap { epoch, batches in batches.chunked(accumulation).map { (epoch, $0) } }
+        let schedule = LearningRateSchedule.linear(warmupSteps: Int(Float(steps.count) * settings.warmupFraction), totalSteps: steps.count)
         let optimizer = AdamW(parameters: model.parameters, learningRate: settings.learningRate, weightDecay: settings.weightDecay)
-        var step = 0
-        for groups in steps {
-            for group in groups {
-                let start = Date()
-                optimizer.learningRate = settings.learningRate * schedule.multiplier(atStep: step)
-                optimizer.zeroGrad()
-                var qaSum: Float = 0, lmSum: Float = 0, hasLM = false, tokens = 0
-                for batch in group {
-                    let qaLoss = loss(model, batch.map(\.qa))
-                    var total = qaLoss
-                    qaSum += qaLoss.item
-                    let lmSequences = batch.compactMap(\.lm)
-                    if !lmSequences.isEmpty {
-                        let lmLoss = loss(model, lmSequences)
-                        lmSum += lmLoss.item; hasLM = true
-                        total = add(qaLoss, scale(lmLoss, settings.lmWeight))
-                    }
-                    scale(total, 1 / Float(group.count)).backward()
-                    tokens += batch.reduce(0) { $0 + $1.qa.tokens.count + ($1.lm?.tokens.count ?? 0) }
+        try prepare(optimizer)
+        for step in startStep..<steps.count {
+            let (epoch, group) = steps[step]
+            let start = Date()
+            optimizer.learningRate = settings.learningRate * schedule.multiplier(atStep: step)
+            optimizer.zeroGrad()
+            var qaSum: Float = 0, lmSum: Float = 0, hasLM = false, tokens = 0
+            for batch in group {
+                let qaLoss = loss(model, batch.map(\.qa))
+                var total = qaLoss
+                qaSum += qaLoss.item
+                let lmSequences = batch.compactMap(\.lm)
+                if !lmSequences.isEmpty {
+                    let lmLoss = loss(model, lmSequences)
+                    lmSum += lmLoss.item; hasLM = true
+                    total = add(qaLoss, scale(lmLoss, settings.lmWeight))
                 }
-                let penalty = regularize(model)
-                clipGradientNorm(model.parameters, maxNorm: settings.maxGradientNorm)
-                optimizer.step()
-                let n = Float(group.count)
-                onStep(StepLog(step: step, task: taskName, qaLoss: qaSum / n, lmLoss: hasLM ? lmSum / n : nil,
-                               penalty: penalty == 0 ? nil : penalty, learningRate: optimizer.learningRate,
-                               tokensPerSecond: Double(tokens) / max(Date().timeIntervalSince(start), 1e-9)))
-                step += 1
+                scale(total, 1 / Float(group.count)).backward()
+                tokens += batch.reduce(0) { $0 + $1.qa.tokens.count + ($1.lm?.tokens.count ?? 0) }
             }
+            let penalty = regularize(model)
+            clipGradientNorm(model.parameters, maxNorm: settings.maxGradientNorm)
+            optimizer.step()
+            let n = Float(group.count)
+            let log = StepLog(step: step, totalSteps: steps.count, epoch: epoch, task: taskName, qaLoss: qaSum / n,
+                              lmLoss: hasLM ? lmSum / n : nil, penalty: penalty == 0 ? nil : penalty,
+                              learningRate: optimizer.learningRate,
+                              tokensPerSecond: Double(tokens) / max(Date().timeIntervalSince(start), 1e-9))
+            if try !onStep(log, optimizer) { return step + 1 == steps.count }
         }
+        return true
     }
 
     /// Consecutive items grouped while batch size × longest sequence stays within the budget.

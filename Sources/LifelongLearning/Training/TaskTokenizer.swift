@@ -38,12 +38,15 @@ public final class TaskTokenizer {
 
     public func encode(_ text: String) -> [Int] { base.encode(text) }
 
-    /// Text of ids; special tokens are written as their names (a base end-of-text token is dropped).
-    public func decode(_ ids: [Int]) -> String {
+    /// Text of ids; special tokens are written as their names. A base end-of-text token is
+    /// dropped unless `showingEndOfText`, which writes it as `<eos>`.
+    public func decode(_ ids: [Int], showingEndOfText: Bool = false) -> String {
         var text = "", pending: [Int] = []
         func flush() { text += base.decode(pending); pending.removeAll() }
-        for id in ids where id != baseEndOfText {
-            if id >= base.vocabularySize, id - base.vocabularySize < specialNames.count {
+        for id in ids {
+            if id == baseEndOfText {
+                if showingEndOfText { flush(); text += "<eos>" }
+            } else if id >= base.vocabularySize, id - base.vocabularySize < specialNames.count {
                 flush(); text += specialNames[id - base.vocabularySize]
             } else {
                 pending.append(id)

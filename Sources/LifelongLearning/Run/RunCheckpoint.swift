@@ -1,0 +1,168 @@
+import Foundation
+import LifelongEngine
+import LifelongFormats
+import LifelongModels
+
+/// Where a run stands, so that `lifelong run --resume` can continue it and reach the same results
+/// as a run that was never interrupted.
+///
+/// A checkpoint is a directory `checkpoints/<tag>/` holding
+///
+/// | file | what |
+/// |---|---|
+/// | `state.json` | this struct |
+/// | `model.safetensors` | the weights (absent before any training: the initial model is rebuilt from the config) |
+/// | `optimizer.safetensors` | AdamW's moments `m.<parameter>` / `v.<parameter>` (mid-stage only) |
+/// | `method.safetensors` | tensors a method carries from task to task (EWC's anchor and importance) |
+/// | `items.json` | the stage's training items (mid-stage only, so pseudo-samples are not generated again) |
+///
+/// `checkpoints/latest` names the newest complete directory. It is replaced atomically only after
+/// that directory is complete, so a crash at any moment leaves a usable checkpoint.
+public struct RunState: Codable, Sendable {
+    /// The stage in progress (the number of stages when the run is over).
+    public var stage = 0
+    /// Optimiser steps of `stage` already taken.
+    public var stepsDone = 0
+    /// Training of `stage` is complete; its evaluation is not.
+    public var stageTrained = false
+    /// AdamW's step count t (bias corrections).
+    public var optimizerSteps = 0
+    public var matrix: [[Double]] = []
+    public var baseline: [Double]? = nil
+    /// The tokenizer's special tokens, in the order they got their ids.
+    public var specialTokens: [String] = []
+    /// JSON a method carries across tasks (LAMOL's pseudo-sample statistics).
+    public var methodJSON: String? = nil
+    public var secondsTraining = 0.0
+    public var secondsEvaluating = 0.0
+    public var finalPredictions: [String: [[String]]] = [:]
+    /// Bytes of `log.jsonl` written up to this point (later lines are dropped on resume).
+    public var logBytes = 0
+    /// The checkpoint has weights (false before any training).
+    public var hasWeights = false
+
+    enum CodingKeys: String, CodingKey {
+        case stage, matrix, baseline
+        case stepsDone = "steps_done", stageTrained = "stage_trained", optimizerSteps = "optimizer_steps"
+        case specialTokens = "special_tokens", methodJSON = "method_json", secondsTraining = "seconds_training"
+        case secondsEvaluating = "seconds_evaluating", finalPredictions = "final_predictions", logBytes = "log_bytes"
+        case hasWeights = "has_weights"
+    }
+}
+
+/// What a method saves in a checkpoint besides the model.
+public struct MethodState {
+    public var tensors: [(name: String, values: [Float])] = []
+    public var json: String? = nil
+    public init(tensors: [(name: String, values: [Float])] = [], json: String? = nil) {
+        self.tensors = tensors; self.json = json
+    }
+}
+
+/// Reads and writes the checkpoints of one run directory.
+public struct RunCheckpoints {
+    public let directory: String
+
+    public init(runDirectory: String) {
+        directory = (runDirectory as NSString).appendingPathComponent("checkpoints")
+    }
+
+    private func path(_ parts: String...) -> String {
+        parts.reduce(directory) { ($0 as NSString).appendingPathComponent($1) }
+    }
+
+    /// The newest complete checkpoint, or nil when the run has none.
+    public func latest() throws -> (state: RunState, path: String)? {
+        guard let tag = try? String(contentsOfFile: path("latest"), encoding: .utf8) else { return nil }
+        let folder = path(tag.trimmingCharacters(in: .whitespacesAndNewlines))
+        let statePath = (folder as NSString).appendingPathComponent("state.json")
+        guard let data = FileManager.default.contents(atPath: statePath) else {
+            throw FormatError(file: statePath, "missing: checkpoints/latest names a checkpoint that is not there")
+        }
+        do {
+            return (try JSONDecoder().decode(RunState.self, from: data), folder)
+        } catch {
+            throw FormatError(file: statePath, "not a valid run state: \(error)")
+        }
+    }
+
+    /// Writes a new checkpoint directory, points `latest` at it, then removes older ones.
+    public func save(_ state: RunState, model: DecoderLM?, optimizer: AdamW?, method: MethodState,
+                     items: [TrainingItem]?) throws {
+        let fm = FileManager.default
+        let tag = "stage\(state.stage)-step\(state.stepsDone)\(state.stageTrained ? "-trained" : "")"
+        let folder = path(tag)
+        try? fm.removeItem(atPath: folder)
+        try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        func file(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
+        if let model {
+            try model.save(to: file("model.safetensors"))
+        }
+        if let optimizer, let model {
+            var tensors: [(name: String, tensor: Tensor)] = []
+            for (name, p) in model.namedParameters {
+                guard let moments = optimizer.moments(of: p) else { continue }
+                tensors.append(("m.\(name)", Tensor(wrapping: moments.m, shape: p.shape)))
+                tensors.append(("v.\(name)", Tensor(wrapping: moments.v, shape: p.shape)))
+            }
+            try SafetensorsFile.write(tensors, to: file("optimizer.safetensors"))
+        }
+        if !method.tensors.isEmpty {
+            try SafetensorsFile.write(method.tensors.map { ($0.name, Tensor($0.values, shape: [$0.values.count])) },
+                                      to: file("method.safetensors"))
+        }
+        if let items { try writeAtomically(try JSONEncoder().encode(items), to: file("items.json")) }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeAtomically(try encoder.encode(state), to: file("state.json"))
+        try writeAtomically(Data(tag.utf8), to: path("latest"))
+        for old in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] where old != tag && old != "latest" && !old.hasPrefix(".") {
+            try? fm.removeItem(atPath: path(old))
+        }
+    }
+
+    /// Loads the weights (after the model's vocabulary has grown to the checkpoint's size).
+    public func restoreModel(_ model: DecoderLM, from folder: String) throws {
+        let file = try SafetensorsFile(path: (folder as NSString).appendingPathComponent("model.safetensors"))
+        try TensorCheckpoint(files: [file]).load(into: model.namedParameters, optionalPrefix: "", ignoring: [])
+    }
+
+    /// AdamW's moments from `optimizer.safetensors`.
+    public func restoreOptimizer(_ optimizer: AdamW, model: DecoderLM, stepCount: Int, from folder: String) throws {
+        let path = (folder as NSString).appendingPathComponent("optimizer.safetensors")
+        var restored: [(Tensor, m: [Float], v: [Float])] = []
+        if FileManager.default.fileExists(atPath: path) {
+            let file = try SafetensorsFile(path: path)
+            for (name, p) in model.namedParameters where file.entry("m.\(name)") != nil {
+                restored.append((p, try file.tensor("m.\(name)").scalars, try file.tensor("v.\(name)").scalars))
+            }
+        }
+        optimizer.restore(stepCount: stepCount, moments: restored)
+    }
+
+    public func methodState(from folder: String, json: String?) throws -> MethodState {
+        let path = (folder as NSString).appendingPathComponent("method.safetensors")
+        guard FileManager.default.fileExists(atPath: path) else { return MethodState(json: json) }
+        let file = try SafetensorsFile(path: path)
+        return MethodState(tensors: try file.names.map { ($0, try file.tensor($0).scalars) }, json: json)
+    }
+
+    public func items(from folder: String) throws -> [TrainingItem]? {
+        let path = (folder as NSString).appendingPathComponent("items.json")
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        do { return try JSONDecoder().decode([TrainingItem].self, from: data) } catch {
+            throw FormatError(file: path, "not a list of training items: \(error)")
+        }
+    }
+
+    /// Removes every checkpoint (a fresh run in an old directory).
+    public func removeAll() {
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}
+
+/// Thrown when a run stops on request (Ctrl-C) after writing a checkpoint.
+public struct RunInterrupted: Error, CustomStringConvertible {
+    public let checkpoint: String
+    public var description: String { "interrupted; checkpoint written to \(checkpoint)" }
+}

@@ -1,0 +1,66 @@
+import Foundation
+import LifelongEngine
+import LifelongFormats
+import LifelongLearning
+import LifelongModels
+import Testing
+
+/// A run stopped part-way (as Ctrl-C does) and resumed from its checkpoint ends with the same
+/// score matrix and bit-identical weights as a run that was never interrupted.
+@Suite(.serialized) struct ResumeTests {
+    let stream = SyntheticTasks.demoStream(train: 40, test: 6, seed: 8).map { $0 }
+
+    var settings: TrainingSettings {
+        var s = TrainingSettings()
+        s.epochs = 2; s.learningRate = 3e-3; s.maxLength = 48; s.tokensPerBatch = 160
+        return s
+    }
+
+    /// Runs `make()` over the stream in `directory`; stops after `stopAfterSteps` optimiser steps
+    /// when given (returns nil then).
+    func run<M: LifelongMethod>(_ make: () -> M, directory: String, resume: Bool = false,
+             stopAfterSteps: Int? = nil) throws -> (StreamRunner.Results, [[Float]])? {
+        let tokenizer = TaskTokenizer(base: ByteTokenizer())
+        let model = DecoderLM(config: DecoderConfig(architecture: .llama, vocabSize: tokenizer.vocabularySize, hiddenSize: 32,
+                                                    layerCount: 1, headCount: 2, maxPositions: 64), seed: 3)
+        var runner = StreamRunner(settings: settings, seed: 5, runDirectory: directory)
+        runner.resume = resume
+        runner.checkpointEvery = 4
+        var steps = 0
+        runner.report = { if case .trained = $0 { steps += 1 } }
+        runner.shouldStop = { stopAfterSteps.map { steps >= $0 } ?? false }
+        var method = make()
+        do {
+            let results = try runner.run(&method, stream: stream, model: model, tokenizer: tokenizer, modelName: "tiny")
+            return (results, model.parameters.map(\.scalars))
+        } catch is RunInterrupted {
+            return nil
+        }
+    }
+
+    func checkResumeEquivalence<M: LifelongMethod>(_ make: () -> M, stopAfterSteps: Int) throws {
+        let base = NSTemporaryDirectory() + "resume-\(getpid())-\(stopAfterSteps)"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        let (expected, expectedWeights) = try #require(try run(make, directory: base + "/whole"))
+        #expect(try run(make, directory: base + "/parts", stopAfterSteps: stopAfterSteps) == nil, "the run stops when asked")
+        let checkpoint = try #require(try RunCheckpoints(runDirectory: base + "/parts").latest())
+        #expect(checkpoint.state.stepsDone > 0 || checkpoint.state.stageTrained, "stopped inside a stage: \(checkpoint.state)")
+        let (resumed, resumedWeights) = try #require(try run(make, directory: base + "/parts", resume: true))
+        #expect(resumed.matrix == expected.matrix)
+        #expect(resumed.baseline == expected.baseline)
+        let sameWeights = resumedWeights == expectedWeights
+        #expect(sameWeights, "weights after resuming equal those of the uninterrupted run")
+        let log = { (run: String) in try String(contentsOfFile: "\(base)/\(run)/log.jsonl", encoding: .utf8)
+            .split(separator: "\n").map { $0.replacingOccurrences(of: #""tokens_per_s":[0-9.e+-]+"#, with: "", options: .regularExpression) } }
+        #expect(try log("parts") == log("whole"), "the log has every step once")
+    }
+
+    @Test func lamolResumesMidTask() throws {
+        // Stage 2 (index 1) has pseudo-samples; 13 steps in is inside it.
+        try checkResumeEquivalence({ LAMOL(prompting: .task, sampleRatio: 0.25, maxSampleLength: 30) }, stopAfterSteps: 13)
+    }
+
+    @Test func ewcResumesWithItsAnchor() throws {
+        try checkResumeEquivalence({ EWC(strength: 100) }, stopAfterSteps: 14)
+    }
+}
