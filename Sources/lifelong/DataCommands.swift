@@ -22,14 +22,16 @@ struct DataCommand: ParsableCommand {
     }
 
     struct Stats: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Counts and lengths of a task directory.")
-        @Argument(help: "Task directories.") var directories: [String]
+        static let configuration = CommandConfiguration(abstract: "Counts and lengths of task directories or data sources.")
+        @Argument(help: "Task directories, or sources (\(DatasetLoader.sources.joined(separator: ", "))).") var tasks: [String]
+        @Option(help: "The data root for sources (default: $LIFELONG_DATA or ../shared/data).") var input: String?
 
         func run() throws {
             print("| task | metric | split | examples | context chars (mean / max) | answer chars (mean / max) | distinct answers |")
             print("|---|---|---|---|---|---|---|")
-            for directory in directories {
-                let task = try TaskDirectory.read(directory)
+            for name in tasks {
+                let isDirectory = FileManager.default.fileExists(atPath: (name as NSString).appendingPathComponent("train.jsonl"))
+                let task = try isDirectory ? TaskDirectory.read(name) : DatasetLoader(root: input).load(name)
                 for (split, examples) in [("train", task.train), ("dev", task.dev), ("test", task.test)] where !examples.isEmpty {
                     let contexts = examples.map(\.context.count), answers = examples.map { $0.answers[0].count }
                     print("| \(task.name) | \(task.metric.rawValue) | \(split) | \(examples.count) | "

@@ -27,7 +27,7 @@ final class ProgressDisplay {
         case let .generating(done, total):
             bar("generating pseudo-samples", done: done, of: total)
         case let .trained(log):
-            if firstStep == nil { firstStep = log.step; stageStart = Date() }
+            if firstStep == nil { firstStep = log.step + 1; stageStart = Date() }  // time from the end of the first step
             let done = log.step + 1, stepsTimed = done - firstStep!
             let eta = stepsTimed > 0 ? Date().timeIntervalSince(stageStart) / Double(stepsTimed) * Double(log.totalSteps - done) : nil
             let loss = String(format: "loss %.3f", log.qaLoss) + (log.lmLoss.map { String(format: " (LM %.3f)", $0) } ?? "")

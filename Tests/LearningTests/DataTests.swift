@@ -19,13 +19,17 @@ import Testing
         ("sst", 6920, 1821, "positive"), ("clinc150:banking", 1500, 450, nil), ("banking77", 10003, 3080, nil),
         ("hwu64:alarm", nil, nil, nil), ("agnews", 6080, 1520, nil), ("trec", 5452, 500, nil), ("mr", 8529, 2133, nil),
         ("subj", 8000, 2000, nil), ("cr", 3016, 755, nil), ("mpqa", 8482, 2121, nil), ("mwsc", nil, nil, nil),
+        ("snips", 13784, 700, "get weather"), ("squad", 974, 216, nil), ("qasrl", 7183, 7097, nil), ("woz", 2536, 1646, nil),
+        ("wikisql", 6821, 1646, nil), ("e2e", 547, 630, nil), ("rnnlg:hotel", 3223, 1075, nil), ("rnnlg:laptop", 7944, 2649, nil),
     ] as [(String, Int?, Int?, String?)])
     func everyLoaderReadsTheSharedData(source: String, train: Int?, test: Int?, someAnswer: String?) throws {
         let loader = try #require(Self.loader, "../shared/data not found (set LIFELONG_DATA)")
         let task = try loader.load(source)
         if let train { #expect(task.train.count == train, "\(source) train") } else { #expect(task.train.count > 20) }
         if let test { #expect(task.test.count == test, "\(source) test") } else { #expect(task.test.count > 5) }
-        #expect((task.train + task.test).allSatisfy { !$0.context.isEmpty && !$0.answers[0].isEmpty && !$0.question.isEmpty })
+        #expect((task.train + task.test).allSatisfy { !$0.context.isEmpty && !$0.question.isEmpty })
+        // WOZ turns that change nothing have the answer ";" — every other answer is non-empty text.
+        #expect((task.train + task.test).allSatisfy { !$0.answers[0].isEmpty })
         if let someAnswer { #expect(task.train.contains { $0.answers == [someAnswer] }) }
     }
 
@@ -41,6 +45,43 @@ import Testing
         #expect(trophy.answers == ["suitcase"] && trophy.question.hasSuffix(" suitcase or trophy?"))
         let trec = try loader.load("trec")
         #expect(trec.test.first { $0.context.hasPrefix("How far is it from Denver") }?.answers == ["number"])
+    }
+
+    @Test func structuredTasksFollowDecaNLP() throws {
+        let loader = try #require(Self.loader)
+        let woz = try loader.load("woz")
+        let first = woz.train[0]  // "Are there any eritrean restaurants in town?" informs food
+        #expect(first.answers == ["food: eritrean;"] && first.dialogue == "woz-train-0" && first.turn == 0)
+        let requesting = try #require(woz.train.first { $0.context.hasPrefix("Could I get the address, phone number, and postcode of Yu Garden") })
+        #expect(requesting.answers == ["; postcode, phone, address"] && requesting.turn == 3)
+        #expect(woz.metric == .dsem && woz.subsampled(train: 30, test: 30, seed: 1).test.count >= 30)
+        let dialogues = Set(woz.test.compactMap(\.dialogue)), kept = woz.subsampled(train: nil, test: 40, seed: 2).test
+        #expect(dialogues.count == 400)
+        for d in Set(kept.compactMap(\.dialogue)) {  // subsampling keeps whole dialogues
+            #expect(kept.filter { $0.dialogue == d }.count == woz.test.filter { $0.dialogue == d }.count)
+        }
+
+        let wikisql = try loader.load("wikisql")
+        let butler = try #require((wikisql.train + wikisql.test).first { $0.context.hasSuffix("-- What position does the player who played for Butler CC (KS) play?") })
+        #expect(butler.answers == ["SELECT Position FROM table WHERE School/Club Team = Butler CC (KS)"])
+        #expect(butler.context.hasPrefix("The table has columns Position, School/Club Team and key words SELECT"))
+        let trainTables = Set(wikisql.train.map { $0.context.components(separatedBy: "-- ")[0] })
+        #expect(!trainTables.isEmpty && wikisql.metric == .lfem)
+
+        let squad = try loader.load("squad")
+        #expect(Set(squad.train.map(\.context)).isDisjoint(with: squad.test.map(\.context)), "split by article")
+        #expect(squad.test.allSatisfy { e in e.answers.allSatisfy { e.context.contains($0) } }, "answers are spans of the paragraph")
+
+        let qasrl = try loader.load("qasrl")
+        // Answers are spans of the sentence, except in 3 rows where the gold file has '?' for an accented letter.
+        let spans = qasrl.train.allSatisfy { e in e.answers.allSatisfy { e.context.contains($0) || $0.contains("?") } }
+        #expect(qasrl.train.contains { $0.answers.count > 1 } && spans)
+
+        let e2e = try loader.load("e2e")
+        #expect(e2e.train[0].context == "name[Alimentum], area[city centre], familyFriendly[no]" && e2e.train[0].answers.count >= 3)
+        #expect(e2e.metric == .rougeL && e2e.train[0].question == "What is the natural language form?")
+        let streams = try BuiltInStreams.sources("lamol5") + BuiltInStreams.sources("nlg")
+        #expect(streams == ["sst", "qasrl", "woz", "squad", "wikisql", "e2e", "rnnlg:restaurant", "rnnlg:hotel", "rnnlg:tv", "rnnlg:laptop"])
     }
 
     @Test func badSourcesAndMissingFilesNameTheProblem() throws {

@@ -1,3 +1,4 @@
+import Foundation
 import LifelongLearning
 import Testing
 
@@ -35,6 +36,47 @@ import Testing
         // Macro-F1: labels p, n; predictions p p n for golds p n n → F1(p) = 2/3, F1(n) = 2/3.
         let golds = ["p", "n", "n"].map { Example(id: "", context: "", question: "", answers: [$0]) }
         #expect(abs(TaskMetrics.score(.macroF1, predictions: ["p", "p", "n"], examples: golds) - 200.0 / 3) < 1e-9)
+    }
+
+    @Test func dialogueStateAccumulatesInformedSlotsPerDialogue() {
+        // Dialogue A: turn 0 informs food, turn 1 informs area (requests do not count), turn 2 changes food.
+        // Dialogue B: one turn. Examples are given out of order: turns are sorted within a dialogue.
+        let gold = [("A", 1, "area: east; phone"), ("A", 0, "food: chinese;"), ("A", 2, "food: thai;"), ("B", 0, "price range: cheap;")]
+        let examples = gold.map { Example(id: "\($0.0)\($0.1)", context: "", question: "", answers: [$0.2], dialogue: $0.0, turn: $0.1) }
+        // Turn A0 right; A1 informs the area but asks for the address instead (still right: requests
+        // are not part of the goal); A2 misses the new food → state {food: chinese, area: east} ≠ gold; B right.
+        let predictions = ["area: east; address", "food: chinese;", ";", "Price Range: cheap ;"]
+        #expect(TaskMetrics.score(.dsem, predictions: predictions, examples: examples) == 75)
+        // A miss is carried along the dialogue: A0 wrong (thai) makes A1 wrong too, until A2 sets the
+        // food to thai, which the gold state then has as well.
+        #expect(TaskMetrics.score(.dsem, predictions: ["area: east;", "food: thai;", "food: thai;", "price range: cheap;"],
+                                  examples: examples) == 50)
+        let delta = DialogueAndQueryMetrics.dialogueDelta("food: chinese, area: east; phone, address")
+        #expect(delta.inform == ["food": "chinese", "area": "east"] && delta.request == ["phone", "address"])
+    }
+
+    @Test func logicalFormIgnoresCaseSpacingAndConditionOrder() {
+        let gold = [Example(id: "1", context: "", question: "", answers: ["SELECT COUNT Player FROM table WHERE No. = 3 AND Position = Guard"])]
+        #expect(TaskMetrics.score(.lfem, predictions: ["select count  player from table where position = guard and no. = 3"], examples: gold) == 100)
+        #expect(TaskMetrics.score(.lfem, predictions: ["SELECT Player FROM table WHERE No. = 3 AND Position = Guard"], examples: gold) == 0)
+        #expect(TaskMetrics.score(.lfem, predictions: ["SELECT COUNT Player FROM table WHERE No. = 3"], examples: gold) == 0)
+    }
+
+    @Test func rougeAndBleuHandComputed() {
+        // LCS("the cat sat on the mat", "the cat is on the mat") = "the cat on the mat" = 5 of 6 tokens each way.
+        #expect(abs(GenerationMetrics.rougeL("the cat sat on the mat", ["the cat is on the mat"]) - 5.0 / 6.0) < 1e-12)
+        #expect(GenerationMetrics.rougeL("The cat, on the mat.", ["dog"]) == 0)
+        #expect(GenerationMetrics.rougeL("x", ["y", "x"]) == 1)  // best reference
+        #expect(GenerationMetrics.tokens("A cheap-ish hotel, 3 stars.") == ["a", "cheap", "-", "ish", "hotel", ",", "3", "stars", "."])
+        // Reference value from NLTK 3.10.4: corpus_bleu on the same tokens = 94.81208519756274.
+        let predictions = ["the cat sat on the mat .", "there is a cheap hotel in the north"]
+        let references = [["the cat is on the mat .", "a cat sat on the mat ."],
+                          ["there is a cheap hotel in the north part of town", "a cheap hotel is in the north"]]
+        #expect(abs(GenerationMetrics.bleu(predictions, references) - 94.81208519756274) < 1e-9)
+        // Brevity penalty: one 4-token prediction against an 8-token reference it matches exactly at the start.
+        let short = GenerationMetrics.bleu(["a b c d"], [["a b c d e f g h"]])
+        #expect(abs(short - 100 * exp(1 - 8.0 / 4.0)) < 1e-9)
+        #expect(GenerationMetrics.bleu(["a b"], [["a b"]]) == 0)  // no 3- or 4-grams: BLEU-4 is 0
     }
 
     @Test func continualMetricsOnAHandMadeMatrix() {

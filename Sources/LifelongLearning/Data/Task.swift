@@ -7,16 +7,29 @@ public struct Example: Codable, Equatable, Sendable {
     public var question: String
     /// One or more gold answers (metrics take the best match); training uses the first.
     public var answers: [String]
+    /// For dialogue tasks (WOZ): the dialogue and the turn within it, which dsEM accumulates over.
+    public var dialogue: String?
+    public var turn: Int?
 
-    public init(id: String, context: String, question: String, answers: [String]) {
+    public init(id: String, context: String, question: String, answers: [String], dialogue: String? = nil, turn: Int? = nil) {
         self.id = id; self.context = context; self.question = question; self.answers = answers
+        self.dialogue = dialogue; self.turn = turn
     }
 }
 
 /// How a task is scored (0–100).
 public enum TaskMetric: String, Codable, Sendable, CaseIterable {
-    case em, nem, nf1, accuracy
+    /// Exact match (case-sensitive, as LAMOL's code) and its accuracy alias for classification.
+    case em, accuracy
+    /// Exact match and token F1 after SQuAD normalisation.
+    case nem, nf1
     case macroF1 = "macro_f1"
+    /// Dialogue-state exact match (WOZ joint goal), accumulated over each dialogue's turns.
+    case dsem
+    /// Logical-form exact match of WikiSQL queries (normalised query text: no tables here).
+    case lfem
+    /// NLG: ROUGE-L F1 (mean over examples) and corpus BLEU-4, against every reference.
+    case rougeL = "rouge_l", bleu
 }
 
 /// A task of the stream: its examples by split, and its metric.
@@ -35,9 +48,21 @@ public struct TaskData: Sendable {
     public func subsampled(train trainCount: Int?, test testCount: Int?, seed: UInt64) -> TaskData {
         var copy = self
         var rng = SeededShuffler(seed: seed)
-        if let trainCount, trainCount < train.count { copy.train = Array(rng.shuffled(train).prefix(trainCount)) }
-        if let testCount, testCount < test.count { copy.test = Array(rng.shuffled(test).prefix(testCount)) }
+        if let trainCount, trainCount < train.count { copy.train = Self.sample(train, trainCount, &rng) }
+        if let testCount, testCount < test.count { copy.test = Self.sample(test, testCount, &rng) }
         return copy
+    }
+
+    /// `count` examples at random; dialogues are kept whole (dsEM needs every turn), so whole
+    /// dialogues are drawn until `count` turns are reached, in their original order.
+    private static func sample(_ examples: [Example], _ count: Int, _ rng: inout SeededShuffler) -> [Example] {
+        guard examples.contains(where: { $0.dialogue != nil }) else { return Array(rng.shuffled(examples).prefix(count)) }
+        var order: [String] = [], seen = Set<String>()
+        for e in examples where seen.insert(e.dialogue ?? e.id).inserted { order.append(e.dialogue ?? e.id) }
+        var chosen = Set<String>(), total = 0
+        let sizes = Dictionary(grouping: examples, by: { $0.dialogue ?? $0.id }).mapValues(\.count)
+        for d in rng.shuffled(order) where total < count { chosen.insert(d); total += sizes[d]! }
+        return examples.filter { chosen.contains($0.dialogue ?? $0.id) }
     }
 }
 

@@ -2,8 +2,8 @@ import Foundation
 import LifelongFormats
 
 /// The canonical on-disk form of a task: a directory with `train.jsonl`, optional `dev.jsonl`,
-/// `test.jsonl` (one JSON object per line: id, context, question, answers) and an optional
-/// `task.json` (`{"name": …, "metric": "em|nem|nf1|accuracy|macro_f1"}`).
+/// `test.jsonl` (one JSON object per line: id, context, question, answers; dialogue tasks add
+/// `dialogue` and `turn`) and an optional `task.json` (`{"name": …, "metric": "em|nem|nf1|…"}`).
 public enum TaskDirectory {
     public static func read(_ directory: String) throws -> TaskData {
         let url = URL(fileURLWithPath: directory)
@@ -53,7 +53,10 @@ public enum TaskDirectory {
                 throw FormatError(file: where_, "field 'answers' must be a non-empty array of strings")
             }
             let id = (json["id"] as? String) ?? (json["id"] as? NSNumber)?.stringValue ?? "\(index + 1)"
-            examples.append(Example(id: id, context: try string("context"), question: try string("question"), answers: answers))
+            if json["dialogue"] != nil && !(json["dialogue"] is String) { throw FormatError(file: where_, "field 'dialogue' must be a string") }
+            if json["turn"] != nil && !(json["turn"] is Int) { throw FormatError(file: where_, "field 'turn' must be an integer") }
+            examples.append(Example(id: id, context: try string("context"), question: try string("question"), answers: answers,
+                                    dialogue: json["dialogue"] as? String, turn: json["turn"] as? Int))
         }
         return examples
     }

@@ -70,6 +70,14 @@ public enum TaskMetrics {
             return 100 * zip(predictions, examples).map { f1($0, $1.answers) }.reduce(0, +) / n
         case .macroF1:
             return macroF1(predictions.map { $0.trimmingCharacters(in: .whitespaces) }, examples.map { $0.answers[0] })
+        case .dsem:
+            return DialogueAndQueryMetrics.dialogueStateExactMatch(predictions, examples)
+        case .lfem:
+            return DialogueAndQueryMetrics.logicalFormExactMatch(predictions, examples)
+        case .rougeL:
+            return 100 * zip(predictions, examples).map { GenerationMetrics.rougeL($0, $1.answers) }.reduce(0, +) / n
+        case .bleu:
+            return GenerationMetrics.bleu(predictions, examples.map(\.answers))
         }
     }
 }
