@@ -3,12 +3,15 @@ import LifelongEngine
 import LifelongFormats
 import Testing
 
-@Suite struct SafetensorsTests {
+/// A class so that each test's scratch directory is removed when the test ends (deinit).
+@Suite final class SafetensorsTests {
     let directory: String = {
         let path = NSTemporaryDirectory() + "safetensors-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }()
+
+    deinit { try? FileManager.default.removeItem(atPath: directory) }
 
     /// A file made of an 8-byte header length, the header text and `data`.
     func file(header: String, data: [UInt8], headerLength: UInt64? = nil, name: String = #function) -> String {
