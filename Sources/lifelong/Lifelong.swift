@@ -6,7 +6,7 @@ struct Lifelong: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lifelong",
         abstract: "One language model learning a stream of NLP tasks without forgetting.",
-        subcommands: [Demo.self, Run.self, ReportCommand.self, DataCommand.self, Models.self, Tokenize.self, Generate.self, Embed.self, Bench.self]
+        subcommands: [Demo.self, Run.self, ReportCommand.self, Sample.self, DataCommand.self, Models.self, Tokenize.self, Generate.self, Embed.self, Bench.self]
     )
 }
 

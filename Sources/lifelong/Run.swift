@@ -82,6 +82,16 @@ struct Run: ParsableCommand {
     }
 
     func loadStream(_ config: RunConfig) throws -> [TaskData] {
+        try Lifelong.loadStream(config)
+    }
+
+    func loadModel(_ config: RunConfig) throws -> (DecoderLM, any Tokenizer) {
+        try Lifelong.loadModel(config)
+    }
+}
+
+extension Lifelong {
+    static func loadStream(_ config: RunConfig) throws -> [TaskData] {
         let loader = try DatasetLoader(root: config.data)
         var tasks: [TaskData] = []
         for entry in config.stream {
@@ -97,7 +107,8 @@ struct Run: ParsableCommand {
         return tasks.map { $0.subsampled(train: config.subsampleTrain, test: config.subsampleTest, seed: config.seed) }
     }
 
-    func loadModel(_ config: RunConfig) throws -> (DecoderLM, any Tokenizer) {
+    /// The model a run starts from (before any training), and its base tokenizer.
+    static func loadModel(_ config: RunConfig) throws -> (DecoderLM, any Tokenizer) {
         if config.model == "scratch" {
             let s = config.scratch
             guard let architecture = DecoderConfig.Architecture(rawValue: s.architecture) else {
@@ -111,6 +122,35 @@ struct Run: ParsableCommand {
         }
         let option = try ModelOption.parse(["--model", config.model])
         return (try option.loadDecoder(), try option.loadTokenizer())
+    }
+}
+
+/// Generation from a run's latest checkpoint: what has the model learnt to write?
+struct Sample: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue a prompt with a run's latest checkpoint; special tokens (__ans__, __TASK__) may be written by name.")
+    @Argument(help: "The run directory (runs/<name>).") var runDirectory: String
+    @Option(help: "The prompt, e.g. '__sst__' for a LAMOL^TASK pseudo-sample or 'a review __ans__' for an answer.") var prompt: String
+    @Option(help: "Maximum number of new tokens.") var maxTokens = 64
+    @Option(help: "Sample from the k most likely tokens (default: greedy).") var topK: Int?
+    @Option(help: "Number of continuations.") var count = 1
+    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @OptionGroup var compute: ComputeOptions
+
+    func run() throws {
+        try compute.apply()
+        let configPath = (runDirectory as NSString).appendingPathComponent("config.yaml")
+        guard let text = try? String(contentsOfFile: configPath, encoding: .utf8) else { throw ValidationError("cannot read \(configPath)") }
+        let config = try RunConfig(yaml: text, source: configPath)
+        let (model, base) = try Lifelong.loadModel(config)
+        let tokenizer = TaskTokenizer(base: base)
+        let state = try RunCheckpoints(runDirectory: runDirectory).restoreLatest(into: model, tokenizer: tokenizer)
+        print("Checkpoint: stage \(state.stage + 1), step \(state.stepsDone); special tokens: \(tokenizer.specialNames.joined(separator: " "))")
+        let ids = tokenizer.encodeWithSpecialNames(prompt)
+        guard !ids.isEmpty else { throw ValidationError("the prompt is empty") }
+        let outputs = model.generate(prompts: Array(repeating: ids, count: count), options: GenerationOptions(
+            maxNewTokens: maxTokens, strategy: topK.map { .sample(topK: $0) } ?? .greedy, stopTokens: [tokenizer.endOfExample], seed: seed))
+        for output in outputs { print(prompt + tokenizer.decode(output, showingEndOfText: true)) }
     }
 }
 

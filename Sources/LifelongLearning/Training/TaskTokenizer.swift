@@ -38,6 +38,20 @@ public final class TaskTokenizer {
 
     public func encode(_ text: String) -> [Int] { base.encode(text) }
 
+    /// Like `encode`, but the names of special tokens in the text (`__ans__`, `__sst__`, …)
+    /// become their ids — for prompts typed by hand.
+    public func encodeWithSpecialNames(_ text: String) -> [Int] {
+        var ids: [Int] = [], rest = Substring(text)
+        while !rest.isEmpty {
+            let next = specialNames.compactMap { name in rest.range(of: name).map { (name, $0) } }.min { $0.1.lowerBound < $1.1.lowerBound }
+            guard let (name, range) = next else { ids += base.encode(String(rest)); break }
+            if range.lowerBound > rest.startIndex { ids += base.encode(String(rest[..<range.lowerBound])) }
+            ids.append(specialIds[name]!)
+            rest = rest[range.upperBound...]
+        }
+        return ids
+    }
+
     /// Text of ids; special tokens are written as their names. A base end-of-text token is
     /// dropped unless `showingEndOfText`, which writes it as `<eos>`.
     public func decode(_ ids: [Int], showingEndOfText: Bool = false) -> String {
