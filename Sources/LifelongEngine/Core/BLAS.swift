@@ -33,6 +33,17 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
             return
         }
+        if m == 1 {
+            // One row (decoding a single sequence): a matrix-vector product, which BLAS streams
+            // through the weights instead of packing them as sgemm does.
+            let incX = Int32(transA ? lda : 1)
+            if transB {  // op(B) = Bᵀ with B [n, k]: c = B · a
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(k), alpha, b, Int32(ldb), a, incX, beta, c, 1)
+            } else {     // B [k, n]: c = Bᵀ · a
+                cblas_sgemv(CblasRowMajor, CblasTrans, Int32(k), Int32(n), alpha, b, Int32(ldb), a, incX, beta, c, 1)
+            }
+            return
+        }
         cblas_sgemm(CblasRowMajor,
                     transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     Int32(m), Int32(n), Int32(k), alpha,
