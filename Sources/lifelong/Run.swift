@@ -33,9 +33,9 @@ struct Run: ParsableCommand {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try writeAtomically(Data(settings.yaml.utf8), to: savedConfig)
 
-        let stream = try loadStream(settings)
+        let stream = try Lifelong.loadStream(settings)
         print("Stream: " + stream.map { "\($0.name) (\($0.train.count)/\($0.test.count))" }.joined(separator: " → "))
-        let (model, base) = try loadModel(settings)
+        let (model, base) = try Lifelong.loadModel(settings)
         let tokenizer = TaskTokenizer(base: base)
         var runner = StreamRunner(settings: settings.training, seed: settings.seed, runDirectory: directory)
         let display = ProgressDisplay(epochs: settings.training.epochs), interrupt = InterruptRequest()
@@ -81,13 +81,6 @@ struct Run: ParsableCommand {
         print("Results: \(directory)/results.json")
     }
 
-    func loadStream(_ config: RunConfig) throws -> [TaskData] {
-        try Lifelong.loadStream(config)
-    }
-
-    func loadModel(_ config: RunConfig) throws -> (DecoderLM, any Tokenizer) {
-        try Lifelong.loadModel(config)
-    }
 }
 
 extension Lifelong {
