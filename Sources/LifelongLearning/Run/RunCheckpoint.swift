@@ -121,21 +121,22 @@ public struct RunCheckpoints {
         }
     }
 
-    /// Puts the newest checkpoint's special tokens into `tokenizer` and its weights into `model`
-    /// (grown to the checkpoint's vocabulary). Returns the run state.
+    /// Puts the newest checkpoint's special tokens into `tokenizer` and its weights into `model`.
+    /// Returns the run state.
     @discardableResult
     public func restoreLatest(into model: DecoderLM, tokenizer: TaskTokenizer) throws -> RunState {
         guard let (state, folder) = try latest() else { throw FormatError(file: directory, "no checkpoint") }
         guard state.hasWeights else { throw FormatError(file: folder, "the run had not trained yet when this checkpoint was written") }
-        for name in state.specialTokens { tokenizer.special(name) }
-        let missing = tokenizer.vocabularySize - model.config.vocabSize
-        if missing > 0 { model.addTokens(missing, seed: 0) }  // the rows are overwritten by the checkpoint
-        try restoreModel(model, from: folder)
+        try restore(model, tokenizer: tokenizer, state: state, from: folder)
         return state
     }
 
-    /// Loads the weights (after the model's vocabulary has grown to the checkpoint's size).
-    public func restoreModel(_ model: DecoderLM, from folder: String) throws {
+    /// Gives `tokenizer` the checkpoint's special tokens (in their order, so the ids match), grows
+    /// `model` to that vocabulary, and loads the weights (the new rows' random start is overwritten).
+    public func restore(_ model: DecoderLM, tokenizer: TaskTokenizer, state: RunState, from folder: String) throws {
+        for name in state.specialTokens { tokenizer.special(name) }
+        let missing = tokenizer.vocabularySize - model.config.vocabSize
+        if missing > 0 { model.addTokens(missing, seed: 0) }
         let file = try SafetensorsFile(path: (folder as NSString).appendingPathComponent("model.safetensors"))
         try TensorCheckpoint(files: [file]).load(into: model.namedParameters, optionalPrefix: "", ignoring: [])
     }

@@ -96,9 +96,7 @@ public struct StreamRunner {
             if missing > 0 { model.addTokens(missing, seed: seed &+ UInt64(model.config.vocabSize)) }
         }
         if let folder = resumedFrom, state.hasWeights {
-            for name in state.specialTokens { tokenizer.special(name) }
-            syncVocabulary()
-            try checkpoints!.restoreModel(model, from: folder)
+            try checkpoints!.restore(model, tokenizer: tokenizer, state: state, from: folder)
             try method.restore(try checkpoints!.methodState(from: folder, json: state.methodJSON))
             report(.message("Resumed from \(folder): stage \(state.stage + 1), step \(state.stepsDone)"))
         }

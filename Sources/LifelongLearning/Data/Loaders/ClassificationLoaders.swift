@@ -17,13 +17,13 @@ extension DatasetLoader {
 
     func clinc150(domain: String) throws -> TaskData {
         let domainsFile = path("clinc150/domains.json"), dataFile = path("clinc150/data_full.json")
-        guard let domains = (try? JSONSerialization.jsonObject(with: Data(text("clinc150/domains.json").utf8))) as? [String: [String]] else {
+        guard let domains = try json("clinc150/domains.json") as? [String: [String]] else {
             throw FormatError(file: domainsFile, "expected an object of domain → intents")
         }
         guard let intents = domains[domain] else {
             throw FormatError(file: domainsFile, "no domain '\(domain)'; domains: \(domains.keys.sorted().joined(separator: ", "))")
         }
-        guard let data = (try? JSONSerialization.jsonObject(with: Data(text("clinc150/data_full.json").utf8))) as? [String: [[String]]] else {
+        guard let data = try json("clinc150/data_full.json") as? [String: [[String]]] else {
             throw FormatError(file: dataFile, "expected an object of split → [[text, intent]]")
         }
         let wanted = Set(intents)
