@@ -24,10 +24,12 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        // Matrix products with ggml block-quantised weights (AVX2 when the CPU has it).
+        .target(name: "CQuantizedKernels", path: "Sources/CQuantizedKernels"),
         // Tensors, reverse-mode autograd, kernels, optimiser, PRNG.
         .target(
             name: "LifelongEngine",
-            dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux]))],
+            dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux])), "CQuantizedKernels"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         // File formats from strangers: safetensors (GGUF and tokenizers follow).

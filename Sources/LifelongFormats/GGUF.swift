@@ -64,8 +64,8 @@ public final class GGUFFile {
         let version = Int(try reader.read(UInt32.self))
         guard version == 2 || version == 3 else { throw FormatError(file: path, "GGUF version \(version) is not supported (2 or 3)") }
         self.version = version
-        let tensorCount = try reader.count(try reader.read(UInt64.self), minimumBytesEach: 24, what: "tensor count")
-        let metadataCount = try reader.count(try reader.read(UInt64.self), minimumBytesEach: 12, what: "metadata count")
+        let tensorCount = try reader.readCount(minimumBytesEach: 24, what: "tensor count")
+        let metadataCount = try reader.readCount(minimumBytesEach: 12, what: "metadata count")
 
         var metadata: [String: Value] = [:]
         for _ in 0..<metadataCount {
@@ -175,8 +175,10 @@ struct ByteReader {
         return T(littleEndian: bytes.loadUnaligned(fromByteOffset: position, as: T.self))
     }
 
-    /// A count that must fit in what remains of the file if each item takes at least `minimumBytesEach`.
-    func count(_ n: UInt64, minimumBytesEach: Int, what: String) throws -> Int {
+    /// Reads a u64 count that must fit in what remains of the file if each item takes at least
+    /// `minimumBytesEach` bytes. (Reading first matters: the remaining size is measured after it.)
+    mutating func readCount(minimumBytesEach: Int, what: String) throws -> Int {
+        let n = try read(UInt64.self)
         let remaining = UInt64(bytes.count - position)
         guard n <= remaining / UInt64(max(minimumBytesEach, 1)) else {
             throw FormatError(file: path, "\(what) \(n) at offset \(position) cannot fit in the remaining \(remaining) bytes")
@@ -185,7 +187,7 @@ struct ByteReader {
     }
 
     mutating func string() throws -> String {
-        let length = try count(try read(UInt64.self), minimumBytesEach: 1, what: "string length")
+        let length = try readCount(minimumBytesEach: 1, what: "string length")
         defer { position += length }
         return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[position..<(position + length)]), as: UTF8.self)
     }
@@ -208,7 +210,7 @@ struct ByteReader {
             guard depth < 4 else { throw FormatError(file: path, "metadata '\(key)': arrays nested too deeply") }
             let elementType = try read(UInt32.self)
             let elementSize: Int = [0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 8: 8, 9: 12, 10: 8, 11: 8, 12: 8][elementType] ?? 1
-            let n = try count(try read(UInt64.self), minimumBytesEach: elementSize, what: "metadata '\(key)' array length")
+            let n = try readCount(minimumBytesEach: elementSize, what: "metadata '\(key)' array length")
             var items: [GGUFFile.Value] = []
             items.reserveCapacity(n)
             for _ in 0..<n { items.append(try value(ofType: elementType, key: key, depth: depth + 1)) }

@@ -128,7 +128,31 @@ public final class DecoderLM: Module {
     /// Logits of hidden states [..., d] → [..., vocab], through the head or the tied embedding.
     func outputLogits(_ h: Tensor) -> Tensor {
         if let lmHead { return lmHead(h) }
+        if let quantized = tokenEmbedding.quantized {
+            precondition(!GradMode.isEnabled, "a model holding quantised weights runs inference only: call dropQuantizedWeights() before training")
+            return linear(h, quantized)
+        }
         return linear(h, tokenEmbedding.weight, layout: .outIn)
+    }
+
+    /// The linear layers, in order.
+    var linearLayers: [Linear] {
+        let optional: [Linear?] = blocks.flatMap { block -> [Linear?] in
+            let (a, m) = (block.attention, block.mlp)
+            return [a.fusedQKV, a.query, a.key, a.value, a.output, m.gate, m.up, m.down]
+        }
+        return (optional + [lmHead]).compactMap { $0 }
+    }
+
+    /// Bytes of the quantised weights kept for inference (0 when the model runs in fp32).
+    public var quantizedByteCount: Int {
+        linearLayers.reduce(tokenEmbedding.quantized?.byteCount ?? 0) { $0 + ($1.quantized?.byteCount ?? 0) }
+    }
+
+    /// Forgets the quantised copies, so the model computes with (and can train) its fp32 weights.
+    public func dropQuantizedWeights() {
+        for layer in linearLayers { layer.quantized = nil }
+        tokenEmbedding.quantized = nil
     }
 
     /// Mean next-token cross-entropy: position t predicts token t+1 (as Hugging Face's `labels=ids`).

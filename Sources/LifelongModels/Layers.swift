@@ -5,6 +5,11 @@ public final class Linear: Module {
     public let weight: Tensor
     public let bias: Tensor?
     public let layout: WeightLayout
+    /// The same weight in its file's quantised format, used instead of `weight` for inference
+    /// (set when a quantised model is loaded for inference; see `DecoderLM.dropQuantizedWeights`).
+    public internal(set) var quantized: QuantizedMatrix? {
+        willSet { precondition(newValue == nil || (bias == nil && layout == .outIn), "quantised Linear needs [out, in] and no bias") }
+    }
 
     init(inFeatures: Int, outFeatures: Int, bias: Bool, layout: WeightLayout, std: Float, rng: inout SeededGenerator?) {
         self.layout = layout
@@ -22,7 +27,14 @@ public final class Linear: Module {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor { linear(x, weight, bias, layout: layout) }
+    public func callAsFunction(_ x: Tensor) -> Tensor {
+        if let quantized {
+            // Training would update `weight` and leave the quantised copy stale: refuse it.
+            precondition(!GradMode.isEnabled, "a layer holding quantised weights runs inference only: call dropQuantizedWeights() before training")
+            return linear(x, quantized)
+        }
+        return linear(x, weight, bias, layout: layout)
+    }
 }
 
 /// LayerNorm (weight and bias) or RMSNorm (weight only) over the last dimension.
@@ -55,6 +67,8 @@ public final class Norm: Module {
 /// A lookup table of `count` vectors of width `dim` (tokens or positions).
 public final class Embedding: Module {
     public private(set) var weight: Tensor
+    /// The table in its file's quantised format, for a tied output head at inference.
+    public internal(set) var quantized: QuantizedMatrix?
 
     init(count: Int, dim: Int, std: Float, rng: inout SeededGenerator?) {
         weight = Initializer.normal(std: std).make([count, dim], rng: &rng)
@@ -65,5 +79,5 @@ public final class Embedding: Module {
     public func callAsFunction(_ ids: [Int], shape: [Int]) -> Tensor { embedding(weight, ids: ids, shape: shape) }
 
     /// Replaces the table (vocabulary growth builds a larger one).
-    func replaceWeight(_ newWeight: Tensor) { weight = newWeight }
+    func replaceWeight(_ newWeight: Tensor) { weight = newWeight; quantized = nil }
 }

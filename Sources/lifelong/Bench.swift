@@ -17,6 +17,7 @@ struct Bench: ParsableCommand {
     @OptionGroup var compute: ComputeOptions
     @Option(help: "A GGUF file, a Hugging Face directory or a cached name, for the SmolLM2 workloads.")
     var model = "smollm2-135m"
+    @Flag(help: "Generate with fp32 weights even when the GGUF file is quantised.") var fp32 = false
     @Option(help: "Timed training steps after one warm-up step (their mean is reported).") var steps = 3
     @Option(help: "Timed repetitions for matmul and load (the median is reported).") var repeats = 5
 
@@ -28,16 +29,16 @@ struct Bench: ParsableCommand {
                                        kvHeadCount: 2, intermediateSize: 384, maxPositions: 512, tieWordEmbeddings: true)
             try train(DecoderLM(config: config, seed: 0), batchSize: 16, length: 128)
         case "train-smollm2":
-            try train(ModelOption.parse(["--model", model]).loadDecoder(), batchSize: 8, length: 128)
+            try train(modelOption().loadDecoder(forTraining: true), batchSize: 8, length: 128)
         case "gen-batch":
-            try generate(ModelOption.parse(["--model", model]).loadDecoder(), sequences: 32, newTokens: 64)
+            try generate(modelOption().loadDecoder(forTraining: false), sequences: 32, newTokens: 64)
         case "gen-single":
-            try generate(ModelOption.parse(["--model", model]).loadDecoder(), sequences: 1, newTokens: 128)
+            try generate(modelOption().loadDecoder(forTraining: false), sequences: 1, newTokens: 128)
         case "load":
-            let option = try ModelOption.parse(["--model", model])
-            _ = try option.loadDecoder()  // warm the page cache
+            let option = try modelOption()
+            _ = try option.loadDecoder(forTraining: false)  // warm the page cache
             var failure: Error?
-            let seconds = median { do { _ = try option.loadDecoder() } catch { failure = error } }
+            let seconds = median { do { _ = try option.loadDecoder(forTraining: false) } catch { failure = error } }
             if let failure { throw failure }
             try report(["seconds": seconds])
         case "matmul":
@@ -46,6 +47,8 @@ struct Bench: ParsableCommand {
             throw ValidationError("unknown workload '\(workload)' (train-tiny, train-smollm2, gen-batch, gen-single, load, matmul)")
         }
     }
+
+    func modelOption() throws -> ModelOption { try ModelOption.parse(["--model", model] + (fp32 ? ["--fp32"] : [])) }
 
     func report(_ fields: [String: Any]) throws {
         var line = fields
@@ -85,6 +88,7 @@ struct Bench: ParsableCommand {
             produced = out.reduce(0) { $0 + $1.count }
         }
         try report(["tokens_per_second": Double(produced) / seconds, "seconds": seconds,
+                    "weights": model.quantizedByteCount > 0 ? "quantized" : "fp32",
                     "gflops": 2.0 * Double(model.parameterCount) * Double(produced) / seconds / 1e9])
     }
 

@@ -114,7 +114,7 @@ extension Lifelong {
             return (DecoderLM(config: decoderConfig, seed: config.seed), tokenizer)
         }
         let option = try ModelOption.parse(["--model", config.model])
-        return (try option.loadDecoder(), try option.loadTokenizer())
+        return (try option.loadDecoder(forTraining: true), try option.loadTokenizer())
     }
 }
 

@@ -74,3 +74,38 @@ import Testing
         expect(oddRow + le(UInt32(8)) + le(UInt64(0)) + [UInt8](repeating: 0, count: 100), "not a multiple of the Q8_0 block size", "block")
     }
 }
+
+/// Quantised weights kept as blocks: expanded values and products against gguf-py's dequantisation.
+@Suite(.serialized) struct QuantizedMatrixTests {
+    @Test(arguments: [false, true])
+    func blocksExpandAndMultiplyLikeTheDequantisedReference(vectorKernels: Bool) throws {
+        let file = try GGUFFile(path: Fixture.path("types.gguf"))
+        let expected = try SafetensorsFile(path: Fixture.path("types.expected.safetensors"))
+        let saved = QuantizedMatrix.usesVectorKernels
+        QuantizedMatrix.usesVectorKernels = vectorKernels
+        defer { QuantizedMatrix.usesVectorKernels = saved }
+        var rng = SeededGenerator(seed: 3)
+        for (name, format) in [("q4_0", QuantizedMatrix.Format.q4_0), ("q4_1", .q4_1), ("q8_0", .q8_0)] {
+            let info = try #require(file.info(name))
+            let reference = try expected.tensor(name)  // [2, 256]
+            // Rows reversed, to cover the row order the rotary un-permutation uses.
+            let matrix = QuantizedMatrix(format: format, rows: 2, columns: 256, source: file.rawBytes(info), rowOrder: [1, 0])
+            let reversed = Array(reference.scalars[256...]) + Array(reference.scalars[..<256])
+            let expanded = matrix.dequantized().scalars
+            #expect(expanded == reversed, "\(name): expanded blocks differ from the reference values")
+            for xRows in [1, 3, 5] {  // 1 and 3 take the in-register path, 5 the tiled one
+                let x = Tensor(randomNormal: [xRows, 256], std: 1, rng: &rng)
+                let y = noGrad { linear(x, matrix) }.scalars
+                var worst: Double = 0
+                for i in 0..<xRows {
+                    for r in 0..<2 {
+                        var exact: Double = 0
+                        for k in 0..<256 { exact += Double(x.scalars[i * 256 + k]) * Double(reversed[r * 256 + k]) }
+                        worst = max(worst, abs(Double(y[i * 2 + r]) - exact) / max(1, abs(exact)))
+                    }
+                }
+                #expect(worst < 1e-5, "\(name), \(xRows) rows: relative error \(worst)")
+            }
+        }
+    }
+}

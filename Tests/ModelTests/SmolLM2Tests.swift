@@ -9,6 +9,8 @@ import Testing
 @Suite(.serialized) struct SmolLM2Tests {
     static let path: String? = ModelCache().path(of: "smollm2-135m")
     static let model: DecoderLM? = path.flatMap { try? DecoderLM(gguf: $0) }
+    /// The same file with its Q4_1/Q8_0 blocks kept for inference.
+    static let quantizedModel: DecoderLM? = path.flatMap { try? DecoderLM(gguf: $0, keepQuantized: true) }
     static let tokenizer: ByteLevelBPETokenizer? = path.flatMap { try? ByteLevelBPETokenizer.gguf(GGUFFile(path: $0)) }
     static let expected = try? SafetensorsFile(path: Fixture.path("smollm2.expected.safetensors"))
 
@@ -53,8 +55,23 @@ import Testing
         }
     }
 
-    @Test func batchedGreedyContinuationsMatchTransformers() throws {
-        let (model, expected) = (try require(Self.model), try require(Self.expected))
+    @Test func quantisedWeightsGiveTheSameLogits() throws {
+        let (model, expected) = (try require(Self.quantizedModel), try require(Self.expected))
+        #expect(model.quantizedByteCount > 80_000_000 && model.quantizedByteCount < 120_000_000)
+        for i in 0..<2 {
+            let prompt = try expected.integers("prompt\(i)")
+            let logits = noGrad { model.logits(TokenBatch(rows: [prompt])) }.scalars.suffix(model.config.vocabSize)
+            let error = relativeError(Array(logits), try expected.tensor("logits\(i)").scalars)
+            #expect(error <= 1e-3, "prompt \(i): relative error \(error)")
+        }
+        // One sequence decodes through the one-row (matrix-vector) kernels.
+        let single = model.generate(prompts: [try expected.integers("prompt0")], options: GenerationOptions(maxNewTokens: 16))
+        #expect(single[0] == (try expected.integers("greedy0")))
+    }
+
+    @Test(arguments: [false, true])
+    func batchedGreedyContinuationsMatchTransformers(quantized: Bool) throws {
+        let (model, expected) = (try require(quantized ? Self.quantizedModel : Self.model), try require(Self.expected))
         let prompts = try (0..<4).map { try expected.integers("prompt\($0)") }
         let generated = model.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: 16))
         for i in 0..<4 {
