@@ -24,12 +24,13 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        // Matrix products with ggml block-quantised weights (AVX2 when the CPU has it).
-        .target(name: "CQuantizedKernels", path: "Sources/CQuantizedKernels"),
+        // The engine's C parts: matrix products with ggml block-quantised weights (AVX2 when the
+        // CPU has it) and the worker threads that run kernels on every core.
+        .target(name: "CKernels"),
         // Tensors, reverse-mode autograd, kernels, optimiser, PRNG.
         .target(
             name: "LifelongEngine",
-            dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux])), "CQuantizedKernels"],
+            dependencies: [.target(name: "COpenBLAS", condition: .when(platforms: [.linux])), "CKernels"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         // File formats from strangers: safetensors (GGUF and tokenizers follow).

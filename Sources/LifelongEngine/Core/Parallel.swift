@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 #if canImport(Accelerate)
 import Accelerate
@@ -11,11 +12,16 @@ import COpenBLAS
 /// and the thread count, and every output element is written by exactly one chunk, so a run is
 /// bit-identical for the same seed and thread count.
 public enum Parallel {
-    public private(set) static var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    public private(set) static var threads: Int = {
+        let n = ProcessInfo.processInfo.activeProcessorCount
+        lf_pool_set_threads(Int32(n))
+        return n
+    }()
 
     /// Sets the number of threads for BLAS and the engine's kernels.
     public static func setThreads(_ n: Int) {
         threads = max(1, n)
+        lf_pool_set_threads(Int32(threads))
         #if !canImport(Accelerate)
         openblas_set_num_threads(Int32(threads))
         #endif
@@ -29,10 +35,24 @@ public enum Parallel {
             if count > 0 { body(0..<count) }
             return
         }
-        DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-            let start = count * chunk / chunks, end = count * (chunk + 1) / chunks
-            body(start..<end)
+        // The engine's worker threads (WorkerPool.c) rather than Dispatch: they spin briefly
+        // between kernels, so the hundreds of small kernels of a decoding step do not each pay
+        // for waking a sleeping thread.
+        withoutActuallyEscaping(body) { body in
+            var job = ChunkedJob(count: count, chunks: chunks, body: body)
+            withUnsafeMutablePointer(to: &job) { pointer in
+                lf_pool_run(chunks, { context, chunk in
+                    let job = context!.assumingMemoryBound(to: ChunkedJob.self).pointee
+                    let chunk = Int(chunk)
+                    job.body((job.count * chunk / job.chunks)..<(job.count * (chunk + 1) / job.chunks))
+                }, pointer)
+            }
         }
+    }
+
+    private struct ChunkedJob {
+        let count: Int, chunks: Int
+        let body: (Range<Int>) -> Void
     }
 
     /// Calls `body(i)` for each `i` in `0..<count`, spread over the threads.

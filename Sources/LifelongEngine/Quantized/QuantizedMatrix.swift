@@ -1,4 +1,4 @@
-import CQuantizedKernels
+import CKernels
 
 /// A weight matrix [rows, columns] kept in one of ggml's block-quantised formats, for inference.
 ///

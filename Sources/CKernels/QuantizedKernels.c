@@ -151,20 +151,50 @@ TARGET_AVX2 static inline void expand_block(LFQuantFormat format, const uint8_t 
     }
 }
 
-/// One row of W times one x: the weights are expanded in registers and never stored.
-TARGET_AVX2 static float dot_row_avx2(LFQuantFormat format, const uint8_t *row, size_t blocks,
-                                      size_t blockBytes, const float *x) {
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
-    for (size_t b = 0; b < blocks; b++) {
-        __m256 w[4];
-        expand_block(format, row + b * blockBytes, w);
-        const float *xb = x + b * BLOCK;
-        acc0 = _mm256_fmadd_ps(w[0], _mm256_loadu_ps(xb), acc0);
-        acc1 = _mm256_fmadd_ps(w[1], _mm256_loadu_ps(xb + 8), acc1);
-        acc0 = _mm256_fmadd_ps(w[2], _mm256_loadu_ps(xb + 16), acc0);
-        acc1 = _mm256_fmadd_ps(w[3], _mm256_loadu_ps(xb + 24), acc1);
+/// The 32 raw integers q of one block as four vectors of 8 (before scale and offset).
+TARGET_AVX2 static inline void block_integers(LFQuantFormat format, const uint8_t *block, __m256 q[4]) {
+    if (format == LFQuantQ8_0) {
+        __m128i lo = _mm_loadu_si128((const __m128i *)(block + 2));
+        __m128i hi = _mm_loadu_si128((const __m128i *)(block + 18));
+        q[0] = i8_to_float(lo); q[1] = i8_to_float(_mm_srli_si128(lo, 8));
+        q[2] = i8_to_float(hi); q[3] = i8_to_float(_mm_srli_si128(hi, 8));
+        return;
     }
-    return horizontal_sum(_mm256_add_ps(acc0, acc1));
+    const __m128i packed = _mm_loadu_si128((const __m128i *)(block + (format == LFQuantQ4_1 ? 4 : 2)));
+    const __m128i nibble = _mm_set1_epi8(0x0F);
+    __m128i lo = _mm_and_si128(packed, nibble), hi = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
+    q[0] = u8_to_float(lo); q[1] = u8_to_float(_mm_srli_si128(lo, 8));
+    q[2] = u8_to_float(hi); q[3] = u8_to_float(_mm_srli_si128(hi, 8));
+}
+
+/// Σ q·x over one block, in two independent chains (the FMA latency, not its throughput, would
+/// otherwise bound the loop).
+TARGET_AVX2 static inline __m256 block_dot(LFQuantFormat format, const uint8_t *block, const float *x) {
+    __m256 q[4];
+    block_integers(format, block, q);
+    __m256 s0 = _mm256_mul_ps(q[0], _mm256_loadu_ps(x)), s1 = _mm256_mul_ps(q[1], _mm256_loadu_ps(x + 8));
+    s0 = _mm256_fmadd_ps(q[2], _mm256_loadu_ps(x + 16), s0);
+    s1 = _mm256_fmadd_ps(q[3], _mm256_loadu_ps(x + 24), s1);
+    return _mm256_add_ps(s0, s1);
+}
+
+/// One row of W times one x, factored per block: Σ (d·q + m)·x = d·Σ q·x + m·Σ x (Q4_0: m = −8d),
+/// so a block costs its integer conversions, four multiply-adds and one scaling; `blockSums`
+/// holds Σ x per block. This rounds differently from expanding each weight first, by about an
+/// fp32 ulp of the sum. Even and odd blocks accumulate apart, again to overlap latencies.
+TARGET_AVX2 static float dot_row_avx2(LFQuantFormat format, const uint8_t *row, size_t blocks,
+                                      size_t blockBytes, const float *x, const float *blockSums) {
+    __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
+    float offsets = 0;
+    for (size_t b = 0; b < blocks; b++) {
+        const uint8_t *block = row + b * blockBytes;
+        const float d = _cvtsh_ss(load_u16(block));
+        const __m256 scaled = _mm256_mul_ps(_mm256_set1_ps(d), block_dot(format, block, x + b * BLOCK));
+        if (b & 1) odd = _mm256_add_ps(odd, scaled); else even = _mm256_add_ps(even, scaled);
+        if (format == LFQuantQ4_1) offsets += _cvtsh_ss(load_u16(block + 2)) * blockSums[b];
+        else if (format == LFQuantQ4_0) offsets -= 8 * d * blockSums[b];
+    }
+    return horizontal_sum(_mm256_add_ps(even, odd)) + offsets;
 }
 
 TARGET_AVX2 static void dequantize_rows_avx2(LFQuantFormat format, const uint8_t *weights, size_t columns,
@@ -182,23 +212,38 @@ TARGET_AVX2 static void dequantize_rows_avx2(LFQuantFormat format, const uint8_t
 }
 
 /// Rows of W are expanded once into a small fp32 tile (4 rows, in L1) that every x row reuses:
-/// with several x rows this costs less than expanding each weight once per x row.
+/// with several x rows this costs less than expanding each weight once per x row. The tile meets
+/// two x rows at a time, so eight independent sums keep both FMA units busy.
 TARGET_AVX2 static void matmul_tiled_avx2(LFQuantFormat format, const uint8_t *weights, size_t columns,
                                           size_t rowStart, size_t rowEnd, const float *x, size_t xRows,
                                           size_t ldx, float *y, size_t ldy) {
     float *tile = aligned_alloc(64, ((4 * columns * sizeof(float)) + 63) / 64 * 64);
     if (!tile) abort();
     for (size_t r = rowStart; r < rowEnd; r += 4) {
-        size_t count = rowEnd - r < 4 ? rowEnd - r : 4;
+        const size_t count = rowEnd - r < 4 ? rowEnd - r : 4;
         dequantize_rows_avx2(format, weights, columns, r, r + count, tile);
-        for (size_t i = 0; i < xRows; i++) {
-            const float *xi = x + i * ldx;
-            __m256 acc[4] = { _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps() };
+        for (size_t j = count; j < 4; j++) memset(tile + j * columns, 0, columns * sizeof(float));
+        for (size_t i = 0; i < xRows; i += 2) {
+            const float *x0 = x + i * ldx, *x1 = i + 1 < xRows ? x0 + ldx : x0;
+            __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00, a30 = a00, a31 = a00;
             for (size_t k = 0; k < columns; k += 8) {
-                __m256 xv = _mm256_loadu_ps(xi + k);
-                for (size_t j = 0; j < count; j++) acc[j] = _mm256_fmadd_ps(_mm256_load_ps(tile + j * columns + k), xv, acc[j]);
+                const __m256 v0 = _mm256_loadu_ps(x0 + k), v1 = _mm256_loadu_ps(x1 + k);
+                __m256 w = _mm256_load_ps(tile + k);
+                a00 = _mm256_fmadd_ps(w, v0, a00); a01 = _mm256_fmadd_ps(w, v1, a01);
+                w = _mm256_load_ps(tile + columns + k);
+                a10 = _mm256_fmadd_ps(w, v0, a10); a11 = _mm256_fmadd_ps(w, v1, a11);
+                w = _mm256_load_ps(tile + 2 * columns + k);
+                a20 = _mm256_fmadd_ps(w, v0, a20); a21 = _mm256_fmadd_ps(w, v1, a21);
+                w = _mm256_load_ps(tile + 3 * columns + k);
+                a30 = _mm256_fmadd_ps(w, v0, a30); a31 = _mm256_fmadd_ps(w, v1, a31);
             }
-            for (size_t j = 0; j < count; j++) y[i * ldy + r + j] = horizontal_sum(acc[j]);
+            const float sums[2][4] = {
+                { horizontal_sum(a00), horizontal_sum(a10), horizontal_sum(a20), horizontal_sum(a30) },
+                { horizontal_sum(a01), horizontal_sum(a11), horizontal_sum(a21), horizontal_sum(a31) },
+            };
+            for (size_t row = 0; row < 2 && i + row < xRows; row++) {
+                for (size_t j = 0; j < count; j++) y[(i + row) * ldy + r + j] = sums[row][j];
+            }
         }
     }
     free(tile);
@@ -212,10 +257,22 @@ TARGET_AVX2 static void matmul_avx2(LFQuantFormat format, const uint8_t *weights
         return;
     }
     size_t blockBytes = lf_quant_block_bytes(format), blocks = columns / BLOCK;
+    float *blockSums = malloc(xRows * blocks * sizeof(float));
+    if (!blockSums) abort();
+    for (size_t i = 0; i < xRows; i++) {
+        for (size_t b = 0; b < blocks; b++) {
+            float sum = 0;
+            for (int j = 0; j < BLOCK; j++) sum += x[i * ldx + b * BLOCK + j];
+            blockSums[i * blocks + b] = sum;
+        }
+    }
     for (size_t r = rowStart; r < rowEnd; r++) {
         const uint8_t *row = weights + r * blocks * blockBytes;
-        for (size_t i = 0; i < xRows; i++) y[i * ldy + r] = dot_row_avx2(format, row, blocks, blockBytes, x + i * ldx);
+        for (size_t i = 0; i < xRows; i++) {
+            y[i * ldy + r] = dot_row_avx2(format, row, blocks, blockBytes, x + i * ldx, blockSums + i * blocks);
+        }
     }
+    free(blockSums);
 }
 
 static int avx2_allowed = 1;
