@@ -49,8 +49,7 @@ public func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
                     var rowDot: Float = 0
                     for j in 0...last where pRow[j] != 0 {
                         let vRow = vp + (b * keys + j) * kvWidth + kvh * headDim
-                        var dot: Float = 0
-                        for d in 0..<headDim { dot += dOutRow[d] * vRow[d] }
+                        let dot = VectorMath.dot(dOutRow, vRow, count: headDim)
                         dP[j] = dot
                         rowDot += pRow[j] * dot
                     }
@@ -58,11 +57,10 @@ public func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
                         let p = pRow[j], dS = p * (dP[j] - rowDot) * scale
                         let kOff = (b * keys + j) * kvWidth + kvh * headDim
                         if let dq {
-                            let dqRow = dq + (b * queries + t) * qWidth + h * headDim, kRow = kp + kOff
-                            for d in 0..<headDim { dqRow[d] += dS * kRow[d] }
+                            VectorMath.addScaled(kp + kOff, scale: dS, into: dq + (b * queries + t) * qWidth + h * headDim, count: headDim)
                         }
-                        if let dk { let dkRow = dk + kOff; for d in 0..<headDim { dkRow[d] += dS * qRow[d] } }
-                        if let dv { let dvRow = dv + kOff; for d in 0..<headDim { dvRow[d] += p * dOutRow[d] } }
+                        if let dk { VectorMath.addScaled(qRow, scale: dS, into: dk + kOff, count: headDim) }
+                        if let dv { VectorMath.addScaled(dOutRow, scale: p, into: dv + kOff, count: headDim) }
                     }
                 }
             }
@@ -102,10 +100,7 @@ func attentionForward(_ g: AttentionGeometry, q qp: UnsafePointer<Float>, k kp: 
             let last = g.lastVisibleKey(query: t)
             var maxScore = -Float.infinity
             for j in 0...last where keyMask?[b * keys + j] ?? true {
-                let kRow = kBase + j * kvWidth
-                var dot: Float = 0
-                for d in 0..<headDim { dot += qRow[d] * kRow[d] }
-                pRow[j] = dot * scale
+                pRow[j] = VectorMath.dot(qRow, kBase + j * kvWidth, count: headDim) * scale
                 maxScore = max(maxScore, pRow[j])
             }
             for d in 0..<headDim { oRow[d] = 0 }
@@ -117,8 +112,7 @@ func attentionForward(_ g: AttentionGeometry, q qp: UnsafePointer<Float>, k kp: 
             let inv = 1 / sum
             for j in 0...last where pRow[j] != 0 {
                 pRow[j] *= inv
-                let vRow = vBase + j * kvWidth, p = pRow[j]
-                for d in 0..<headDim { oRow[d] += p * vRow[d] }
+                VectorMath.addScaled(vBase + j * kvWidth, scale: pRow[j], into: oRow, count: headDim)
             }
         }
     }
