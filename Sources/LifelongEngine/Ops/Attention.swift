@@ -99,16 +99,20 @@ func attentionForward(_ g: AttentionGeometry, q qp: UnsafePointer<Float>, k kp: 
             let oRow = op + (b * queries + t) * qWidth + h * headDim
             let last = g.lastVisibleKey(query: t)
             var maxScore = -Float.infinity
-            for j in 0...last where keyMask?[b * keys + j] ?? true {
-                pRow[j] = VectorMath.dot(qRow, kBase + j * kvWidth, count: headDim) * scale
-                maxScore = max(maxScore, pRow[j])
+            for j in 0...last {
+                if keyMask?[b * keys + j] ?? true {
+                    pRow[j] = VectorMath.dot(qRow, kBase + j * kvWidth, count: headDim) * scale
+                    maxScore = max(maxScore, pRow[j])
+                } else {
+                    pRow[j] = -.infinity  // e^−∞ = 0 below
+                }
             }
             for d in 0..<headDim { oRow[d] = 0 }
-            guard maxScore > -Float.infinity else { continue }
-            var sum: Float = 0
-            for j in 0...last where keyMask?[b * keys + j] ?? true {
-                pRow[j] = exp(pRow[j] - maxScore); sum += pRow[j]
+            guard maxScore > -Float.infinity else {
+                for j in 0...last { pRow[j] = 0 }
+                continue
             }
+            let sum = VectorMath.exponentials(pRow, minus: maxScore, into: pRow, count: last + 1)
             let inv = 1 / sum
             for j in 0...last where pRow[j] != 0 {
                 pRow[j] *= inv

@@ -23,11 +23,8 @@ public func crossEntropy(_ logits: Tensor, targets: [Int], weights: [Float]? = n
             Parallel.forEach(rows, costPerItem: vocab * 4) { r in
                 guard targets[r] != ignoreIndex else { return }
                 let row = xp + r * vocab
-                var maxValue = -Float.infinity
-                for j in 0..<vocab { maxValue = max(maxValue, row[j]) }
-                var sum: Float = 0
-                for j in 0..<vocab { sum += exp(row[j] - maxValue) }
-                lp[r] = maxValue + log(sum)
+                let maxValue = VectorMath.maximum(row, count: vocab)
+                lp[r] = maxValue + log(VectorMath.exponentials(row, minus: maxValue, into: nil, count: vocab))
                 lossp[r] = lp[r] - row[targets[r]]
             }
         }
@@ -46,7 +43,7 @@ public func crossEntropy(_ logits: Tensor, targets: [Int], weights: [Float]? = n
             guard targets[r] != ignoreIndex else { return }
             let row = xp + r * vocab, d = dx + r * vocab
             let coefficient = g * (weights?[r] ?? 1), lse = logPartition[r]
-            for j in 0..<vocab { d[j] += coefficient * exp(row[j] - lse) }
+            VectorMath.addScaledExponentials(row, minus: lse, scale: coefficient, into: d, count: vocab)
             d[targets[r]] -= coefficient
         }
     }

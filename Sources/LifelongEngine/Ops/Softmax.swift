@@ -13,8 +13,7 @@ public func softmax(_ x: Tensor) -> Tensor {
         guard let dx = x.gradPointer() else { return }
         Parallel.forEach(rows, costPerItem: dim * 3) { r in
             let y = yp + r * dim, g = dy + r * dim, d = dx + r * dim
-            var dot: Float = 0
-            for j in 0..<dim { dot += g[j] * y[j] }
+            let dot = VectorMath.dot(g, y, count: dim)
             for j in 0..<dim { d[j] += y[j] * (g[j] - dot) }
         }
     }
@@ -24,10 +23,8 @@ public func softmax(_ x: Tensor) -> Tensor {
 /// y = softmax(x) for one row of `count` values; returns log Σ exp(x) (the log-partition).
 @inline(__always) @discardableResult
 func softmaxRow(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) -> Float {
-    var maxValue = -Float.infinity
-    for j in 0..<count { maxValue = max(maxValue, x[j]) }
-    var sum: Float = 0
-    for j in 0..<count { let e = exp(x[j] - maxValue); y[j] = e; sum += e }
+    let maxValue = VectorMath.maximum(x, count: count)
+    let sum = VectorMath.exponentials(x, minus: maxValue, into: y, count: count)
     let inv = 1 / sum
     for j in 0..<count { y[j] *= inv }
     return maxValue + log(sum)
