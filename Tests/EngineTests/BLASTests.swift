@@ -3,10 +3,11 @@ import Testing
 
 @Suite struct BLASTests {
     /// BLAS.gemm against a plain triple loop, for every transpose combination, with row strides
-    /// wider than the rows, and for one row (which goes through sgemv instead of sgemm).
-    @Test(arguments: [1, 3])
-    func gemmMatchesThePlainProduct(m: Int) {
-        let (n, k, pad) = (5, 7, 2)
+    /// wider than the rows, for one row (which goes through sgemv instead of sgemm), and for
+    /// products large enough to be split over the threads by rows or by columns of C.
+    @Test(arguments: [(1, 5, 7), (3, 5, 7), (300, 40, 70), (40, 300, 70), (1, 3000, 100)])
+    func gemmMatchesThePlainProduct(m: Int, n: Int, k: Int) {
+        let pad = 2
         var rng = SeededGenerator(seed: 11)
         for transA in [false, true] {
             for transB in [false, true] {

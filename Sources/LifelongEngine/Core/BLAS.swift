@@ -33,6 +33,35 @@ public enum BLAS {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] *= beta } }
             return
         }
+        // Large products are split over the engine's threads, each calling single-threaded BLAS
+        // on its own rows (or columns) of C: one set of threads for BLAS and for our kernels,
+        // instead of BLAS's threads spinning while ours run and the other way round.
+        if Parallel.threads > 1 && m * n * k >= 1 << 18 && max(m, n) >= 2 * Parallel.threads {
+            if m >= n {  // rows i of C use rows i of op(A)
+                Parallel.forRanges(m, costPerItem: n * k) { rows in
+                    gemmOnOneThread(transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha,
+                                    a: a + rows.lowerBound * (transA ? 1 : lda), lda: lda, b: b, ldb: ldb,
+                                    beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
+                }
+            } else {     // columns j of C use columns j of op(B)
+                Parallel.forRanges(n, costPerItem: m * k) { columns in
+                    gemmOnOneThread(transA: transA, transB: transB, m: m, n: columns.count, k: k, alpha: alpha,
+                                    a: a, lda: lda, b: b + columns.lowerBound * (transB ? ldb : 1), ldb: ldb,
+                                    beta: beta, c: c + columns.lowerBound, ldc: ldc)
+                }
+            }
+            return
+        }
+        gemmOnOneThread(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                        beta: beta, c: c, ldc: ldc)
+    }
+
+    @inline(__always)
+    static func gemmOnOneThread(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
         if m == 1 {
             // One row (decoding a single sequence): a matrix-vector product, which BLAS streams
             // through the weights instead of packing them as sgemm does.

@@ -15,6 +15,9 @@ public enum Parallel {
     public private(set) static var threads: Int = {
         let n = ProcessInfo.processInfo.activeProcessorCount
         lf_pool_set_threads(Int32(n))
+        #if !canImport(Accelerate)
+        openblas_set_num_threads(1)  // BLAS.gemm splits large products over the engine's threads
+        #endif
         return n
     }()
 
@@ -22,9 +25,6 @@ public enum Parallel {
     public static func setThreads(_ n: Int) {
         threads = max(1, n)
         lf_pool_set_threads(Int32(threads))
-        #if !canImport(Accelerate)
-        openblas_set_num_threads(Int32(threads))
-        #endif
     }
 
     /// Calls `body` on disjoint sub-ranges covering `0..<count`, in parallel when there is enough
