@@ -97,6 +97,40 @@ import Testing
         checkGradients([q, k, v]) { attention(q: q, k: k, v: v, heads: 2, kvHeads: 2, keyMask: mask) }
     }
 
+    /// Nine or more queries take the matrix-product path: grouped heads, a cache offset (11 keys)
+    /// and left padding, against a plain softmax reference and finite differences.
+    @Test func attentionOverManyQueriesMatchesThePlainDefinition() {
+        let (batch, queries, keys, heads, kvHeads, dim) = (2, 9, 11, 4, 2, 3)
+        let q = random([batch, queries, heads * dim], seed: 40), k = random([batch, keys, kvHeads * dim], seed: 41)
+        let v = random([batch, keys, kvHeads * dim], seed: 42)
+        let mask = (0..<(batch * keys)).map { $0 != 0 && $0 != 1 && $0 != keys }  // padding at the start of each row
+        let out = attention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, keyMask: mask).scalars
+        var worst: Float = 0
+        for b in 0..<batch {
+            for h in 0..<heads {
+                let kvh = h / (heads / kvHeads)
+                for t in 0..<queries {
+                    let visible = (0...(t + keys - queries)).filter { mask[b * keys + $0] }
+                    let scores = visible.map { j in
+                        (0..<dim).reduce(Float(0)) { $0 + q.scalars[(b * queries + t) * heads * dim + h * dim + $1]
+                            * k.scalars[(b * keys + j) * kvHeads * dim + kvh * dim + $1] } / Float(dim).squareRoot()
+                    }
+                    let top = scores.max()!, weights = scores.map { Foundation.exp($0 - top) }
+                    let total = weights.reduce(0, +)
+                    for d in 0..<dim {
+                        var expected: Float = 0
+                        for (i, j) in visible.enumerated() {
+                            expected += weights[i] / total * v.scalars[(b * keys + j) * kvHeads * dim + kvh * dim + d]
+                        }
+                        worst = max(worst, abs(out[(b * queries + t) * heads * dim + h * dim + d] - expected))
+                    }
+                }
+            }
+        }
+        #expect(worst < 1e-5, "largest difference \(worst)")
+        checkGradients([q, k, v]) { attention(q: q, k: k, v: v, heads: heads, kvHeads: kvHeads, keyMask: mask) }
+    }
+
     @Test func attentionIsCausalAndMasksPadding() {
         let q = random([1, 3, 4], seed: 24), k = random([1, 3, 4], seed: 25), v = random([1, 3, 4], seed: 26)
         let full = attention(q: q, k: k, v: v, heads: 1, kvHeads: 1).scalars

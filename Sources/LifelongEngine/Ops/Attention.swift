@@ -37,31 +37,38 @@ public func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, kvHeads: Int,
 
     out.recordBackward([q, k, v]) { dOut in
         let dq = q.gradPointer(), dk = k.gradPointer(), dv = v.gradPointer()
-        Parallel.forEach(batch * kvHeads, costPerItem: group * queries * keys * headDim * 4) { bkv in
+        // Per head, five matrix products (the masked and future entries of P are zero):
+        //   dP = dO·vᵀ [T, S];  dS = P ⊙ (dP − rowsum(P ⊙ dP)) / √D;  dq += dS·k;  dk += dSᵀ·q;  dv += Pᵀ·dO
+        Parallel.forEach(batch * kvHeads, costPerItem: group * queries * keys * headDim * 10) { bkv in
             let b = bkv / kvHeads, kvh = bkv % kvHeads
-            var dP = [Float](repeating: 0, count: keys)
+            let kBase = kp + b * keys * kvWidth + kvh * headDim, vBase = vp + b * keys * kvWidth + kvh * headDim
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: queries * keys)
+            defer { scores.deallocate() }
             for h in (kvh * group)..<((kvh + 1) * group) {
+                let qBase = qp + b * queries * qWidth + h * headDim
+                let dOutBase = dOut + b * queries * qWidth + h * headDim
+                let pBase = pp + (b * heads + h) * queries * keys
+                BLAS.gemmOnOneThread(transA: false, transB: true, m: queries, n: keys, k: headDim, alpha: 1,
+                                     a: dOutBase, lda: qWidth, b: vBase, ldb: kvWidth, beta: 0, c: scores, ldc: keys)
                 for t in 0..<queries {
-                    let qRow = qp + (b * queries + t) * qWidth + h * headDim
-                    let dOutRow = dOut + (b * queries + t) * qWidth + h * headDim
-                    let pRow = pp + ((b * heads + h) * queries + t) * keys
-                    let last = geometry.lastVisibleKey(query: t)
-                    var rowDot: Float = 0
-                    for j in 0...last where pRow[j] != 0 {
-                        let vRow = vp + (b * keys + j) * kvWidth + kvh * headDim
-                        let dot = VectorMath.dot(dOutRow, vRow, count: headDim)
-                        dP[j] = dot
-                        rowDot += pRow[j] * dot
-                    }
-                    for j in 0...last where pRow[j] != 0 {
-                        let p = pRow[j], dS = p * (dP[j] - rowDot) * scale
-                        let kOff = (b * keys + j) * kvWidth + kvh * headDim
-                        if let dq {
-                            VectorMath.addScaled(kp + kOff, scale: dS, into: dq + (b * queries + t) * qWidth + h * headDim, count: headDim)
-                        }
-                        if let dk { VectorMath.addScaled(qRow, scale: dS, into: dk + kOff, count: headDim) }
-                        if let dv { VectorMath.addScaled(dOutRow, scale: p, into: dv + kOff, count: headDim) }
-                    }
+                    let pRow = pBase + t * keys, dRow = scores + t * keys
+                    let rowDot = VectorMath.dot(pRow, dRow, count: keys)
+                    for j in 0..<keys { dRow[j] = pRow[j] * (dRow[j] - rowDot) * scale }
+                }
+                if let dq {
+                    BLAS.gemmOnOneThread(transA: false, transB: false, m: queries, n: headDim, k: keys, alpha: 1,
+                                         a: scores, lda: keys, b: kBase, ldb: kvWidth, beta: 1,
+                                         c: dq + b * queries * qWidth + h * headDim, ldc: qWidth)
+                }
+                if let dk {
+                    BLAS.gemmOnOneThread(transA: true, transB: false, m: keys, n: headDim, k: queries, alpha: 1,
+                                         a: scores, lda: keys, b: qBase, ldb: qWidth, beta: 1,
+                                         c: dk + b * keys * kvWidth + kvh * headDim, ldc: kvWidth)
+                }
+                if let dv {
+                    BLAS.gemmOnOneThread(transA: true, transB: false, m: keys, n: headDim, k: queries, alpha: 1,
+                                         a: pBase, lda: keys, b: dOutBase, ldb: qWidth, beta: 1,
+                                         c: dv + b * keys * kvWidth + kvh * headDim, ldc: kvWidth)
                 }
             }
         }
@@ -93,6 +100,29 @@ func attentionForward(_ g: AttentionGeometry, q qp: UnsafePointer<Float>, k kp: 
         let b = bh / heads, h = bh % heads, kvh = h / group
         let kBase = kp + b * g.keyRowsPerBatch * kvWidth + kvh * headDim
         let vBase = vp + b * g.keyRowsPerBatch * kvWidth + kvh * headDim
+        if queries >= 8 {
+            // Many queries (training, prompts): S = q·kᵀ/√D and O = P·v as matrix products of the
+            // head; the future entries are computed and then dropped, which BLAS still does faster.
+            let qBase = qp + b * queries * qWidth + h * headDim, pBase = pp + bh * queries * keys
+            let oBase = op + b * queries * qWidth + h * headDim
+            BLAS.gemmOnOneThread(transA: false, transB: true, m: queries, n: keys, k: headDim, alpha: scale,
+                                 a: qBase, lda: qWidth, b: kBase, ldb: kvWidth, beta: 0, c: pBase, ldc: keys)
+            for t in 0..<queries {
+                let pRow = pBase + t * keys, last = g.lastVisibleKey(query: t)
+                if let keyMask { for j in 0...last where !keyMask[b * keys + j] { pRow[j] = -.infinity } }
+                for j in (last + 1)..<max(last + 1, keys) { pRow[j] = 0 }
+                let maxScore = VectorMath.maximum(pRow, count: last + 1)
+                guard maxScore > -Float.infinity else {
+                    for j in 0...last { pRow[j] = 0 }
+                    continue
+                }
+                let inv = 1 / VectorMath.exponentials(pRow, minus: maxScore, into: pRow, count: last + 1)
+                for j in 0...last { pRow[j] *= inv }
+            }
+            BLAS.gemmOnOneThread(transA: false, transB: false, m: queries, n: headDim, k: keys, alpha: 1,
+                                 a: pBase, lda: keys, b: vBase, ldb: kvWidth, beta: 0, c: oBase, ldc: qWidth)
+            return
+        }
         for t in 0..<queries {
             let qRow = qp + (b * queries + t) * qWidth + h * headDim
             let pRow = pp + ((b * heads + h) * queries + t) * keys
