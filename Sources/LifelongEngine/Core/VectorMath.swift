@@ -126,3 +126,23 @@ extension VectorMath {
         while i < count { y[i] += alpha * Foundation.exp(x[i] - shift); i += 1 }
     }
 }
+
+extension VectorMath {
+    /// σ(x) = 1 / (1 + e^−x) for 8 values.
+    @inline(__always)
+    public static func sigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> { 1 / (1 + exp(-x)) }
+}
+
+extension SIMD8 where Scalar == Float {
+    /// The 8 floats at `pointer` (no alignment needed).
+    @inline(__always)
+    init(load pointer: UnsafePointer<Float>) {
+        self = UnsafeRawPointer(pointer).loadUnaligned(as: SIMD8<Float>.self)
+    }
+
+    /// Writes the 8 floats at `pointer` (no alignment needed).
+    @inline(__always)
+    func store(to pointer: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(pointer).storeBytes(of: self, as: SIMD8<Float>.self)
+    }
+}

@@ -53,20 +53,35 @@ public func silu(_ x: Tensor) -> Tensor {
 
 /// SwiGLU, Llama's feed-forward gate, fused: silu(gate) ⊙ up.
 ///   d gate = dy · up · silu'(gate)      d up = dy · silu(gate)
+/// Eight values at a time (the sigmoid's exponential dominates), then a scalar tail.
 public func swiGLU(gate: Tensor, up: Tensor) -> Tensor {
     precondition(gate.shape == up.shape, "swiGLU: gate \(gate.shape) and up \(up.shape) differ")
     let out = Tensor(uninitialized: gate.shape, op: "swiGLU")
-    let gp = gate.data.baseAddress!, up_ = up.data.baseAddress!, yp = out.data.baseAddress!
+    let gp = gate.data.baseAddress!, upp = up.data.baseAddress!, yp = out.data.baseAddress!
     Parallel.forRanges(gate.count, costPerItem: 16) { range in
-        for i in range { yp[i] = gp[i] * sigmoid(gp[i]) * up_[i] }
+        var i = range.lowerBound
+        while i + 8 <= range.upperBound {
+            let g = SIMD8<Float>(load: gp + i)
+            (g * VectorMath.sigmoid(g) * SIMD8<Float>(load: upp + i)).store(to: yp + i)
+            i += 8
+        }
+        while i < range.upperBound { yp[i] = gp[i] * sigmoid(gp[i]) * upp[i]; i += 1 }
     }
     out.recordBackward([gate, up]) { dy in
         let dg = gate.gradPointer(), du = up.gradPointer()
         Parallel.forRanges(gate.count, costPerItem: 16) { range in
-            for i in range {
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound {
+                let g = SIMD8<Float>(load: gp + i), s = VectorMath.sigmoid(g), d = SIMD8<Float>(load: dy + i)
+                if let dg { (SIMD8<Float>(load: dg + i) + d * SIMD8<Float>(load: upp + i) * s * (1 + g * (1 - s))).store(to: dg + i) }
+                if let du { (SIMD8<Float>(load: du + i) + d * g * s).store(to: du + i) }
+                i += 8
+            }
+            while i < range.upperBound {
                 let g = gp[i], s = sigmoid(g)
-                dg?[i] += dy[i] * up_[i] * s * (1 + g * (1 - s))
+                dg?[i] += dy[i] * upp[i] * s * (1 + g * (1 - s))
                 du?[i] += dy[i] * g * s
+                i += 1
             }
         }
     }
