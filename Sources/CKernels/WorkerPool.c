@@ -69,9 +69,9 @@ static void *worker_main(void *argument) {
     for (;;) {
         long start = nanoseconds();
         uint64_t t;
-        while (!has_new_job(t = atomic_load_explicit(&ticket, memory_order_acquire), seen)) {
+        for (unsigned spins = 1; !has_new_job(t = atomic_load_explicit(&ticket, memory_order_acquire), seen); spins++) {
             cpu_relax();
-            if (nanoseconds() - start > SPIN_NANOSECONDS) {  // idle for a while: sleep until signalled
+            if (spins % 64 == 0 && nanoseconds() - start > SPIN_NANOSECONDS) {  // the clock is read rarely  // idle for a while: sleep until signalled
                 pthread_mutex_lock(&sleepLock);
                 while (!has_new_job(t = atomic_load_explicit(&ticket, memory_order_acquire), seen)) {
                     pthread_cond_wait(&wake, &sleepLock);
