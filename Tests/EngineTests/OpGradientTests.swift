@@ -150,6 +150,12 @@ import Testing
         let targets = [3, -100, 0, 6, 3]
         checkGradients([logits]) { crossEntropy(logits, targets: targets) }
         checkGradients([logits]) { crossEntropy(logits, targets: targets, weights: [1, 1, 5, 1, 2]) }
+        // A vocabulary of 19 covers the SIMD chunks and the tail; the sum of two losses on the same
+        // logits covers a gradient that is added to instead of taken over.
+        let wide = random([4, 19], seed: 29, std: 2), wideTargets = [18, 0, -100, 9]
+        checkGradients([wide]) {
+            add(crossEntropy(wide, targets: wideTargets), crossEntropy(wide, targets: wideTargets, weights: [2, 1, 1, 3]))
+        }
         let teacher = random([5, 7], seed: 28, requiresGrad: false)
         checkGradients([logits]) { klDivergence(student: logits, teacher: teacher, temperature: 2) }
         checkGradients([logits]) {

@@ -6,8 +6,10 @@ import Foundation
 /// Σ wᵢ·ℓᵢ / Σ wᵢ over the kept targets, which equals PyTorch's `cross_entropy(weight=class_weights)`
 /// when wᵢ = class_weights[targetᵢ] (LAMOL's 5× weight on the ANS token). With no kept target the
 /// loss is 0 (PyTorch returns NaN).
-/// Backward: dlogitsᵢ = (softmax(logitsᵢ) − onehot(targetᵢ)) · wᵢ / Σ w. The softmax is recomputed
-/// from the saved log-partition instead of being stored: [N, V] is the largest activation of an LM.
+/// Backward: dlogitsᵢ = (softmax(logitsᵢ) − onehot(targetᵢ)) · wᵢ / Σ w. When a gradient will be
+/// needed, the forward keeps e^(logits − max) ([N, V], the size of the logits) and the backward
+/// turns that buffer into the logits' gradient in place, so neither pass computes exponentials
+/// twice and no separate gradient buffer is allocated and cleared.
 public func crossEntropy(_ logits: Tensor, targets: [Int], weights: [Float]? = nil, ignoreIndex: Int = -100) -> Tensor {
     let vocab = logits.lastDim, rows = logits.rowCount
     precondition(targets.count == rows, "crossEntropy: \(targets.count) targets for \(rows) rows")
@@ -16,16 +18,19 @@ public func crossEntropy(_ logits: Tensor, targets: [Int], weights: [Float]? = n
         precondition(t >= 0 && t < vocab, "crossEntropy: target \(t) outside 0..<\(vocab)")
     }
     let xp = logits.data.baseAddress!
-    var logPartition = [Float](repeating: 0, count: rows)
+    let keepsExponentials = GradMode.isEnabled && logits.requiresGrad
+    let exponentials = keepsExponentials ? TensorStorage(uninitialized: rows * vocab) : nil
+    var expSums = [Float](repeating: 1, count: rows)
     var rowLoss = [Float](repeating: 0, count: rows)
-    logPartition.withUnsafeMutableBufferPointer { lp in
+    expSums.withUnsafeMutableBufferPointer { sums in
         rowLoss.withUnsafeMutableBufferPointer { lossp in
             Parallel.forEach(rows, costPerItem: vocab * 4) { r in
                 guard targets[r] != ignoreIndex else { return }
                 let row = xp + r * vocab
                 let maxValue = VectorMath.maximum(row, count: vocab)
-                lp[r] = maxValue + log(VectorMath.exponentials(row, minus: maxValue, into: nil, count: vocab))
-                lossp[r] = lp[r] - row[targets[r]]
+                sums[r] = VectorMath.exponentials(row, minus: maxValue, into: exponentials.map { $0.pointer + r * vocab },
+                                                  count: vocab)
+                lossp[r] = maxValue + log(sums[r]) - row[targets[r]]
             }
         }
     }
@@ -37,13 +42,24 @@ public func crossEntropy(_ logits: Tensor, targets: [Int], weights: [Float]? = n
     let out = Tensor([totalWeight > 0 ? Float(total / totalWeight) : 0], shape: [])
     let norm = totalWeight > 0 ? Float(1 / totalWeight) : 0
     out.recordBackward([logits]) { dy in
-        guard let dx = logits.gradPointer() else { return }
+        guard logits.requiresGrad, let exponentials else { return }
+        // First gradient of the logits: the exponentials buffer becomes it. Otherwise add to it.
+        let fresh = logits.grad == nil
+        if fresh { logits.grad = exponentials }
+        let dx = logits.grad!.pointer, e = exponentials.pointer
         let g = dy[0] * norm
-        Parallel.forEach(rows, costPerItem: vocab * 3) { r in
-            guard targets[r] != ignoreIndex else { return }
-            let row = xp + r * vocab, d = dx + r * vocab
-            let coefficient = g * (weights?[r] ?? 1), lse = logPartition[r]
-            VectorMath.addScaledExponentials(row, minus: lse, scale: coefficient, into: d, count: vocab)
+        Parallel.forEach(rows, costPerItem: vocab * 2) { r in
+            let d = dx + r * vocab, er = e + r * vocab
+            guard targets[r] != ignoreIndex else {
+                if fresh { d.update(repeating: 0, count: vocab) }
+                return
+            }
+            let coefficient = g * (weights?[r] ?? 1), scale = coefficient / expSums[r]
+            if fresh {
+                for j in 0..<vocab { d[j] = er[j] * scale }
+            } else {
+                VectorMath.addScaled(er, scale: scale, into: d, count: vocab)
+            }
             d[targets[r]] -= coefficient
         }
     }
