@@ -3,6 +3,30 @@ import LifelongEngine
 import Testing
 
 @Suite struct OptimizerTests {
+    /// 21 values: the eight-wide chunks and the one-at-a-time tail must give exactly the
+    /// update written out in PyTorch's order, over two steps.
+    @Test func vectorisedUpdateEqualsTheScalarFormula() {
+        var rng = SeededGenerator(seed: 5)
+        let p = Tensor(randomNormal: [3, 7], std: 1, rng: &rng, requiresGrad: true)
+        let target = Tensor(randomNormal: [3, 7], std: 1, rng: &rng)
+        let optimizer = AdamW(parameters: [p], learningRate: 0.01, weightDecay: 0.1)
+        var (w, m, v) = (p.scalars, [Float](repeating: 0, count: 21), [Float](repeating: 0, count: 21))
+        for step in 1...2 {
+            optimizer.zeroGrad()
+            sum(mul(mul(p, p), target)).backward()
+            let g = p.grad!.buffer
+            optimizer.step()
+            let t = Float(step), stepSize: Float = 0.01 / (1 - pow(0.9, t)), c2 = (1 - pow(Float(0.999), t)).squareRoot()
+            for i in 0..<21 {
+                w[i] *= 1 - 0.01 * 0.1
+                m[i] += (g[i] - m[i]) * (1 - 0.9)
+                v[i] = v[i] * 0.999 + (1 - 0.999) * g[i] * g[i]
+                w[i] -= stepSize * m[i] / (v[i].squareRoot() / c2 + 1e-8)
+            }
+            #expect(p.scalars == w, "step \(step)")
+        }
+    }
+
     @Test func adamWFirstStepMatchesTheFormula() {
         // One step from zero moments: m̂ = g, v̂ = g², so p ← p(1 − lr·wd) − lr·g/(|g| + ε).
         let p = Tensor([1, -2, 0.5], shape: [1, 3], requiresGrad: true)

@@ -52,7 +52,9 @@ extension Tensor {
         }
 
         gradPointer()![0] += 1
-        for node in order.reversed() {
+        // Popping (rather than iterating) drops the list's reference to each node once it is done,
+        // so an activation is freed as soon as the last backward that reads it has run.
+        while let node = order.popLast() {
             guard let backwardFunction = node.backwardFunction else { continue }
             if let g = node.grad { backwardFunction(g.pointer) }
             // Intermediate results are not needed any more: free the graph and their gradients.

@@ -55,7 +55,20 @@ public final class AdamW {
                 moments[ObjectIdentifier(p)] = state
                 let w = p.data.baseAddress!, g = grad.pointer, m = state.m.pointer, v = state.v.pointer
                 Parallel.forRanges(p.count, costPerItem: 8) { range in
-                    for i in range {
+                    // Eight at a time, then one at a time: the same operations in the same order,
+                    // so both give identical results (square root and division are exact-rounded).
+                    var i = range.lowerBound
+                    while i + 8 <= range.upperBound {
+                        let gi = SIMD8<Float>(load: g + i)
+                        var wi = SIMD8<Float>(load: w + i), mi = SIMD8<Float>(load: m + i), vi = SIMD8<Float>(load: v + i)
+                        wi *= decay
+                        mi += (gi - mi) * (1 - b1)
+                        vi = vi * b2 + (1 - b2) * gi * gi
+                        wi -= stepSize * mi / (vi.squareRoot() / correction2Sqrt + eps)
+                        wi.store(to: w + i); mi.store(to: m + i); vi.store(to: v + i)
+                        i += 8
+                    }
+                    for i in i..<range.upperBound {
                         w[i] *= decay
                         m[i] += (g[i] - m[i]) * (1 - b1)
                         v[i] = v[i] * b2 + (1 - b2) * g[i] * g[i]
