@@ -123,34 +123,6 @@ TARGET_AVX2 static inline float horizontal_sum(__m256 v) {
 TARGET_AVX2 static inline __m256 u8_to_float(__m128i bytes) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)); }
 TARGET_AVX2 static inline __m256 i8_to_float(__m128i bytes) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)); }
 
-/// The 32 weights of one block as four vectors of 8, each value d·q (+ m) as in dequantize_block.
-TARGET_AVX2 static inline void expand_block(LFQuantFormat format, const uint8_t *block, __m256 w[4]) {
-    const __m256 d = _mm256_set1_ps(_cvtsh_ss(load_u16(block)));
-    if (format == LFQuantQ8_0) {
-        __m128i lo = _mm_loadu_si128((const __m128i *)(block + 2));
-        __m128i hi = _mm_loadu_si128((const __m128i *)(block + 18));
-        w[0] = _mm256_mul_ps(i8_to_float(lo), d);
-        w[1] = _mm256_mul_ps(i8_to_float(_mm_srli_si128(lo, 8)), d);
-        w[2] = _mm256_mul_ps(i8_to_float(hi), d);
-        w[3] = _mm256_mul_ps(i8_to_float(_mm_srli_si128(hi, 8)), d);
-        return;
-    }
-    const int hasMin = format == LFQuantQ4_1;
-    const __m128i packed = _mm_loadu_si128((const __m128i *)(block + (hasMin ? 4 : 2)));
-    const __m128i nibble = _mm_set1_epi8(0x0F);
-    __m128i lo = _mm_and_si128(packed, nibble);                     // values 0–15
-    __m128i hi = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);  // values 16–31
-    __m256 q[4] = { u8_to_float(lo), u8_to_float(_mm_srli_si128(lo, 8)),
-                    u8_to_float(hi), u8_to_float(_mm_srli_si128(hi, 8)) };
-    if (hasMin) {
-        const __m256 m = _mm256_set1_ps(_cvtsh_ss(load_u16(block + 2)));
-        for (int v = 0; v < 4; v++) w[v] = _mm256_add_ps(_mm256_mul_ps(q[v], d), m);
-    } else {
-        const __m256 eight = _mm256_set1_ps(8);
-        for (int v = 0; v < 4; v++) w[v] = _mm256_mul_ps(_mm256_sub_ps(q[v], eight), d);
-    }
-}
-
 /// The 32 raw integers q of one block as four vectors of 8 (before scale and offset).
 TARGET_AVX2 static inline void block_integers(LFQuantFormat format, const uint8_t *block, __m256 q[4]) {
     if (format == LFQuantQ8_0) {
@@ -165,6 +137,22 @@ TARGET_AVX2 static inline void block_integers(LFQuantFormat format, const uint8_
     __m128i lo = _mm_and_si128(packed, nibble), hi = _mm_and_si128(_mm_srli_epi16(packed, 4), nibble);
     q[0] = u8_to_float(lo); q[1] = u8_to_float(_mm_srli_si128(lo, 8));
     q[2] = u8_to_float(hi); q[3] = u8_to_float(_mm_srli_si128(hi, 8));
+}
+
+/// The 32 weights of one block as four vectors of 8, each value d·q (+ m) as in dequantize_block.
+TARGET_AVX2 static inline void expand_block(LFQuantFormat format, const uint8_t *block, __m256 w[4]) {
+    const __m256 d = _mm256_set1_ps(_cvtsh_ss(load_u16(block)));
+    __m256 q[4];
+    block_integers(format, block, q);
+    if (format == LFQuantQ4_1) {
+        const __m256 m = _mm256_set1_ps(_cvtsh_ss(load_u16(block + 2)));
+        for (int v = 0; v < 4; v++) w[v] = _mm256_add_ps(_mm256_mul_ps(q[v], d), m);
+    } else if (format == LFQuantQ4_0) {
+        const __m256 eight = _mm256_set1_ps(8);
+        for (int v = 0; v < 4; v++) w[v] = _mm256_mul_ps(_mm256_sub_ps(q[v], eight), d);
+    } else {
+        for (int v = 0; v < 4; v++) w[v] = _mm256_mul_ps(q[v], d);
+    }
 }
 
 /// Σ q·x over one block, in two independent chains (the FMA latency, not its throughput, would
