@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// AdamW (Loshchilov & Hutter): Adam with weight decay decoupled from the gradient, written in the
@@ -5,6 +6,7 @@ import Foundation
 ///   p ← p · (1 − lr·wd)
 ///   m ← m + (g − m)(1 − β₁)          v ← β₂·v + (1 − β₂)·g²
 ///   p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
+/// The element-wise update is `lf_adamw_update` (CKernels/Optimizer.c).
 public final class AdamW {
     /// Parameters sharing one weight decay (biases and norm weights usually get none).
     public struct Group {
@@ -55,25 +57,8 @@ public final class AdamW {
                 moments[ObjectIdentifier(p)] = state
                 let w = p.data.baseAddress!, g = grad.pointer, m = state.m.pointer, v = state.v.pointer
                 Parallel.forRanges(p.count, costPerItem: 8) { range in
-                    // Eight at a time, then one at a time: the same operations in the same order,
-                    // so both give identical results (square root and division are exact-rounded).
-                    var i = range.lowerBound
-                    while i + 8 <= range.upperBound {
-                        let gi = SIMD8<Float>(load: g + i)
-                        var wi = SIMD8<Float>(load: w + i), mi = SIMD8<Float>(load: m + i), vi = SIMD8<Float>(load: v + i)
-                        wi *= decay
-                        mi += (gi - mi) * (1 - b1)
-                        vi = vi * b2 + (1 - b2) * gi * gi
-                        wi -= stepSize * mi / (vi.squareRoot() / correction2Sqrt + eps)
-                        wi.store(to: w + i); mi.store(to: m + i); vi.store(to: v + i)
-                        i += 8
-                    }
-                    for i in i..<range.upperBound {
-                        w[i] *= decay
-                        m[i] += (g[i] - m[i]) * (1 - b1)
-                        v[i] = v[i] * b2 + (1 - b2) * g[i] * g[i]
-                        w[i] -= stepSize * m[i] / (v[i].squareRoot() / correction2Sqrt + eps)
-                    }
+                    lf_adamw_update(w + range.lowerBound, g + range.lowerBound, m + range.lowerBound, v + range.lowerBound,
+                                    range.count, decay, b1, b2, stepSize, correction2Sqrt, eps)
                 }
             }
         }
