@@ -111,23 +111,6 @@ extension VectorMath {
         return total
     }
 
-    /// y[i] += alpha · e^(x[i] − shift).
-    @inline(__always)
-    public static func addScaledExponentials(_ x: UnsafePointer<Float>, minus shift: Float, scale alpha: Float,
-                                             into y: UnsafeMutablePointer<Float>, count: Int) {
-        let rx = UnsafeRawPointer(x), ry = UnsafeMutableRawPointer(y)
-        var i = 0
-        while i + 8 <= count {
-            let e = exp(rx.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) - shift)
-            ry.storeBytes(of: ry.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) + alpha * e,
-                          toByteOffset: 4 * i, as: SIMD8<Float>.self)
-            i += 8
-        }
-        while i < count { y[i] += alpha * Foundation.exp(x[i] - shift); i += 1 }
-    }
-}
-
-extension VectorMath {
     /// σ(x) = 1 / (1 + e^−x) for 8 values.
     @inline(__always)
     public static func sigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> { 1 / (1 + exp(-x)) }
