@@ -124,7 +124,7 @@ TARGET_AVX2 static inline __m256 u8_to_float(__m128i bytes) { return _mm256_cvte
 TARGET_AVX2 static inline __m256 i8_to_float(__m128i bytes) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)); }
 
 /// The 32 raw integers q of one block as four vectors of 8 (before scale and offset).
-TARGET_AVX2 static inline void block_integers(LFQuantFormat format, const uint8_t *block, __m256 q[4]) {
+TARGET_AVX2 static inline __attribute__((always_inline)) void block_integers(LFQuantFormat format, const uint8_t *block, __m256 q[4]) {
     if (format == LFQuantQ8_0) {
         __m128i lo = _mm_loadu_si128((const __m128i *)(block + 2));
         __m128i hi = _mm_loadu_si128((const __m128i *)(block + 18));
@@ -157,7 +157,7 @@ TARGET_AVX2 static inline void expand_block(LFQuantFormat format, const uint8_t 
 
 /// Σ q·x over one block, in two independent chains (the FMA latency, not its throughput, would
 /// otherwise bound the loop).
-TARGET_AVX2 static inline __m256 block_dot(LFQuantFormat format, const uint8_t *block, const float *x) {
+TARGET_AVX2 static inline __attribute__((always_inline)) __m256 block_dot(LFQuantFormat format, const uint8_t *block, const float *x) {
     __m256 q[4];
     block_integers(format, block, q);
     __m256 s0 = _mm256_mul_ps(q[0], _mm256_loadu_ps(x)), s1 = _mm256_mul_ps(q[1], _mm256_loadu_ps(x + 8));
@@ -166,23 +166,48 @@ TARGET_AVX2 static inline __m256 block_dot(LFQuantFormat format, const uint8_t *
     return _mm256_add_ps(s0, s1);
 }
 
-/// One row of W times one x, factored per block: Σ (d·q + m)·x = d·Σ q·x + m·Σ x (Q4_0: m = −8d),
-/// so a block costs its integer conversions, four multiply-adds and one scaling; `blockSums`
-/// holds Σ x per block. This rounds differently from expanding each weight first, by about an
-/// fp32 ulp of the sum. Even and odd blocks accumulate apart, again to overlap latencies.
-TARGET_AVX2 static float dot_row_avx2(LFQuantFormat format, const uint8_t *row, size_t blocks,
-                                      size_t blockBytes, const float *x, const float *blockSums) {
+/// The offset part of one block's Σ (d·q + m)·x: m·Σ x (Q4_0: m = −8d; Q8_0 has none).
+TARGET_AVX2 static inline float block_offset(LFQuantFormat format, const uint8_t *block, float blockSum) {
+    if (format == LFQuantQ4_1) return _cvtsh_ss(load_u16(block + 2)) * blockSum;
+    if (format == LFQuantQ4_0) return -8 * _cvtsh_ss(load_u16(block)) * blockSum;
+    return 0;
+}
+
+/// One row of W times one x, factored per block: Σ (d·q + m)·x = d·Σ q·x + m·Σ x, so a block
+/// costs its integer conversions, four multiply-adds and one scaling; `blockSums` holds Σ x per
+/// block. This rounds differently from expanding each weight first, by about an fp32 ulp of the
+/// sum. Even and odd blocks accumulate apart, to overlap their latencies. Always inlined with a
+/// constant `format`, so the loop has no branch on it.
+TARGET_AVX2 static inline __attribute__((always_inline))
+float dot_row_avx2(LFQuantFormat format, const uint8_t *row, size_t blocks, const float *x, const float *blockSums) {
+    const size_t blockBytes = lf_quant_block_bytes(format);
     __m256 even = _mm256_setzero_ps(), odd = _mm256_setzero_ps();
     float offsets = 0;
-    for (size_t b = 0; b < blocks; b++) {
-        const uint8_t *block = row + b * blockBytes;
-        const float d = _cvtsh_ss(load_u16(block));
-        const __m256 scaled = _mm256_mul_ps(_mm256_set1_ps(d), block_dot(format, block, x + b * BLOCK));
-        if (b & 1) odd = _mm256_add_ps(odd, scaled); else even = _mm256_add_ps(even, scaled);
-        if (format == LFQuantQ4_1) offsets += _cvtsh_ss(load_u16(block + 2)) * blockSums[b];
-        else if (format == LFQuantQ4_0) offsets -= 8 * d * blockSums[b];
+    size_t b = 0;
+    for (; b + 2 <= blocks; b += 2) {
+        const uint8_t *first = row + b * blockBytes, *second = first + blockBytes;
+        even = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(load_u16(first))), block_dot(format, first, x + b * BLOCK), even);
+        odd = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(load_u16(second))), block_dot(format, second, x + b * BLOCK + BLOCK), odd);
+        offsets += block_offset(format, first, blockSums[b]) + block_offset(format, second, blockSums[b + 1]);
+    }
+    if (b < blocks) {
+        const uint8_t *last = row + b * blockBytes;
+        even = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(load_u16(last))), block_dot(format, last, x + b * BLOCK), even);
+        offsets += block_offset(format, last, blockSums[b]);
     }
     return horizontal_sum(_mm256_add_ps(even, odd)) + offsets;
+}
+
+/// Rows [rowStart, rowEnd) of W times each x row, one dot product at a time (for few x rows).
+TARGET_AVX2 static inline __attribute__((always_inline))
+void matmul_rows_avx2(LFQuantFormat format, const uint8_t *weights, size_t columns, size_t rowStart, size_t rowEnd,
+                      const float *x, size_t xRows, size_t ldx, const float *blockSums, float *y, size_t ldy) {
+    const size_t blocks = columns / BLOCK, rowBytes = blocks * lf_quant_block_bytes(format);
+    for (size_t r = rowStart; r < rowEnd; r++) {
+        for (size_t i = 0; i < xRows; i++) {
+            y[i * ldy + r] = dot_row_avx2(format, weights + r * rowBytes, blocks, x + i * ldx, blockSums + i * blocks);
+        }
+    }
 }
 
 TARGET_AVX2 static void dequantize_rows_avx2(LFQuantFormat format, const uint8_t *weights, size_t columns,
@@ -244,7 +269,7 @@ TARGET_AVX2 static void matmul_avx2(LFQuantFormat format, const uint8_t *weights
         matmul_tiled_avx2(format, weights, columns, rowStart, rowEnd, x, xRows, ldx, y, ldy);
         return;
     }
-    size_t blockBytes = lf_quant_block_bytes(format), blocks = columns / BLOCK;
+    size_t blocks = columns / BLOCK;
     float *blockSums = malloc(xRows * blocks * sizeof(float));
     if (!blockSums) abort();
     for (size_t i = 0; i < xRows; i++) {
@@ -254,11 +279,10 @@ TARGET_AVX2 static void matmul_avx2(LFQuantFormat format, const uint8_t *weights
             blockSums[i * blocks + b] = sum;
         }
     }
-    for (size_t r = rowStart; r < rowEnd; r++) {
-        const uint8_t *row = weights + r * blocks * blockBytes;
-        for (size_t i = 0; i < xRows; i++) {
-            y[i * ldy + r] = dot_row_avx2(format, row, blocks, blockBytes, x + i * ldx, blockSums + i * blocks);
-        }
+    switch (format) {  // one specialised loop per format
+    case LFQuantQ4_0: matmul_rows_avx2(LFQuantQ4_0, weights, columns, rowStart, rowEnd, x, xRows, ldx, blockSums, y, ldy); break;
+    case LFQuantQ4_1: matmul_rows_avx2(LFQuantQ4_1, weights, columns, rowStart, rowEnd, x, xRows, ldx, blockSums, y, ldy); break;
+    case LFQuantQ8_0: matmul_rows_avx2(LFQuantQ8_0, weights, columns, rowStart, rowEnd, x, xRows, ldx, blockSums, y, ldy); break;
     }
     free(blockSums);
 }

@@ -85,26 +85,30 @@ import Testing
         QuantizedMatrix.usesVectorKernels = vectorKernels
         defer { QuantizedMatrix.usesVectorKernels = saved }
         var rng = SeededGenerator(seed: 3)
+        // The fixture's 512 values as 2 rows of 8 blocks and as 16 rows of one block (an odd count,
+        // which the kernels finish outside their two-blocks-at-a-time loop).
         for (name, format) in [("q4_0", QuantizedMatrix.Format.q4_0), ("q4_1", .q4_1), ("q8_0", .q8_0)] {
-            let info = try #require(file.info(name))
-            let reference = try expected.tensor(name)  // [2, 256]
-            // Rows reversed, to cover the row order the rotary un-permutation uses.
-            let matrix = QuantizedMatrix(format: format, rows: 2, columns: 256, source: file.rawBytes(info), rowOrder: [1, 0])
-            let reversed = Array(reference.scalars[256...]) + Array(reference.scalars[..<256])
-            let expanded = matrix.dequantized().scalars
-            #expect(expanded == reversed, "\(name): expanded blocks differ from the reference values")
-            for xRows in [1, 3, 5] {  // 1 and 3 take the in-register path, 5 the tiled one
-                let x = Tensor(randomNormal: [xRows, 256], std: 1, rng: &rng)
-                let y = noGrad { linear(x, matrix) }.scalars
-                var worst: Double = 0
-                for i in 0..<xRows {
-                    for r in 0..<2 {
-                        var exact: Double = 0
-                        for k in 0..<256 { exact += Double(x.scalars[i * 256 + k]) * Double(reversed[r * 256 + k]) }
-                        worst = max(worst, abs(Double(y[i * 2 + r]) - exact) / max(1, abs(exact)))
+            for (rows, columns) in [(2, 256), (16, 32)] {
+                let info = try #require(file.info(name))
+                let reference = try expected.tensor(name).scalars
+                // Rows reversed, to cover the row order the rotary un-permutation uses.
+                let order = Array((0..<rows).reversed())
+                let matrix = QuantizedMatrix(format: format, rows: rows, columns: columns, source: file.rawBytes(info), rowOrder: order)
+                let reordered = order.flatMap { reference[($0 * columns)..<($0 * columns + columns)] }
+                #expect(matrix.dequantized().scalars == reordered, "\(name) \(rows)×\(columns): expanded blocks differ from the reference")
+                for xRows in [1, 3, 5] {  // 1 and 3 take the in-register path, 5 the tiled one
+                    let x = Tensor(randomNormal: [xRows, columns], std: 1, rng: &rng)
+                    let y = noGrad { linear(x, matrix) }.scalars
+                    var worst: Double = 0
+                    for i in 0..<xRows {
+                        for r in 0..<rows {
+                            var exact: Double = 0
+                            for k in 0..<columns { exact += Double(x.scalars[i * columns + k]) * Double(reordered[r * columns + k]) }
+                            worst = max(worst, abs(Double(y[i * rows + r]) - exact) / max(1, abs(exact)))
+                        }
                     }
+                    #expect(worst < 1e-5, "\(name) \(rows)×\(columns), \(xRows) x rows: relative error \(worst)")
                 }
-                #expect(worst < 1e-5, "\(name), \(xRows) rows: relative error \(worst)")
             }
         }
     }
