@@ -9,11 +9,13 @@ import LifelongModels
 ///   gen-batch      top-k 20 sampling with the KV cache, SmolLM2-135M, 32 sequences × 64 new tokens
 ///   gen-single     the same, 1 sequence × 128 new tokens
 ///   load           time to open the model file and dequantise it (median of `repeats`)
-///   matmul         GFLOP/s of the engine's linear layer next to raw sgemm at SmolLM2 shapes
+///   matmul         GFLOP/s of the engine's linear layer next to raw sgemm at SmolLM2 shapes, and of
+///                  the quantised kernel next to sgemm at gen-batch's 32 rows
+///   sgemm          the machine's fp32 limit: GFLOP/s of one large square sgemm on all threads
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure the engine's speed on the reference workloads.")
 
-    @Argument(help: "train-tiny, train-smollm2, gen-batch, gen-single, load or matmul.") var workload: String
+    @Argument(help: "train-tiny, train-smollm2, gen-batch, gen-single, load, matmul or sgemm.") var workload: String
     @OptionGroup var compute: ComputeOptions
     @Option(help: "A GGUF file, a Hugging Face directory or a cached name, for the SmolLM2 workloads.")
     var model = "smollm2-135m"
@@ -43,8 +45,11 @@ struct Bench: ParsableCommand {
             try report(["seconds": seconds])
         case "matmul":
             matmul()
+            quantizedMatmul()
+        case "sgemm":
+            try sgemmPeak()
         default:
-            throw ValidationError("unknown workload '\(workload)' (train-tiny, train-smollm2, gen-batch, gen-single, load, matmul)")
+            throw ValidationError("unknown workload '\(workload)' (train-tiny, train-smollm2, gen-batch, gen-single, load, matmul, sgemm)")
         }
     }
 
@@ -121,6 +126,52 @@ struct Bench: ParsableCommand {
             print(String(format: "| %@ | %d × %d → %d | %.1f | %.1f | %.1f |", name, tokens, inFeatures, outFeatures,
                          gflops[0], gflops[1], gflops[2]))
         }
+    }
+
+    /// The quantised kernel at the shapes of gen-single (1 row) and gen-batch (32 rows), with Q4_1
+    /// weights of random blocks, next to sgemm on the same weights in fp32.
+    func quantizedMatmul() {
+        print("\n| layer | tokens × in → out | sgemm GFLOP/s | Q4_1 kernel GFLOP/s |")
+        print("|---|---|---|---|")
+        var rng = SeededGenerator(seed: 2)
+        for tokens in [1, 32] { for (name, inFeatures, outFeatures) in [("q_proj", 576, 576), ("gate/up_proj", 576, 1536), ("down_proj", 1536, 576),
+                                                 ("lm_head", 576, 49152)] {
+            let blockCount = outFeatures * inFeatures / QuantizedMatrix.blockSize
+            var bytes = [UInt8](repeating: 0, count: blockCount * QuantizedMatrix.Format.q4_1.blockBytes)
+            for b in 0..<blockCount {
+                let block = b * QuantizedMatrix.Format.q4_1.blockBytes
+                bytes[block + 1] = 0x20                       // d = 2⁻⁷ as fp16
+                bytes[block + 3] = 0xA4                       // m = −2⁻⁶ as fp16
+                for j in 4..<20 { bytes[block + j] = UInt8(truncatingIfNeeded: rng.next()) }
+            }
+            let weight = bytes.withUnsafeBytes {
+                QuantizedMatrix(format: .q4_1, rows: outFeatures, columns: inFeatures, source: $0)
+            }
+            let w = weight.dequantized()
+            let x = Tensor(randomNormal: [tokens, inFeatures], std: 1, rng: &rng)
+            let y = Tensor(zeros: [tokens, outFeatures])
+            let flops = 2.0 * Double(tokens * inFeatures * outFeatures)
+            let sgemm = median {
+                BLAS.gemm(transB: true, m: tokens, n: outFeatures, k: inFeatures, a: x.data.baseAddress!, lda: inFeatures,
+                          b: w.data.baseAddress!, ldb: inFeatures, c: y.data.baseAddress!, ldc: outFeatures)
+            }
+            let quantized = median { _ = noGrad { linear(x, weight) } }
+            print(String(format: "| %@ | %d × %d → %d | %.1f | %.1f |", name, tokens, inFeatures, outFeatures,
+                         flops / sgemm / 1e9, flops / quantized / 1e9))
+        } }
+    }
+
+    /// GFLOP/s of a 2048³ product through `BLAS.gemm`: the ceiling for every other workload.
+    func sgemmPeak() throws {
+        let n = 2048
+        var rng = SeededGenerator(seed: 3)
+        let a = Tensor(randomNormal: [n, n], std: 1, rng: &rng), b = Tensor(randomNormal: [n, n], std: 1, rng: &rng)
+        let c = Tensor(zeros: [n, n])
+        let seconds = median {
+            BLAS.gemm(m: n, n: n, k: n, a: a.data.baseAddress!, lda: n, b: b.data.baseAddress!, ldb: n,
+                      c: c.data.baseAddress!, ldc: n)
+        }
+        try report(["seconds": seconds, "gflops": 2.0 * Double(n * n * n) / seconds / 1e9])
     }
 
     /// Median wall time of `body` over `repeats` runs, after one warm-up call.
