@@ -111,10 +111,7 @@ struct Bench: ParsableCommand {
             let w = Tensor(randomNormal: [outFeatures, inFeatures], std: 0.02, rng: &rng, requiresGrad: true)
             let y = Tensor(zeros: [tokens, outFeatures])
             let flops = 2.0 * Double(tokens * inFeatures * outFeatures)
-            let raw = median {
-                BLAS.gemm(transB: true, m: tokens, n: outFeatures, k: inFeatures, a: x.data.baseAddress!, lda: inFeatures,
-                          b: w.data.baseAddress!, ldb: inFeatures, c: y.data.baseAddress!, ldc: outFeatures)
-            }
+            let raw = sgemmSeconds(x, w, into: y)
             let forward = median { _ = noGrad { linear(x, w) } }
             x.requiresGrad = true
             let training = median {
@@ -134,8 +131,10 @@ struct Bench: ParsableCommand {
         print("\n| layer | tokens × in → out | sgemm GFLOP/s | Q4_1 kernel GFLOP/s |")
         print("|---|---|---|---|")
         var rng = SeededGenerator(seed: 2)
-        for tokens in [1, 32] { for (name, inFeatures, outFeatures) in [("q_proj", 576, 576), ("gate/up_proj", 576, 1536), ("down_proj", 1536, 576),
-                                                 ("lm_head", 576, 49152)] {
+        let shapes: [(String, Int, Int)] = [  // (layer, in, out)
+            ("q_proj", 576, 576), ("gate/up_proj", 576, 1536), ("down_proj", 1536, 576), ("lm_head", 576, 49152),
+        ]
+        for tokens in [1, 32] { for (name, inFeatures, outFeatures) in shapes {
             let blockCount = outFeatures * inFeatures / QuantizedMatrix.blockSize
             var bytes = [UInt8](repeating: 0, count: blockCount * QuantizedMatrix.Format.q4_1.blockBytes)
             for b in 0..<blockCount {
@@ -151,14 +150,20 @@ struct Bench: ParsableCommand {
             let x = Tensor(randomNormal: [tokens, inFeatures], std: 1, rng: &rng)
             let y = Tensor(zeros: [tokens, outFeatures])
             let flops = 2.0 * Double(tokens * inFeatures * outFeatures)
-            let sgemm = median {
-                BLAS.gemm(transB: true, m: tokens, n: outFeatures, k: inFeatures, a: x.data.baseAddress!, lda: inFeatures,
-                          b: w.data.baseAddress!, ldb: inFeatures, c: y.data.baseAddress!, ldc: outFeatures)
-            }
+            let sgemm = sgemmSeconds(x, w, into: y)
             let quantized = median { _ = noGrad { linear(x, weight) } }
             print(String(format: "| %@ | %d × %d → %d | %.1f | %.1f |", name, tokens, inFeatures, outFeatures,
                          flops / sgemm / 1e9, flops / quantized / 1e9))
         } }
+    }
+
+    /// Median seconds of raw `cblas_sgemm` for y = x·wᵀ, the engine's linear layout.
+    func sgemmSeconds(_ x: Tensor, _ w: Tensor, into y: Tensor) -> Double {
+        let (tokens, inFeatures, outFeatures) = (x.shape[0], x.shape[1], w.shape[0])
+        return median {
+            BLAS.gemm(transB: true, m: tokens, n: outFeatures, k: inFeatures, a: x.data.baseAddress!, lda: inFeatures,
+                      b: w.data.baseAddress!, ldb: inFeatures, c: y.data.baseAddress!, ldc: outFeatures)
+        }
     }
 
     /// GFLOP/s of a 2048³ product through `BLAS.gemm`: the ceiling for every other workload.
