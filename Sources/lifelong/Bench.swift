@@ -10,7 +10,7 @@ import LifelongModels
 ///   gen-single     the same, 1 sequence × 128 new tokens
 ///   load           time to open the model file and dequantise it (median of `repeats`)
 ///   matmul         GFLOP/s of the engine's linear layer next to raw sgemm at SmolLM2 shapes, and of
-///                  the quantised kernel next to sgemm at gen-batch's 32 rows
+///                  the Q4_1 kernel next to sgemm at gen-single's 1 row and gen-batch's 32
 ///   sgemm          the machine's fp32 limit: GFLOP/s of one large square sgemm on all threads
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure the engine's speed on the reference workloads.")

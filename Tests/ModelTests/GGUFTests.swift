@@ -88,9 +88,9 @@ import Testing
         // The fixture's 512 values as 2 rows of 8 blocks and as 16 rows of one block (an odd count,
         // which the kernels finish outside their two-blocks-at-a-time loop).
         for (name, format) in [("q4_0", QuantizedMatrix.Format.q4_0), ("q4_1", .q4_1), ("q8_0", .q8_0)] {
+            let info = try #require(file.info(name))
+            let reference = try expected.tensor(name).scalars
             for (rows, columns) in [(2, 256), (16, 32)] {
-                let info = try #require(file.info(name))
-                let reference = try expected.tensor(name).scalars
                 // Rows reversed, to cover the row order the rotary un-permutation uses.
                 let order = Array((0..<rows).reversed())
                 let matrix = QuantizedMatrix(format: format, rows: rows, columns: columns, source: file.rawBytes(info), rowOrder: order)
