@@ -90,15 +90,17 @@ import Testing
         let model = DecoderLM(config: DecoderConfig(architecture: .gpt2, vocabSize: tokenizer.vocabularySize, hiddenSize: 32,
                                                     layerCount: 1, headCount: 2, maxPositions: 64), seed: 2)
         var method = make()
-        let context = MethodContext(model: model, tokenizer: tokenizer, settings: settings, seed: 1, samplesDirectory: nil)
+        func context(_ index: Int) -> StageContext {
+            StageContext(index: index, stream: stream, model: model, tokenizer: tokenizer, settings: settings, seed: 1)
+        }
         let trainer = SequenceTrainer(settings: settings, padToken: tokenizer.endOfExample)
-        try trainer.train(model, items: method.items(forTask: 0, of: stream, context: context), taskName: "a", seed: 1,
-                          regularize: { [method] in method.regularize($0) })
-        method.finishTask(0, of: stream, context: context)
+        try trainer.train(model, items: method.planStage(context(0)).items, taskName: "a", seed: 1,
+                          penalty: { [method] in method.penalty(model) })
+        try method.finishStage(context(0))
         let anchor = model.parameters.map(\.scalars)
         var sawPenalty = false
-        try trainer.train(model, items: method.items(forTask: 1, of: stream, context: context), taskName: "b", seed: 2,
-                          regularize: { [method] in method.regularize($0) }, onStep: { step, _ in
+        try trainer.train(model, items: method.planStage(context(1)).items, taskName: "b", seed: 2,
+                          penalty: { [method] in method.penalty(model) }, onStep: { step, _ in
                               if (step.penalty ?? 0) > 0 { sawPenalty = true }
                               return true
                           })

@@ -30,7 +30,7 @@ import Testing
         #expect(parse([1, 2]) == "[]|[]")
     }
 
-    @Test func taskModeSplitsPseudoSamplesEquallyAcrossEarlierTasks() {
+    @Test func taskModeSplitsPseudoSamplesEquallyAcrossEarlierTasks() throws {
         // γ = 0.2 of 50 new examples = 10 samples over 3 earlier tasks → 4, 3, 3 (real replay keeps counts exact).
         let tokenizer = TaskTokenizer(base: ByteTokenizer())
         _ = (tokenizer.answer, tokenizer.endOfExample)
@@ -41,11 +41,12 @@ import Testing
         let model = DecoderLM(config: DecoderConfig(architecture: .gpt2, vocabSize: tokenizer.vocabularySize, hiddenSize: 16,
                                                     layerCount: 1, headCount: 2, maxPositions: 64), seed: 1)
         var replay = LAMOL(prompting: .task, sampleRatio: 0.2, realReplay: true)
-        let context = MethodContext(model: model, tokenizer: tokenizer, settings: TrainingSettings(), seed: 1, samplesDirectory: nil)
-        let items = replay.items(forTask: 3, of: stream, context: context)
+        let context = StageContext(index: 3, stream: stream, model: model, tokenizer: tokenizer, settings: TrainingSettings(), seed: 1)
+        let items = try replay.planStage(context).items
         #expect(items.count == 50 + 10)
-        #expect(replay.statistics.map(\.kept) == [4, 3, 3])
-        #expect(replay.statistics.map(\.of) == ["a", "b", "c"])
+        #expect(items.prefix(50).allSatisfy { $0.origin == .current } && items[50...].allSatisfy { $0.origin == .replayed })
+        #expect(replay.pseudoSamples.map(\.kept) == [4, 3, 3])
+        #expect(replay.pseudoSamples.map(\.of) == ["a", "b", "c"])
         // Each replayed example's LM sequence starts with its own task's token.
         let firstTokens = items[50...].map { $0.lm!.tokens[0] }
         #expect(firstTokens == [Int](repeating: tokenizer.taskToken("a"), count: 4) + [Int](repeating: tokenizer.taskToken("b"), count: 3)
@@ -76,9 +77,9 @@ import Testing
             var settings = TrainingSettings()
             settings.epochs = 2; settings.learningRate = 1e-2; settings.tokensPerBatch = tokensPerBatch
             settings.gradientAccumulation = accumulation; settings.maxLength = 32
-            let context = MethodContext(model: model, tokenizer: tokenizer, settings: settings, seed: 1, samplesDirectory: nil)
+            let context = StageContext(index: 0, stream: [task], model: model, tokenizer: tokenizer, settings: settings, seed: 1)
             var method = Finetune()
-            let items = method.items(forTask: 0, of: [task], context: context)
+            let items = try method.planStage(context).items
             #expect(Set(items.map(\.qa.tokens.count)).count == 1)
             var steps = 0
             try SequenceTrainer(settings: settings, padToken: tokenizer.endOfExample).train(model, items: items, taskName: "t", seed: 7,

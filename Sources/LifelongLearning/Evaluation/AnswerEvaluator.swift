@@ -19,7 +19,7 @@ public struct AnswerEvaluator {
         public var predictions: [String]
     }
 
-    public func evaluate(_ model: DecoderLM, on task: TaskData, examples: [Example]? = nil, seed: UInt64 = 0) -> Result {
+    public func evaluate(_ predictor: any AnswerPredictor, on task: TaskData, examples: [Example]? = nil, seed: UInt64 = 0) -> Result {
         let examples = examples ?? task.test
         let cap = (examples.flatMap(\.answers).map { tokenizer.encode($0).count }.max() ?? 8) + answerSlack
         var predictions: [String] = []
@@ -29,7 +29,7 @@ public struct AnswerEvaluator {
                 let cq = contextQuestionTokens(example, tokenizer: tokenizer, maxLength: maxLength - cap - 2)
                 return cq + [tokenizer.answer]
             }
-            let outputs = model.generate(prompts: prompts, options: GenerationOptions(
+            let outputs = predictor.answers(prompts: prompts, examples: chunk, options: GenerationOptions(
                 maxNewTokens: cap + 1, strategy: strategy, stopTokens: [tokenizer.endOfExample], seed: seed &+ UInt64(start)))
             predictions += outputs.map { tokenizer.decode($0).trimmingCharacters(in: .whitespaces) }
         }

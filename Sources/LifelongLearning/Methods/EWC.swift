@@ -18,25 +18,18 @@ public struct EWC: LifelongMethod {
         self.strength = strength; self.fisherExamples = fisherExamples
     }
 
-    public mutating func items(forTask index: Int, of stream: [TaskData], context: MethodContext) -> [TrainingItem] {
-        stream[index].train.map { context.item($0, gen: nil) }
+    public mutating func planStage(_ context: StageContext) throws -> StagePlan {
+        StagePlan(items: context.resumedItems ?? context.task.train.map { context.item($0, gen: nil) })
     }
 
-    /// Adds the penalty's gradient 2λω(θ − θ*) to every anchored parameter; returns the penalty.
-    public func regularize(_ model: DecoderLM) -> Float {
-        guard !anchor.isEmpty else { return 0 }
-        var penalty: Double = 0
-        for (name, p) in model.namedParameters where p.requiresGrad {
-            guard let theta = anchor[name], let omega = importance[name] else { continue }
-            if p.grad == nil { p.setGradient([Float](repeating: 0, count: p.count)) }
-            let g = p.grad!.pointer, w = p.data
-            for i in 0..<min(theta.count, p.count) {
-                let d = w[i] - theta[i]
-                penalty += Double(omega[i] * d * d)
-                g[i] += 2 * strength * omega[i] * d
-            }
+    /// λ · Σ_i ω_i (θ_i − θ*_i)² over the anchored parameters that train.
+    public func penalty(_ model: DecoderLM) -> LossTerm? {
+        guard !anchor.isEmpty else { return nil }
+        let entries = model.namedParameters.compactMap { name, p -> (Tensor, [Float], [Float])? in
+            guard p.requiresGrad, let theta = anchor[name], let omega = importance[name] else { return nil }
+            return (p, theta, omega)
         }
-        return Float(penalty) * strength
+        return entries.isEmpty ? nil : LossTerm("penalty", quadraticPenalty(entries, strength: strength))
     }
 
     public func savedState() -> MethodState {
@@ -52,9 +45,9 @@ public struct EWC: LifelongMethod {
         }
     }
 
-    /// After task `index`: adds its Fisher information to ω and anchors θ* at the current weights.
-    public mutating func finishTask(_ index: Int, of stream: [TaskData], context: MethodContext) {
-        let items = stream[index].train.prefix(fisherExamples).map { context.item($0, gen: nil) }
+    /// After a task: adds its Fisher information to ω and anchors θ* at the current weights.
+    public mutating func finishStage(_ context: StageContext) throws {
+        let items = context.task.train.prefix(fisherExamples).map { context.item($0, gen: nil) }
         let trainer = SequenceTrainer(settings: context.settings, padToken: context.tokenizer.endOfExample)
         let batches = trainer.packBatches(Array(items))
         let parameters = context.model.namedParameters.filter { $0.tensor.requiresGrad }

@@ -25,7 +25,7 @@ public struct LAMOL: LifelongMethod {
     /// always reaches its answer. Helps a model that has seen too little LM training to emit ANS
     /// on its own (the samples are otherwise discarded as `no_ans`).
     public var requireAnswer: Bool
-    public private(set) var statistics: [SampleStatistics] = []
+    public private(set) var pseudoSamples: [SampleStatistics] = []
 
     public var name: String { realReplay ? "replay" : "lamol-\(prompting.rawValue)" }
 
@@ -36,22 +36,27 @@ public struct LAMOL: LifelongMethod {
     }
 
     public func savedState() -> MethodState {
-        MethodState(json: (try? JSONEncoder().encode(statistics)).map { String(decoding: $0, as: UTF8.self) })
+        MethodState(json: (try? JSONEncoder().encode(pseudoSamples)).map { String(decoding: $0, as: UTF8.self) })
     }
 
     public mutating func restore(_ state: MethodState) throws {
         guard let json = state.json else { return }
-        statistics = try JSONDecoder().decode([SampleStatistics].self, from: Data(json.utf8))
+        pseudoSamples = try JSONDecoder().decode([SampleStatistics].self, from: Data(json.utf8))
     }
+
+    public var statistics: MethodStatistics { MethodStatistics(pseudoSamples: pseudoSamples) }
 
     func gen(_ task: String, _ tokenizer: TaskTokenizer) -> Int {
         prompting == .task ? tokenizer.taskToken(task) : tokenizer.generic
     }
 
-    public mutating func items(forTask index: Int, of stream: [TaskData], context: MethodContext) -> [TrainingItem] {
-        let task = stream[index]
+    /// The task's real examples (QA + LM, prompted by its task token or `__gen__`), and from the
+    /// second task on ⌈γ·n⌉ pseudo-samples of the earlier tasks (or stored real ones with `realReplay`).
+    public mutating func planStage(_ context: StageContext) throws -> StagePlan {
+        if let items = context.resumedItems { return StagePlan(items: items) }
+        let (index, stream, task) = (context.index, context.stream, context.task)
         var items = task.train.map { context.item($0, gen: gen(task.name, context.tokenizer)) }
-        guard index > 0 else { return items }
+        guard index > 0 else { return StagePlan(items: items) }
         // A stage that starts again (after an interruption) writes its samples afresh.
         if let file = context.samplesFile(for: task.name) { try? FileManager.default.removeItem(atPath: file) }
         let total = Int((sampleRatio * Double(task.train.count)).rounded(.up))
@@ -64,21 +69,21 @@ public struct LAMOL: LifelongMethod {
             if realReplay, let source {
                 var shuffler = SeededShuffler(seed: context.seed &+ UInt64(index * 7919))
                 let replayed = shuffler.shuffled(source.train).prefix(count)
-                items += replayed.map { context.item($0, gen: gen(source.name, context.tokenizer)) }
-                statistics.append(SampleStatistics(forTask: task.name, of: source.name, generated: replayed.count, kept: replayed.count))
+                items += replayed.map { context.item($0, gen: gen(source.name, context.tokenizer), origin: .replayed) }
+                pseudoSamples.append(SampleStatistics(forTask: task.name, of: source.name, generated: replayed.count, kept: replayed.count))
                 continue
             }
             let prompt = source.map { gen($0.name, context.tokenizer) } ?? context.tokenizer.generic
             let (kept, stats) = generate(count: count, prompt: prompt, forTask: task.name, of: source?.name ?? "all", context: context, seed: UInt64(index))
-            items += kept.map { context.item(contextQuestion: $0.0, answer: $0.1, gen: prompt) }
-            statistics.append(stats)
+            items += kept.map { context.item(contextQuestion: $0.0, answer: $0.1, gen: prompt, origin: .pseudo) }
+            pseudoSamples.append(stats)
         }
-        return items
+        return StagePlan(items: items)
     }
 
     /// Samples `count` sequences after `prompt` (top-k), keeps those with exactly one ANS and an
     /// EOS, and writes all of them (discarded ones with the reason) to `samples/<task>.jsonl`.
-    func generate(count: Int, prompt: Int, forTask task: String, of source: String, context: MethodContext,
+    func generate(count: Int, prompt: Int, forTask task: String, of source: String, context: StageContext,
                   seed: UInt64) -> (kept: [([Int], [Int])], SampleStatistics) {
         let tokenizer = context.tokenizer
         let outputs = stride(from: 0, to: count, by: 64).flatMap { start in

@@ -1,46 +1,111 @@
 import Foundation
+import LifelongEngine
 import LifelongModels
 
-/// A way of learning a stream of tasks. The runner calls `items` when task `index` starts, with
-/// the model as it stands after the previous task; the method returns what to train on.
+/// A way of learning a stream of tasks: a strategy with a handful of hooks, which the runner calls
+/// in this order for every stage (a task, or multitask's one stage on the union):
+///
+/// 1. `planStage` — before training: what to train on (each item with its origin), which
+///    parameters train, edits to the model, work such as training a teacher;
+/// 2. `objective` per batch and `penalty` once per optimiser step — the named loss terms;
+/// 3. `finishStage` — after training, before evaluation (EWC's Fisher information);
+/// 4. `predictor` — what answers the test questions at evaluation;
+/// 5. `savedState` / `restore` — what the method carries between stages, for checkpoints;
+///    `statistics` — what it reports in `results.json`.
+///
+/// Every hook but `planStage` has a default, the LAMOL-style plain one.
 public protocol LifelongMethod {
     var name: String { get }
     /// Multitask trains once on the union of all tasks instead of task after task.
     var trainsOnUnion: Bool { get }
-    mutating func items(forTask index: Int, of stream: [TaskData], context: MethodContext) -> [TrainingItem]
-    /// Called after each backward pass: a regulariser adds its gradient and returns its value.
-    func regularize(_ model: DecoderLM) -> Float
-    /// Called when task `index` has been trained (before evaluation).
-    mutating func finishTask(_ index: Int, of stream: [TaskData], context: MethodContext)
-    /// What the method carries from task to task, for checkpoints.
+    /// Called when stage `context.index` starts, with the model as the previous stage left it.
+    /// `context.resumedItems` holds the items of a stage interrupted mid-way: the method keeps
+    /// them (they are not made again) but redoes any other preparation the objective needs.
+    mutating func planStage(_ context: StageContext) throws -> StagePlan
+    /// The loss terms of one batch. The default is LAMOL's L_QA + λ·L_LM.
+    func objective(_ batch: TrainingBatch, model: DecoderLM, settings: TrainingSettings) -> [LossTerm]
+    /// Terms of the weights alone, added once per optimiser step (EWC's penalty).
+    func penalty(_ model: DecoderLM) -> LossTerm?
+    /// Called when the stage has been trained (before evaluation).
+    mutating func finishStage(_ context: StageContext) throws
+    /// Answers test prompts (`c q ANS`) at evaluation. The default decodes with the model.
+    func predictor(for model: DecoderLM) -> any AnswerPredictor
+    /// What the method carries from stage to stage, for checkpoints: named tensors and JSON.
     func savedState() -> MethodState
     mutating func restore(_ state: MethodState) throws
+    /// What the method reports in `results.json`.
+    var statistics: MethodStatistics { get }
 }
 
 extension LifelongMethod {
     public var trainsOnUnion: Bool { false }
-    public func regularize(_ model: DecoderLM) -> Float { 0 }
-    public mutating func finishTask(_ index: Int, of stream: [TaskData], context: MethodContext) {}
+    public func objective(_ batch: TrainingBatch, model: DecoderLM, settings: TrainingSettings) -> [LossTerm] {
+        lamolObjective(batch, model: model, lmWeight: settings.lmWeight)
+    }
+    public func penalty(_ model: DecoderLM) -> LossTerm? { nil }
+    public mutating func finishStage(_ context: StageContext) throws {}
+    public func predictor(for model: DecoderLM) -> any AnswerPredictor { model }
     public func savedState() -> MethodState { MethodState() }
     public mutating func restore(_ state: MethodState) throws {}
+    public var statistics: MethodStatistics { MethodStatistics() }
 }
 
-/// What a method may use: the model, the tokenizer with the special tokens, the settings, a seed,
-/// and a place to write its pseudo-samples.
-public struct MethodContext {
+/// What a stage trains.
+public struct StagePlan {
+    public var items: [TrainingItem]
+    /// The parameters that train (nil: all of the model's). The others are frozen for the stage:
+    /// no gradient buffers, no optimiser state, bit-identical afterwards.
+    public var trainable: [Tensor]?
+
+    public init(items: [TrainingItem], trainable: [Tensor]? = nil) {
+        self.items = items; self.trainable = trainable
+    }
+}
+
+/// What a method reports in `results.json`: LAMOL's pseudo-sample counts, and anything else
+/// under `method_statistics` (L2KD's teacher scores).
+public struct MethodStatistics {
+    public var pseudoSamples: [SampleStatistics] = []
+    public var details: [String: JSONValue] = [:]
+    public init(pseudoSamples: [SampleStatistics] = [], details: [String: JSONValue] = [:]) {
+        self.pseudoSamples = pseudoSamples; self.details = details
+    }
+}
+
+/// What a method may use in a stage: the stream and the stage's task, the model, the tokenizer
+/// with the special tokens, the settings, a seed, and the run's files.
+public struct StageContext {
+    /// The stage's task in `stream` (0 for multitask's one stage).
+    public let index: Int
+    public let stream: [TaskData]
     public let model: DecoderLM
     public let tokenizer: TaskTokenizer
     public let settings: TrainingSettings
     public let seed: UInt64
-    /// `samples/` of the run directory, if the run writes one.
-    public let samplesDirectory: String?
-    /// Progress of long preparations (pseudo-sample generation).
+    /// The run directory, if the run writes one.
+    public var runDirectory: String? = nil
+    /// Items of a stage interrupted mid-way, restored from the checkpoint.
+    public var resumedItems: [TrainingItem]? = nil
+    /// A fresh copy of the model the run started from (L2KD's teachers start there).
+    public var startingModel: (() throws -> DecoderLM)? = nil
+    /// Optimiser steps between checkpoints of long preparations (a teacher's training).
+    public var checkpointEvery: Int? = nil
+    /// Polled by long preparations; true asks them to checkpoint and throw `RunInterrupted`.
+    public var shouldStop: () -> Bool = { false }
+    /// Progress of long preparations (pseudo-sample generation, a teacher's training).
     public var report: (RunEvent) -> Void = { _ in }
+    /// How answers are decoded at evaluation (a teacher's score is measured the same way).
+    public var evaluator: AnswerEvaluator? = nil
 
-    public init(model: DecoderLM, tokenizer: TaskTokenizer, settings: TrainingSettings, seed: UInt64, samplesDirectory: String?) {
-        self.model = model; self.tokenizer = tokenizer; self.settings = settings; self.seed = seed
-        self.samplesDirectory = samplesDirectory
+    public init(index: Int, stream: [TaskData], model: DecoderLM, tokenizer: TaskTokenizer, settings: TrainingSettings, seed: UInt64) {
+        self.index = index; self.stream = stream; self.model = model; self.tokenizer = tokenizer
+        self.settings = settings; self.seed = seed
     }
+
+    public var task: TaskData { stream[index] }
+
+    /// `samples/` of the run directory, where pseudo-samples go.
+    var samplesDirectory: String? { runDirectory.map { ($0 as NSString).appendingPathComponent("samples") } }
 
     /// `samples/<task>.jsonl`, where the pseudo-samples made while learning `task` go.
     func samplesFile(for task: String) -> String? {
@@ -52,41 +117,20 @@ public struct MethodContext {
         contextQuestionTokens(example, tokenizer: tokenizer, maxLength: max(1, settings.maxLength - answer.count - 3))
     }
 
-    /// The QA sequence of a real example (first gold answer), and its LM sequence prompted by `gen`.
-    func item(_ example: Example, gen: Int?) -> TrainingItem {
-        let answer = tokenizer.encode(example.answers[0])
+    /// The QA sequence of a real example (first gold answer, or `answer` when given), and its LM
+    /// sequence prompted by `gen`.
+    func item(_ example: Example, gen: Int?, origin: ItemOrigin = .current, answer: [Int]? = nil) -> TrainingItem {
+        let answer = answer ?? tokenizer.encode(example.answers[0])
         let cq = contextQuestion(example, answer: answer)
-        return item(contextQuestion: cq, answer: answer, gen: gen)
+        return item(contextQuestion: cq, answer: answer, gen: gen, origin: origin)
     }
 
-    func item(contextQuestion cq: [Int], answer: [Int], gen: Int?) -> TrainingItem {
+    func item(contextQuestion cq: [Int], answer: [Int], gen: Int?, origin: ItemOrigin) -> TrainingItem {
         let (ans, eos) = (tokenizer.answer, tokenizer.endOfExample)
         return TrainingItem(
             qa: LAMOLSequences.qa(contextQuestion: cq, answer: answer, ans: ans, eos: eos),
             lm: gen.map { LAMOLSequences.lm(contextQuestion: cq, answer: answer, gen: $0, ans: ans, eos: eos,
-                                            answerWeight: settings.answerWeight) })
-    }
-}
-
-/// Sequential fine-tuning: each task in turn, QA loss only. The lower bound.
-public struct Finetune: LifelongMethod {
-    public let name = "finetune"
-    public init() {}
-
-    public mutating func items(forTask index: Int, of stream: [TaskData], context: MethodContext) -> [TrainingItem] {
-        stream[index].train.map { context.item($0, gen: nil) }
-    }
-}
-
-/// Multitask learning: one stage on the union of every task's training data. The upper bound.
-/// With `lmLoss`, the LM loss (prompted by the generic token) is added as in LAMOL.
-public struct Multitask: LifelongMethod {
-    public let name = "multitask"
-    public var lmLoss: Bool
-    public var trainsOnUnion: Bool { true }
-    public init(lmLoss: Bool = false) { self.lmLoss = lmLoss }
-
-    public mutating func items(forTask index: Int, of stream: [TaskData], context: MethodContext) -> [TrainingItem] {
-        stream.flatMap { task in task.train.map { context.item($0, gen: lmLoss ? context.tokenizer.generic : nil) } }
+                                            answerWeight: settings.answerWeight) },
+            origin: origin)
     }
 }

@@ -24,32 +24,43 @@ public struct TrainingSettings: Codable, Equatable, Sendable {
     public init() {}
 }
 
-/// One unit of training data: the QA sequence, and the LM sequence for methods that use it.
-public struct TrainingItem: Codable, Sendable {
-    public var qa: TrainingSequence
-    public var lm: TrainingSequence?
-}
-
-/// What a training stage reports per step.
-public struct StepLog: Codable, Sendable {
+/// What a training stage reports per step: the value of every loss term (named as the
+/// objective names them: `qa_loss`, `lm_loss`, `kd_qa_loss`, `penalty`, …), averaged over the
+/// step's batches.
+public struct StepLog: Encodable, Sendable {
     public var step: Int
     public var totalSteps: Int
     public var epoch: Int
     public var task: String
-    public var qaLoss: Float
-    public var lmLoss: Float?
-    public var penalty: Float?
+    public var losses: [(name: String, value: Float)]
     public var learningRate: Float
     public var tokensPerSecond: Double
 
-    enum CodingKeys: String, CodingKey {
-        case step, epoch, task, penalty
-        case totalSteps = "total_steps", qaLoss = "qa_loss", lmLoss = "lm_loss", learningRate = "lr", tokensPerSecond = "tokens_per_s"
+    public func loss(_ name: String) -> Float? { losses.first { $0.name == name }?.value }
+    public var qaLoss: Float { loss("qa_loss") ?? 0 }
+    public var lmLoss: Float? { loss("lm_loss") }
+    public var penalty: Float? { loss("penalty") }
+
+    private struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(_ s: String) { stringValue = s }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(step, forKey: Key("step")); try c.encode(totalSteps, forKey: Key("total_steps"))
+        try c.encode(epoch, forKey: Key("epoch")); try c.encode(task, forKey: Key("task"))
+        for (name, value) in losses { try c.encode(value, forKey: Key(name)) }
+        try c.encode(learningRate, forKey: Key("lr")); try c.encode(tokensPerSecond, forKey: Key("tokens_per_s"))
     }
 }
 
 /// Trains a model on a list of items for some epochs: shuffled each epoch (seeded), packed into
-/// batches by token budget, loss L = L_QA + λ·L_LM, AdamW with warm-up and linear decay.
+/// batches by token budget, AdamW over the parameters that require a gradient, with warm-up and
+/// linear decay. The loss is the method's objective (LAMOL's L_QA + λ·L_LM by default).
 public struct SequenceTrainer {
     public var settings: TrainingSettings
     public var padToken: Int
@@ -59,15 +70,19 @@ public struct SequenceTrainer {
     }
 
     /// Trains from optimiser step `startStep` (0, or where an interrupted stage stopped; `prepare`
-    /// restores the optimiser's state then). `regularize` runs after each backward pass (EWC adds
-    /// its penalty's gradient there). After each step `onStep` gets the log and the optimiser and
-    /// returns whether to go on. Returns true when every step was taken.
+    /// restores the optimiser's state then). Per batch, `objective` returns the loss terms;
+    /// `penalty` (terms of the weights alone, such as EWC's) is added once per optimiser step.
+    /// After each step `onStep` gets the log and the optimiser and returns whether to go on.
+    /// Returns true when every step was taken.
     @discardableResult
     public func train(_ model: DecoderLM, items: [TrainingItem], taskName: String, seed: UInt64,
                       startStep: Int = 0, prepare: (AdamW) throws -> Void = { _ in },
-                      regularize: (DecoderLM) -> Float = { _ in 0 },
+                      objective: ((TrainingBatch) -> [LossTerm])? = nil,
+                      penalty: () -> LossTerm? = { nil },
                       onStep: (StepLog, AdamW) throws -> Bool = { _, _ in true }) throws -> Bool {
         guard !items.isEmpty else { return true }
+        let lmWeight = settings.lmWeight
+        let objective = objective ?? { lamolObjective($0, model: model, lmWeight: lmWeight) }
         var shuffler = SeededShuffler(seed: seed)
         let epochs = (0..<settings.epochs).map { _ in packBatches(shuffler.shuffled(items)) }
         let accumulation = max(1, settings.gradientAccumulation)
@@ -81,31 +96,32 @@ public struct SequenceTrainer {
             let start = Date()
             optimizer.learningRate = settings.learningRate * schedule.multiplier(atStep: step)
             optimizer.zeroGrad()
-            var qaSum: Float = 0, lmSum: Float = 0, hasLM = false, tokens = 0
-            for batch in group {
-                let qaLoss = loss(model, batch.map(\.qa))
-                var total = qaLoss
-                qaSum += qaLoss.item
-                let lmSequences = batch.compactMap(\.lm)
-                if !lmSequences.isEmpty {
-                    let lmLoss = loss(model, lmSequences)
-                    lmSum += lmLoss.item; hasLM = true
-                    total = add(qaLoss, scale(lmLoss, settings.lmWeight))
-                }
-                scale(total, 1 / Float(group.count)).backward()
-                tokens += batch.reduce(0) { $0 + $1.qa.tokens.count + ($1.lm?.tokens.count ?? 0) }
+            var sums = LossSums(), tokens = 0
+            for items in group {
+                let batch = TrainingBatch(items, padToken: padToken)
+                let terms = objective(batch)
+                sums.add(terms, scale: 1 / Float(group.count))
+                scale(weightedSum(terms), 1 / Float(group.count)).backward()
+                tokens += batch.tokenCount
             }
-            let penalty = regularize(model)
+            if let term = penalty() {
+                sums.add([term], scale: 1)
+                weightedSum([term]).backward()
+            }
             clipGradientNorm(model.parameters, maxNorm: settings.maxGradientNorm)
             optimizer.step()
-            let n = Float(group.count)
-            let log = StepLog(step: step, totalSteps: steps.count, epoch: epoch, task: taskName, qaLoss: qaSum / n,
-                              lmLoss: hasLM ? lmSum / n : nil, penalty: penalty == 0 ? nil : penalty,
+            let log = StepLog(step: step, totalSteps: steps.count, epoch: epoch, task: taskName, losses: sums.values,
                               learningRate: optimizer.learningRate,
                               tokensPerSecond: Double(tokens) / max(Date().timeIntervalSince(start), 1e-9))
             if try !onStep(log, optimizer) { return step + 1 == steps.count }
         }
         return true
+    }
+
+    /// Σ weight · value, built as L₁ + w₂·L₂ + … (a weight of 1 adds the term as it is).
+    private func weightedSum(_ terms: [LossTerm]) -> Tensor {
+        let weighted = terms.map { $0.weight == 1 ? $0.value : scale($0.value, $0.weight) }
+        return weighted.dropFirst().reduce(weighted[0]) { add($0, $1) }
     }
 
     /// Consecutive items grouped while batch size × longest sequence stays within the budget.
@@ -124,17 +140,19 @@ public struct SequenceTrainer {
 
     /// Weighted mean cross-entropy of a padded batch of sequences.
     func loss(_ model: DecoderLM, _ sequences: [TrainingSequence]) -> Tensor {
-        let length = sequences.map(\.tokens.count).max()!
-        var ids: [Int] = [], targets: [Int] = [], weights: [Float] = [], mask: [Bool] = []
-        for s in sequences {
-            let pad = length - s.tokens.count
-            ids += s.tokens + [Int](repeating: padToken, count: pad)
-            targets += s.targets + [Int](repeating: LAMOLSequences.ignore, count: pad)
-            weights += s.weights + [Float](repeating: 0, count: pad)
-            mask += [Bool](repeating: true, count: s.tokens.count) + [Bool](repeating: false, count: pad)
+        PaddedSequences(sequences.enumerated().map { ($0, $1) }, padToken: padToken).crossEntropyLoss(model)
+    }
+}
+
+/// Loss values of one step, in the order the objective first named them.
+private struct LossSums {
+    var values: [(name: String, value: Float)] = []
+
+    mutating func add(_ terms: [LossTerm], scale: Float) {
+        for term in terms {
+            let value = term.value.item * scale
+            if let i = values.firstIndex(where: { $0.name == term.name }) { values[i].value += value } else { values.append((term.name, value)) }
         }
-        let batch = TokenBatch(ids: ids, batchSize: sequences.count, length: length, mask: mask.allSatisfy { $0 } ? nil : mask)
-        return crossEntropy(model.logits(batch), targets: targets, weights: weights)
     }
 }
 

@@ -1,0 +1,26 @@
+import LifelongModels
+
+/// Sequential fine-tuning: each task in turn, QA loss only. The lower bound.
+public struct Finetune: LifelongMethod {
+    public let name = "finetune"
+    public init() {}
+
+    public mutating func planStage(_ context: StageContext) throws -> StagePlan {
+        StagePlan(items: context.resumedItems ?? context.task.train.map { context.item($0, gen: nil) })
+    }
+}
+
+/// Multitask learning: one stage on the union of every task's training data. The upper bound.
+/// With `lmLoss`, the LM loss (prompted by the generic token) is added as in LAMOL.
+public struct Multitask: LifelongMethod {
+    public let name = "multitask"
+    public var lmLoss: Bool
+    public var trainsOnUnion: Bool { true }
+    public init(lmLoss: Bool = false) { self.lmLoss = lmLoss }
+
+    public mutating func planStage(_ context: StageContext) throws -> StagePlan {
+        StagePlan(items: context.resumedItems ?? context.stream.flatMap { task in
+            task.train.map { context.item($0, gen: lmLoss ? context.tokenizer.generic : nil) }
+        })
+    }
+}

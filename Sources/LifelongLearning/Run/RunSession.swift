@@ -1,0 +1,227 @@
+import Foundation
+import LifelongEngine
+import LifelongFormats
+import LifelongModels
+
+/// One execution of `StreamRunner.run`: the run directory's files, the state that checkpoints
+/// save, and the three parts of a run — opening (fresh or resumed), evaluation, the stage loop.
+final class RunSession<M: LifelongMethod> {
+    let runner: StreamRunner
+    var method: M
+    let stream: [TaskData], model: DecoderLM, tokenizer: TaskTokenizer, modelName: String
+    let startingModel: (() throws -> DecoderLM)?
+    let checkpoints: RunCheckpoints?
+    var state = RunState()
+    /// The checkpoint the run continues from (nil for a fresh run).
+    var resumedFrom: String?
+    var logFile: FileHandle?
+    let evaluator: AnswerEvaluator
+    /// Stage i trains on task stages[i] (multitask: one stage).
+    let stages: [Int]
+
+    init(runner: StreamRunner, method: M, stream: [TaskData], model: DecoderLM, tokenizer: TaskTokenizer, modelName: String,
+         startingModel: (() throws -> DecoderLM)?) throws {
+        self.runner = runner; self.method = method; self.stream = stream; self.model = model; self.tokenizer = tokenizer
+        self.modelName = modelName; self.startingModel = startingModel
+        checkpoints = runner.runDirectory.map { RunCheckpoints(runDirectory: $0) }
+        var evaluator = AnswerEvaluator(tokenizer: tokenizer)
+        evaluator.maxLength = runner.settings.maxLength
+        evaluator.batchSize = runner.evaluation.batchSize
+        evaluator.strategy = runner.evaluation.strategy
+        self.evaluator = evaluator
+        stages = method.trainsOnUnion ? [0] : Array(stream.indices)
+        if runner.resume && runner.runDirectory == nil { throw FormatError(file: "run", "--resume needs a run directory") }
+    }
+
+    deinit { try? logFile?.close() }
+
+    private var seed: UInt64 { runner.seed }
+    private func report(_ event: RunEvent) { runner.report(event) }
+    private func stageLabel(_ index: Int) -> String { method.trainsOnUnion ? "all tasks" : stream[index].name }
+
+    // MARK: Opening: a fresh run, or the last checkpoint's state, weights and method state
+
+    func open() throws {
+        if let runDirectory = runner.runDirectory, let checkpoints {
+            try FileManager.default.createDirectory(atPath: (runDirectory as NSString).appendingPathComponent("samples"),
+                                                    withIntermediateDirectories: true)
+            if runner.resume, let (saved, folder) = try checkpoints.latest() {
+                state = saved; resumedFrom = folder
+            } else {
+                checkpoints.removeAll()
+            }
+            try openLog(in: runDirectory)
+        }
+        if let folder = resumedFrom, state.hasWeights {
+            try method.restore(try checkpoints!.methodState(from: folder, json: state.methodJSON))
+            try checkpoints!.restore(model, tokenizer: tokenizer, state: state, from: folder)
+            report(.message("Resumed from \(folder): stage \(state.stage + 1), step \(state.stepsDone)"))
+        }
+        _ = (tokenizer.answer, tokenizer.endOfExample)
+        syncVocabulary()
+    }
+
+    /// `log.jsonl`, cut back to what the checkpoint had seen when resuming.
+    private func openLog(in runDirectory: String) throws {
+        let logPath = (runDirectory as NSString).appendingPathComponent("log.jsonl")
+        if !FileManager.default.fileExists(atPath: logPath) || resumedFrom == nil {
+            guard FileManager.default.createFile(atPath: logPath, contents: nil) else { throw FormatError(file: logPath, "cannot create") }
+        }
+        logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        try logFile?.truncate(atOffset: UInt64(state.logBytes))
+        try logFile?.seekToEnd()
+    }
+
+    /// Grows the model for special tokens the tokenizer has and the model lacks.
+    private func syncVocabulary() {
+        let missing = tokenizer.vocabularySize - model.config.vocabSize
+        if missing > 0 { model.addTokens(missing, seed: seed &+ UInt64(model.config.vocabSize)) }
+    }
+
+    // MARK: Evaluation
+
+    func evaluateBaseline() throws {
+        guard let baseline = evaluateAll("untrained") else { throw interrupted() }
+        state.baseline = baseline
+        try checkpoint()
+    }
+
+    /// Evaluates every task with the method's predictor; nil when stopped on request (nothing of
+    /// the row is kept).
+    func evaluateAll(_ label: String) -> [Double]? {
+        let start = Date()
+        let predictor = method.predictor(for: model)
+        var row: [Double] = [], predictions: [String: [[String]]] = [:]
+        for (index, task) in stream.enumerated() {
+            if runner.shouldStop() { return nil }
+            report(.evaluating(index: index, count: stream.count, task: task.name))
+            let result = evaluator.evaluate(predictor, on: task, seed: seed)
+            predictions[task.name] = zip(result.predictions, task.test).prefix(5).map { [$0, $1.answers[0]] }
+            row.append(result.score)
+        }
+        state.secondsEvaluating += Date().timeIntervalSince(start)
+        state.finalPredictions = predictions
+        report(.message("  \(label): " + zip(stream, row).map { "\($0.name) \(String(format: "%.1f", $1))" }.joined(separator: "  ")))
+        return row
+    }
+
+    // MARK: The stage loop
+
+    /// Trains the current stage (unless a checkpoint says it is trained), evaluates, checkpoints.
+    func runStage() throws {
+        let index = stages[state.stage], label = stageLabel(index)
+        report(.stageStarted(index: state.stage, count: stages.count, label: label))
+        report(.message("\(method.name): training on \(label) (\(state.stage + 1)/\(stages.count))"))
+        if !state.stageTrained { try trainStage(index, label: label) }
+        guard let row = evaluateAll("after \(label)") else {
+            try checkpoint(); throw interrupted()
+        }
+        state.matrix.append(row)
+        state.stage += 1; state.stepsDone = 0; state.stageTrained = false; state.optimizerSteps = 0
+        try checkpoint()
+        try writeResults()
+    }
+
+    private func stageContext(_ index: Int) throws -> StageContext {
+        var context = StageContext(index: index, stream: stream, model: model, tokenizer: tokenizer, settings: runner.settings,
+                                   seed: seed &+ UInt64(index))
+        context.runDirectory = runner.runDirectory
+        context.startingModel = startingModel
+        context.checkpointEvery = runner.checkpointEvery
+        context.shouldStop = runner.shouldStop
+        context.report = runner.report
+        context.evaluator = evaluator
+        if state.stepsDone > 0 { context.resumedItems = try checkpoints!.items(from: resumedFrom!) ?? [] }
+        return context
+    }
+
+    private func trainStage(_ index: Int, label: String) throws {
+        let start = Date()
+        let context = try stageContext(index)
+        let midStage = state.stepsDone > 0
+        let plan = try method.planStage(context)
+        syncVocabulary()  // tokens the method introduced (a task's token, `__gen__`) get their rows
+        let frozen = plan.trainable.map { trainable -> [Tensor] in
+            let kept = Set(trainable.map(ObjectIdentifier.init))
+            return self.model.parameters.filter { $0.requiresGrad && !kept.contains(ObjectIdentifier($0)) }
+        } ?? []
+        for p in frozen { p.requiresGrad = false }
+        defer { for p in frozen { p.requiresGrad = true } }
+
+        let trainer = SequenceTrainer(settings: runner.settings, padToken: tokenizer.endOfExample)
+        let (method, model, settings) = (self.method, self.model, runner.settings)
+        var stopped = false
+        let completed = try trainer.train(
+            model, items: plan.items, taskName: label, seed: seed &+ UInt64(index) &* 31, startStep: state.stepsDone,
+            prepare: { optimizer in
+                if midStage { try self.checkpoints!.restoreOptimizer(optimizer, model: model, stepCount: self.state.optimizerSteps, from: self.resumedFrom!) }
+            },
+            objective: { method.objective($0, model: model, settings: settings) },
+            penalty: { method.penalty(model) }
+        ) { step, optimizer in
+            self.log(step)
+            self.report(.trained(step))
+            self.state.stepsDone = step.step + 1
+            self.state.optimizerSteps = optimizer.stepCount
+            stopped = self.runner.shouldStop()
+            let periodic = self.runner.checkpointEvery.map { self.state.stepsDone % $0 == 0 } ?? false
+            if (stopped || periodic) && self.state.stepsDone < step.totalSteps {
+                try self.checkpoint(optimizer: optimizer, items: plan.items, trainingSeconds: Date().timeIntervalSince(start))
+            }
+            return !stopped
+        }
+        state.secondsTraining += Date().timeIntervalSince(start)
+        if stopped && !completed { throw interrupted() }
+        try self.method.finishStage(context)
+        state.stageTrained = true
+        if stopped { try checkpoint(); throw interrupted() }
+    }
+
+    // MARK: Files: the log, checkpoints, results
+
+    private func log(_ step: StepLog) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        if let line = try? encoder.encode(step) { logFile?.write(line + Data("\n".utf8)) }
+    }
+
+    /// `trainingSeconds`: time spent in the current stage, not yet added to the state.
+    func checkpoint(optimizer: AdamW? = nil, items: [TrainingItem]? = nil, trainingSeconds: Double = 0) throws {
+        guard let checkpoints else { return }
+        try logFile?.synchronize()
+        var saved = state
+        saved.logBytes = Int(try logFile?.offset() ?? 0)
+        saved.specialTokens = tokenizer.specialNames
+        saved.secondsTraining += trainingSeconds
+        let methodState = method.savedState()
+        saved.methodJSON = methodState.json
+        saved.hasWeights = state.stage > 0 || state.stepsDone > 0 || state.stageTrained
+        try checkpoints.save(saved, model: saved.hasWeights ? model : nil, optimizer: optimizer, method: methodState, items: items)
+        report(.checkpointed(path: checkpoints.directory))
+    }
+
+    func interrupted() -> RunInterrupted {
+        RunInterrupted(checkpoint: checkpoints?.directory ?? "(no run directory)")
+    }
+
+    func results() -> StreamRunner.Results {
+        let square = state.matrix.count == stream.count
+        let statistics = method.statistics
+        return StreamRunner.Results(
+            method: method.name, model: modelName, seed: seed, tasks: stream.map(\.name), metricNames: stream.map(\.metric.rawValue),
+            matrix: state.matrix, baseline: state.baseline ?? [],
+            metrics: square ? ContinualMetrics(matrix: state.matrix, baseline: state.baseline ?? []) : nil,
+            finalAverage: (state.matrix.last ?? []).reduce(0, +) / Double(stream.count),
+            pseudoSamples: statistics.pseudoSamples,
+            secondsTraining: state.secondsTraining, secondsEvaluating: state.secondsEvaluating,
+            finalPredictions: state.finalPredictions,
+            methodStatistics: statistics.details.isEmpty ? nil : statistics.details)
+    }
+
+    func writeResults() throws {
+        guard let runDirectory = runner.runDirectory else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeAtomically(try encoder.encode(results()), to: (runDirectory as NSString).appendingPathComponent("results.json"))
+    }
+}
