@@ -30,7 +30,8 @@ final class ProgressDisplay {
             if firstStep == nil { firstStep = log.step + 1; stageStart = Date() }  // time from the end of the first step
             let done = log.step + 1, stepsTimed = done - firstStep!
             let eta = stepsTimed > 0 ? Date().timeIntervalSince(stageStart) / Double(stepsTimed) * Double(log.totalSteps - done) : nil
-            let loss = String(format: "loss %.3f", log.qaLoss) + (log.lmLoss.map { String(format: " (LM %.3f)", $0) } ?? "")
+            let loss = log.losses.map { $0.name.replacingOccurrences(of: "_loss", with: "") + String(format: " %.3f", $0.value) }
+                .joined(separator: " ")
             let detail = "epoch \(log.epoch + 1)/\(epochs) · step \(done)/\(log.totalSteps) · \(loss) · "
                 + String(format: "%.0f tok/s", log.tokensPerSecond) + (eta.map { " · ETA \(duration($0))" } ?? "")
             if isTerminal {

@@ -26,16 +26,16 @@ struct Run: ParsableCommand {
             guard let saved = try? String(contentsOfFile: savedConfig, encoding: .utf8) else {
                 throw ValidationError("--resume: \(savedConfig) not found; there is no run to resume")
             }
-            guard saved == settings.yaml else {
-                throw ValidationError("--resume: the config differs from \(savedConfig); resume with the same config and --set options")
+            if let difference = try settings.difference(from: RunConfig(yaml: saved, source: savedConfig)) {
+                throw ValidationError("--resume: the config differs from \(savedConfig) at \(difference); resume with the same config and --set options")
             }
         }
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try writeAtomically(Data(settings.yaml.utf8), to: savedConfig)
-
         let stream = try Lifelong.loadStream(settings)
         print("Stream: " + stream.map { "\($0.name) (\($0.train.count)/\($0.test.count))" }.joined(separator: " → "))
         let (model, base) = try Lifelong.loadModel(settings)
+        // Written once the stream and the model have loaded: a start that fails leaves no config behind.
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try writeAtomically(Data(try settings.yaml.utf8), to: savedConfig)
         let tokenizer = TaskTokenizer(base: base)
         var runner = StreamRunner(settings: settings.training, seed: settings.seed, runDirectory: directory)
         let display = ProgressDisplay(epochs: settings.training.epochs), interrupt = InterruptRequest()
@@ -43,8 +43,8 @@ struct Run: ParsableCommand {
         runner.shouldStop = { interrupt.isRequested }
         runner.resume = resume
         runner.checkpointEvery = settings.checkpointEvery
-        runner.evaluation.batchSize = settings.evaluationBatchSize
-        if settings.decoding == "top_k" { runner.evaluation.strategy = .sample(topK: settings.topK) }
+        runner.evaluation.batchSize = settings.evaluation.batchSize
+        if settings.evaluation.decoding == .topK { runner.evaluation.strategy = .sample(topK: settings.evaluation.topK) }
 
         do {
             try run(settings, runner: runner, stream: stream, model: model, tokenizer: tokenizer, directory: directory)
@@ -57,21 +57,9 @@ struct Run: ParsableCommand {
 
     func run(_ settings: RunConfig, runner: StreamRunner, stream: [TaskData], model: DecoderLM, tokenizer: TaskTokenizer,
              directory: String) throws {
-        let results: StreamRunner.Results
-        switch settings.method {
-        case "finetune":
-            var m = Finetune(); results = try runner.run(&m, stream: stream, model: model, tokenizer: tokenizer, modelName: settings.model)
-        case "ewc":
-            var m = EWC(strength: settings.ewcStrength)
-            results = try runner.run(&m, stream: stream, model: model, tokenizer: tokenizer, modelName: settings.model)
-        case "multitask":
-            var m = Multitask(lmLoss: settings.multitaskLMLoss)
-            results = try runner.run(&m, stream: stream, model: model, tokenizer: tokenizer, modelName: settings.model)
-        default:
-            var m = LAMOL(prompting: settings.prompting, sampleRatio: settings.sampleRatio, topK: settings.topK,
-                          realReplay: settings.method == "replay" || settings.realReplay, requireAnswer: settings.requireAnswer)
-            results = try runner.run(&m, stream: stream, model: model, tokenizer: tokenizer, modelName: settings.model)
-        }
+        var method = settings.method.makeMethod()
+        let results = try runner.run(&method, stream: stream, model: model, tokenizer: tokenizer, modelName: settings.model,
+                                     startingModel: { try Lifelong.loadModel(settings).0 })
         if let m = results.metrics {
             print(String(format: "ACC %.2f  BWT %.2f  FWT %.2f  forgetting %.2f  learning accuracy %.2f", m.acc, m.bwt ?? .nan,
                          m.fwt ?? .nan, m.forgetting ?? .nan, m.learningAcc))

@@ -67,55 +67,63 @@ public func crossEntropy(_ logits: Tensor, targets: [Int], weights: [Float]? = n
 }
 
 /// Distillation loss T² · KL(softmax(teacher/T) ‖ softmax(student/T)), averaged over the rows
-/// kept by `rowMask` (PyTorch: `kl_div(log_softmax(s/T), softmax(t/T), reduction="batchmean") · T²`).
+/// (PyTorch: `kl_div(log_softmax(s/T), softmax(t/T), reduction="batchmean") · T²`).
 ///
-/// `student` and `teacher` are [N, V]. The teacher is a fixed target: it gets no gradient.
-/// Backward: dstudentᵢ = T · (softmax(sᵢ/T) − softmax(tᵢ/T)) / N_kept.
-public func klDivergence(student: Tensor, teacher: Tensor, temperature: Float, rowMask: [Bool]? = nil) -> Tensor {
+/// `student` and `teacher` are [N, V]. The teacher is a fixed target: it gets no gradient. Rows
+/// with `rowMask` false are left out; with `weights`, the mean is Σ wᵢ·KLᵢ / Σ wᵢ (rows of weight
+/// 0 left out), as `crossEntropy` weights its targets. Per row, with p = softmax(t/T) and
+/// q = softmax(s/T): KL = Σ_j p_j (t_j − s_j)/T − lse(t/T) + lse(s/T).
+/// Backward: dstudentᵢ = T · wᵢ/Σw · (qᵢ − pᵢ). When a gradient will be needed the forward keeps
+/// q − p ([N, V]), so the backward is one scaled addition per row.
+public func klDivergence(student: Tensor, teacher: Tensor, temperature: Float, rowMask: [Bool]? = nil,
+                         weights: [Float]? = nil) -> Tensor {
     precondition(student.shape == teacher.shape, "klDivergence: student \(student.shape) ≠ teacher \(teacher.shape)")
     let vocab = student.lastDim, rows = student.rowCount
     precondition(rowMask == nil || rowMask!.count == rows, "klDivergence: mask needs \(rows) entries")
+    precondition(weights == nil || weights!.count == rows, "klDivergence: weights need \(rows) entries")
+    let rowWeight = (0..<rows).map { r in (rowMask?[r] ?? true) ? (weights?[r] ?? 1) : 0 }
     let sp = student.data.baseAddress!, tp = teacher.data.baseAddress!
     let invT = 1 / temperature
+    let difference = GradMode.isEnabled && student.requiresGrad ? TensorStorage(uninitialized: rows * vocab) : nil
     var rowKL = [Double](repeating: 0, count: rows)
     rowKL.withUnsafeMutableBufferPointer { klp in
-        Parallel.forEach(rows, costPerItem: vocab * 8) { r in
-            guard rowMask?[r] ?? true else { return }
+        Parallel.forEach(rows, costPerItem: vocab * 12) { r in
+            guard rowWeight[r] > 0 else { return }
             let (s, t) = (sp + r * vocab, tp + r * vocab)
-            let lseS = scaledLogPartition(s, count: vocab, scale: invT)
-            let lseT = scaledLogPartition(t, count: vocab, scale: invT)
-            var kl: Double = 0
-            for j in 0..<vocab {
-                let logPT = t[j] * invT - lseT, logPS = s[j] * invT - lseS
-                kl += Double(exp(logPT) * (logPT - logPS))
-            }
-            klp[r] = kl
+            let q = difference.map { $0.pointer + r * vocab } ?? .allocate(capacity: vocab)
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: vocab)
+            defer { p.deallocate(); if difference == nil { q.deallocate() } }
+            let (sumQ, lseS) = scaledExponentials(s, scale: invT, into: q, count: vocab)
+            let (sumP, lseT) = scaledExponentials(t, scale: invT, into: p, count: vocab)
+            let crossTerm = (VectorMath.dot(p, t, count: vocab) - VectorMath.dot(p, s, count: vocab)) / sumP * invT
+            klp[r] = Double(crossTerm - lseT + lseS)
+            guard difference != nil else { return }
+            let (invQ, invP) = (1 / sumQ, 1 / sumP)
+            for j in 0..<vocab { q[j] = q[j] * invQ - p[j] * invP }
         }
     }
-    let kept = rowMask?.filter { $0 }.count ?? rows
-    let norm = kept > 0 ? 1 / Float(kept) : 0
-    let out = Tensor([Float(rowKL.reduce(0, +)) * temperature * temperature * norm], shape: [])
+    let totalWeight = rowWeight.reduce(0) { $0 + Double($1) }
+    let norm = totalWeight > 0 ? Float(1 / totalWeight) : 0
+    var weighted: Double = 0
+    for r in 0..<rows where rowWeight[r] > 0 { weighted += Double(rowWeight[r]) * rowKL[r] }
+    let out = Tensor([Float(weighted) * temperature * temperature * norm], shape: [])
     out.recordBackward([student]) { dy in
-        guard let dx = student.gradPointer() else { return }
-        let tp = teacher.data.baseAddress!  // the closure keeps the teacher alive, not just its pointer
+        guard let dx = student.gradPointer(), let difference else { return }
         let g = dy[0] * temperature * norm
-        Parallel.forEach(rows, costPerItem: vocab * 6) { r in
-            guard rowMask?[r] ?? true else { return }
-            let (s, t, d) = (sp + r * vocab, tp + r * vocab, dx + r * vocab)
-            let lseS = scaledLogPartition(s, count: vocab, scale: invT)
-            let lseT = scaledLogPartition(t, count: vocab, scale: invT)
-            for j in 0..<vocab { d[j] += g * (exp(s[j] * invT - lseS) - exp(t[j] * invT - lseT)) }
+        Parallel.forEach(rows, costPerItem: vocab * 2) { r in
+            guard rowWeight[r] > 0 else { return }
+            VectorMath.addScaled(difference.pointer + r * vocab, scale: g * rowWeight[r], into: dx + r * vocab, count: vocab)
         }
     }
     return out
 }
 
-/// log Σ_j exp(scale · x_j), stably.
+/// e_j = exp(scale·x_j − m) into `e`, m = max_j scale·x_j. Returns Σ e_j and log Σ_j exp(scale·x_j).
 @inline(__always)
-private func scaledLogPartition(_ x: UnsafePointer<Float>, count: Int, scale: Float) -> Float {
-    var maxValue = -Float.infinity
-    for j in 0..<count { maxValue = max(maxValue, x[j] * scale) }
-    var sum: Float = 0
-    for j in 0..<count { sum += exp(x[j] * scale - maxValue) }
-    return maxValue + log(sum)
+private func scaledExponentials(_ x: UnsafePointer<Float>, scale: Float, into e: UnsafeMutablePointer<Float>,
+                                count: Int) -> (sum: Float, logPartition: Float) {
+    for j in 0..<count { e[j] = x[j] * scale }
+    let maxValue = VectorMath.maximum(e, count: count)
+    let sum = VectorMath.exponentials(e, minus: maxValue, into: e, count: count)
+    return (sum, maxValue + log(sum))
 }

@@ -24,3 +24,26 @@ public struct Multitask: LifelongMethod {
         })
     }
 }
+
+extension Finetune {
+    public struct Config: MethodConfig {
+        public var name = "finetune"
+        public init(name: String, section: ConfigSection) throws {}
+        public func makeMethod() -> any LifelongMethod { Finetune() }
+    }
+}
+
+extension Multitask {
+    public struct Config: MethodConfig {
+        public var name = "multitask"
+        /// Add LAMOL's LM loss (prompted by `__gen__`).
+        public var lmLoss = false
+
+        enum CodingKeys: String, CodingKey { case name, lmLoss = "lm_loss" }
+
+        public init(name: String, section: ConfigSection) throws {
+            lmLoss = try section.bool("lm_loss") ?? lmLoss
+        }
+        public func makeMethod() -> any LifelongMethod { Multitask(lmLoss: lmLoss) }
+    }
+}

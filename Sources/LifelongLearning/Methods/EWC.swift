@@ -68,3 +68,25 @@ public struct EWC: LifelongMethod {
         }
     }
 }
+
+extension EWC {
+    public struct Config: MethodConfig {
+        public var name = "ewc"
+        public var strength: Float = 5000
+        public var fisherExamples = 256
+
+        enum CodingKeys: String, CodingKey { case name, strength = "ewc_lambda", fisherExamples = "fisher_examples" }
+
+        public init(name: String, section: ConfigSection) throws {
+            strength = try section.float("ewc_lambda", in: 0...1e12) ?? strength
+            fisherExamples = try section.int("fisher_examples", in: 1...1_000_000) ?? fisherExamples
+        }
+        public func makeMethod() -> any LifelongMethod { EWC(strength: strength, fisherExamples: fisherExamples) }
+
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(name, forKey: .name); try c.encode(yamlNumber(strength), forKey: .strength)
+            try c.encode(fisherExamples, forKey: .fisherExamples)
+        }
+    }
+}

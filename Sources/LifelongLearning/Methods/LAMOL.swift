@@ -141,3 +141,46 @@ public struct SampleStatistics: Codable, Sendable {
         case totalLength = "total_length"
     }
 }
+
+extension LAMOL {
+    /// `method: {name: lamol | replay, prompting: task | gen, sample_ratio, top_k, real_replay,
+    /// require_answer, max_sample_length}`. `replay` is LAMOL with `real_replay: true`.
+    public struct Config: MethodConfig, Equatable {
+        public var name = "lamol"
+        public var prompting = Prompting.task
+        public var sampleRatio = 0.2
+        public var topK = 20
+        public var realReplay = false
+        public var requireAnswer = false
+        public var maxSampleLength = 256
+
+        enum CodingKeys: String, CodingKey {
+            case name, prompting, sampleRatio = "sample_ratio", topK = "top_k", realReplay = "real_replay"
+            case requireAnswer = "require_answer", maxSampleLength = "max_sample_length"
+        }
+
+        public init() {}
+
+        public init(name: String, section s: ConfigSection) throws {
+            self.name = name
+            try read(s)
+            if name == "replay" { realReplay = true }
+        }
+
+        /// Reads LAMOL's keys (L2KD's section has them too).
+        mutating func read(_ s: ConfigSection) throws {
+            prompting = try s.choice("prompting", Prompting.self, allowed: [.task, .generic]) ?? prompting
+            sampleRatio = try s.double("sample_ratio", in: 0...100) ?? sampleRatio
+            topK = try s.int("top_k", in: 1...1_000_000) ?? topK
+            realReplay = try s.bool("real_replay") ?? realReplay
+            requireAnswer = try s.bool("require_answer") ?? requireAnswer
+            maxSampleLength = try s.int("max_sample_length", in: 2...100_000) ?? maxSampleLength
+        }
+
+        public var method: LAMOL {
+            LAMOL(prompting: prompting, sampleRatio: sampleRatio, topK: topK, realReplay: realReplay,
+                  maxSampleLength: maxSampleLength, requireAnswer: requireAnswer)
+        }
+        public func makeMethod() -> any LifelongMethod { method }
+    }
+}

@@ -99,13 +99,7 @@ public struct RunCheckpoints {
             try model.save(to: file("model.safetensors"))
         }
         if let optimizer, let model {
-            var tensors: [(name: String, tensor: Tensor)] = []
-            for (name, p) in model.namedParameters {
-                guard let moments = optimizer.moments(of: p) else { continue }
-                tensors.append(("m.\(name)", Tensor(wrapping: moments.m, shape: p.shape)))
-                tensors.append(("v.\(name)", Tensor(wrapping: moments.v, shape: p.shape)))
-            }
-            try SafetensorsFile.write(tensors, to: file("optimizer.safetensors"))
+            try Self.writeMoments(of: optimizer, model: model, to: file("optimizer.safetensors"))
         }
         if !method.tensors.isEmpty {
             try SafetensorsFile.write(method.tensors.map { ($0.name, Tensor($0.values, shape: [$0.values.count])) },
@@ -143,7 +137,23 @@ public struct RunCheckpoints {
 
     /// AdamW's moments from `optimizer.safetensors`.
     public func restoreOptimizer(_ optimizer: AdamW, model: DecoderLM, stepCount: Int, from folder: String) throws {
-        let path = (folder as NSString).appendingPathComponent("optimizer.safetensors")
+        try Self.readMoments(into: optimizer, model: model, stepCount: stepCount,
+                             from: (folder as NSString).appendingPathComponent("optimizer.safetensors"))
+    }
+
+    /// AdamW's moments `m.<parameter>` / `v.<parameter>` of every parameter that has them.
+    static func writeMoments(of optimizer: AdamW, model: DecoderLM, to path: String) throws {
+        var tensors: [(name: String, tensor: Tensor)] = []
+        for (name, p) in model.namedParameters {
+            guard let moments = optimizer.moments(of: p) else { continue }
+            tensors.append(("m.\(name)", Tensor(wrapping: moments.m, shape: p.shape)))
+            tensors.append(("v.\(name)", Tensor(wrapping: moments.v, shape: p.shape)))
+        }
+        try SafetensorsFile.write(tensors, to: path)
+    }
+
+    /// Restores the moments `writeMoments` wrote (none when the file is absent) and the step count.
+    static func readMoments(into optimizer: AdamW, model: DecoderLM, stepCount: Int, from path: String) throws {
         var restored: [(Tensor, m: [Float], v: [Float])] = []
         if FileManager.default.fileExists(atPath: path) {
             let file = try SafetensorsFile(path: path)

@@ -2,7 +2,8 @@ import Foundation
 import LifelongFormats
 import Yams
 
-/// A run described in YAML. Every key is checked: an unknown or mistyped key is an error naming it.
+/// A run described in YAML. Every key is checked: an unknown or mistyped key, a value of the wrong
+/// type or out of range is an error naming it.
 ///
 /// ```yaml
 /// name: intents-lamol          # output goes to runs/<name>/
@@ -12,13 +13,16 @@ import Yams
 /// stream: intents              # a built-in stream, or a list of sources / task directories
 /// data: ../shared/data
 /// subsample: {train: 150, test: 100}
-/// method: {name: lamol, prompting: task, sample_ratio: 0.2, top_k: 20, real_replay: false, require_answer: false,
-///          lm_loss: true, ewc_lambda: 5000}
+/// method: {name: lamol, prompting: task, sample_ratio: 0.2, top_k: 20}   # the keys depend on the method
 /// training: {learning_rate: 6.25e-5, epochs: 3, tokens_per_batch: 2048, lm_weight: 0.25, answer_weight: 5, max_length: 512}
-/// evaluation: {decoding: greedy, batch_size: 64}
+/// evaluation: {decoding: greedy, batch_size: 64, top_k: 20}
 /// checkpoint_every: 200        # optimiser steps between checkpoints inside a task (default: after each task only)
 /// ```
-public struct RunConfig: Sendable {
+///
+/// The method section's keys are its config's (`MethodRegistry`): `lamol` / `replay`
+/// (`LAMOL.Config`), `ewc` (`ewc_lambda`, `fisher_examples`), `multitask` (`lm_loss`), `finetune`,
+/// `l2kd` (LAMOL's keys plus `variant`, `temperature`, `teacher`).
+public struct RunConfig: Encodable, Sendable {
     public var name = "run"
     public var seed: UInt64 = 1
     public var model = "smollm2-135m"
@@ -27,39 +31,45 @@ public struct RunConfig: Sendable {
     public var data: String?
     public var subsampleTrain: Int?
     public var subsampleTest: Int?
-    public var method = "lamol"
-    public var prompting = LAMOL.Prompting.task
-    public var sampleRatio = 0.2
-    public var topK = 20
-    public var realReplay = false
-    public var requireAnswer = false
+    public var method: any MethodConfig = LAMOL.Config()
     /// Optimiser steps between checkpoints inside a task (nil: after each task only).
     public var checkpointEvery: Int?
-    public var multitaskLMLoss = false
-    public var ewcStrength: Float = 5000
     public var training = TrainingSettings()
-    public var decoding = "greedy"
-    public var evaluationBatchSize = 64
+    public var evaluation = Evaluation()
 
-    public struct ScratchModel: Sendable {
+    public struct ScratchModel: Codable, Sendable, Equatable {
         public var architecture = "gpt2", hidden = 128, layers = 4, heads = 4, positions = 256
     }
 
-    public static let methods = ["finetune", "multitask", "lamol", "replay", "ewc"]
+    public struct Evaluation: Codable, Sendable, Equatable {
+        public enum Decoding: String, Codable, Sendable { case greedy, topK = "top_k" }
+        public var decoding = Decoding.greedy
+        public var batchSize = 64
+        /// k of `decoding: top_k`.
+        public var topK = 20
+        enum CodingKeys: String, CodingKey { case decoding, batchSize = "batch_size", topK = "top_k" }
+    }
+
+    /// The method's name as the config gives it.
+    public var methodName: String { (try? methodTree())?["name"] as? String ?? "?" }
 
     public init() {}
 
     /// Parses YAML text, then applies `key.path=value` overrides (values are YAML scalars).
     public init(yaml text: String, overrides: [String] = [], source: String) throws {
-        guard let root = try Yams.load(yaml: text) as? [String: Any] else { throw FormatError(file: source, "the config must be a YAML mapping") }
+        let loaded: Any?
+        do { loaded = try Yams.load(yaml: text) } catch { throw FormatError(file: source, "not valid YAML: \(error)") }
+        guard let root = loaded as? [String: Any] else { throw FormatError(file: source, "the config must be a YAML mapping") }
         var tree = root
         for override in overrides {
-            guard let equals = override.firstIndex(of: "=") else { throw FormatError(file: "--set \(override)", "expected key=value") }
+            guard let equals = override.firstIndex(of: "="), equals != override.startIndex else {
+                throw FormatError(file: "--set \(override)", "expected key=value")
+            }
             let path = override[..<equals].split(separator: ".").map(String.init)
             let value = try Yams.load(yaml: String(override[override.index(after: equals)...])) ?? ""
             tree = Self.setting(tree, path[...], value)
         }
-        try apply(tree, source: source)
+        try apply(ConfigSection(tree, prefix: "", source: source))
     }
 
     private static func setting(_ tree: [String: Any], _ path: ArraySlice<String>, _ value: Any) -> [String: Any] {
@@ -69,138 +79,144 @@ public struct RunConfig: Sendable {
         return copy
     }
 
-    private mutating func apply(_ tree: [String: Any], source: String) throws {
-        let reader = Reader(source: source)
-        try reader.keys(tree, allowed: ["name", "seed", "model", "scratch", "stream", "data", "subsample", "method", "training", "evaluation",
-                                        "checkpoint_every"], at: "")
-        name = try reader.string(tree, "name") ?? name
-        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix(".") else { throw FormatError(file: source, "name '\(name)' must be a plain directory name") }
-        seed = UInt64(try reader.int(tree, "seed") ?? Int(seed))
-        model = try reader.string(tree, "model") ?? model
-        checkpointEvery = try reader.int(tree, "checkpoint_every")
-        if let every = checkpointEvery, every < 1 { throw FormatError(file: source, "checkpoint_every must be at least 1") }
-        if let s = try reader.map(tree, "scratch") {
-            try reader.keys(s, allowed: ["architecture", "hidden", "layers", "heads", "positions"], at: "scratch.")
-            scratch.architecture = try reader.string(s, "architecture", at: "scratch.") ?? scratch.architecture
-            scratch.hidden = try reader.int(s, "hidden", at: "scratch.") ?? scratch.hidden
-            scratch.layers = try reader.int(s, "layers", at: "scratch.") ?? scratch.layers
-            scratch.heads = try reader.int(s, "heads", at: "scratch.") ?? scratch.heads
-            scratch.positions = try reader.int(s, "positions", at: "scratch.") ?? scratch.positions
+    private mutating func apply(_ top: ConfigSection) throws {
+        name = try top.string("name") ?? name
+        guard !name.isEmpty, !name.contains("/"), !name.hasPrefix("."), !name.contains("\0") else {
+            throw top.error("name", "'\(name)' must be a plain directory name")
         }
-        if let list = tree["stream"] as? [Any] {
+        seed = UInt64(try top.int("seed", in: 0...Int(Int32.max)) ?? Int(seed))
+        model = try top.string("model") ?? model
+        checkpointEvery = try top.int("checkpoint_every", in: 1...100_000_000)
+        if let s = try top.section("scratch") { try readScratch(s) }
+        try readStream(top)
+        data = try top.string("data")
+        if let s = try top.section("subsample") {
+            subsampleTrain = try s.int("train", in: 1...100_000_000)
+            subsampleTest = try s.int("test", in: 1...100_000_000)
+            try s.finish()
+        }
+        let m = try top.section("method") ?? ConfigSection([:], prefix: "method.", source: top.source)
+        method = try MethodRegistry.config(named: try m.string("name") ?? "lamol", section: m)
+        if let t = try top.section("training") { try readTraining(t) }
+        if let e = try top.section("evaluation") {
+            evaluation.decoding = try e.choice("decoding", Evaluation.Decoding.self, allowed: [.greedy, .topK]) ?? evaluation.decoding
+            evaluation.batchSize = try e.int("batch_size", in: 1...4096) ?? evaluation.batchSize
+            evaluation.topK = try e.int("top_k", in: 1...1_000_000) ?? evaluation.topK
+            try e.finish()
+        }
+        try top.finish()
+    }
+
+    private mutating func readScratch(_ s: ConfigSection) throws {
+        scratch.architecture = try s.string("architecture") ?? scratch.architecture
+        scratch.hidden = try s.int("hidden", in: 1...16384) ?? scratch.hidden
+        scratch.layers = try s.int("layers", in: 1...256) ?? scratch.layers
+        scratch.heads = try s.int("heads", in: 1...256) ?? scratch.heads
+        scratch.positions = try s.int("positions", in: 1...1_048_576) ?? scratch.positions
+        try s.finish()
+    }
+
+    private mutating func readStream(_ top: ConfigSection) throws {
+        if let list = top.values["stream"] as? [Any] {
+            _ = try? top.string("stream")  // marks the key as read
             stream = try list.enumerated().map { i, v in
-                guard let s = v as? String else { throw FormatError(file: source, "stream[\(i)] must be a string") }
+                guard let s = v as? String, !s.isEmpty else { throw top.error("stream[\(i)]", "must be a non-empty string") }
                 return s
             }
-        } else if let single = try reader.string(tree, "stream") {
+            guard !stream.isEmpty else { throw top.error("stream", "must name at least one task") }
+        } else if let single = try top.string("stream") {
+            guard !single.isEmpty else { throw top.error("stream", "must name at least one task") }
             stream = [single]
         }
-        data = try reader.string(tree, "data")
-        if let s = try reader.map(tree, "subsample") {
-            try reader.keys(s, allowed: ["train", "test"], at: "subsample.")
-            subsampleTrain = try reader.int(s, "train", at: "subsample.")
-            subsampleTest = try reader.int(s, "test", at: "subsample.")
+    }
+
+    private mutating func readTraining(_ t: ConfigSection) throws {
+        training.learningRate = try t.float("learning_rate", in: 1e-12...10) ?? training.learningRate
+        training.weightDecay = try t.float("weight_decay", in: 0...10) ?? training.weightDecay
+        training.maxGradientNorm = try t.float("max_gradient_norm", in: 1e-9...1e9) ?? training.maxGradientNorm
+        training.warmupFraction = try t.float("warmup_fraction", in: 0...1) ?? training.warmupFraction
+        training.lmWeight = try t.float("lm_weight", in: 0...1e6) ?? training.lmWeight
+        training.answerWeight = try t.float("answer_weight", in: 0...1e6) ?? training.answerWeight
+        training.epochs = try t.int("epochs", in: 1...10_000) ?? training.epochs
+        training.tokensPerBatch = try t.int("tokens_per_batch", in: 1...100_000_000) ?? training.tokensPerBatch
+        training.maxLength = try t.int("max_length", in: 4...1_048_576) ?? training.maxLength
+        training.gradientAccumulation = try t.int("gradient_accumulation", in: 1...100_000) ?? training.gradientAccumulation
+        try t.finish()
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, seed, model, scratch, stream, data, subsample, method, training, evaluation
+        case checkpointEvery = "checkpoint_every"
+    }
+
+    private struct Subsample: Encodable { var train: Int?, test: Int? }
+
+    private struct Training: Encodable {
+        let s: TrainingSettings
+        enum CodingKeys: String, CodingKey {
+            case learningRate = "learning_rate", weightDecay = "weight_decay", maxGradientNorm = "max_gradient_norm", epochs
+            case tokensPerBatch = "tokens_per_batch", warmupFraction = "warmup_fraction", lmWeight = "lm_weight"
+            case answerWeight = "answer_weight", maxLength = "max_length", gradientAccumulation = "gradient_accumulation"
         }
-        if let m = try reader.map(tree, "method") {
-            try reader.keys(m, allowed: ["name", "prompting", "sample_ratio", "top_k", "real_replay", "require_answer", "lm_loss", "ewc_lambda"], at: "method.")
-            ewcStrength = Float(try reader.double(m, "ewc_lambda", at: "method.") ?? Double(ewcStrength))
-            method = try reader.string(m, "name", at: "method.") ?? method
-            guard Self.methods.contains(method) else {
-                throw FormatError(file: source, "method.name '\(method)' is not one of \(Self.methods.joined(separator: ", "))")
-            }
-            if let p = try reader.string(m, "prompting", at: "method.") {
-                guard let parsed = LAMOL.Prompting(rawValue: p) else { throw FormatError(file: source, "method.prompting must be 'task' or 'gen'") }
-                prompting = parsed
-            }
-            sampleRatio = try reader.double(m, "sample_ratio", at: "method.") ?? sampleRatio
-            topK = try reader.int(m, "top_k", at: "method.") ?? topK
-            realReplay = try reader.bool(m, "real_replay", at: "method.") ?? realReplay
-            requireAnswer = try reader.bool(m, "require_answer", at: "method.") ?? requireAnswer
-            multitaskLMLoss = try reader.bool(m, "lm_loss", at: "method.") ?? multitaskLMLoss
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(yamlNumber(s.learningRate), forKey: .learningRate); try c.encode(yamlNumber(s.weightDecay), forKey: .weightDecay)
+            try c.encode(yamlNumber(s.maxGradientNorm), forKey: .maxGradientNorm); try c.encode(s.epochs, forKey: .epochs)
+            try c.encode(s.tokensPerBatch, forKey: .tokensPerBatch); try c.encode(yamlNumber(s.warmupFraction), forKey: .warmupFraction)
+            try c.encode(yamlNumber(s.lmWeight), forKey: .lmWeight); try c.encode(yamlNumber(s.answerWeight), forKey: .answerWeight)
+            try c.encode(s.maxLength, forKey: .maxLength); try c.encode(s.gradientAccumulation, forKey: .gradientAccumulation)
         }
-        if let t = try reader.map(tree, "training") {
-            let keys = ["learning_rate", "weight_decay", "max_gradient_norm", "epochs", "tokens_per_batch", "warmup_fraction",
-                        "lm_weight", "answer_weight", "max_length", "gradient_accumulation"]
-            try reader.keys(t, allowed: keys, at: "training.")
-            func f(_ k: String, _ v: Float) throws -> Float { Float(try reader.double(t, k, at: "training.") ?? Double(v)) }
-            training.learningRate = try f("learning_rate", training.learningRate)
-            training.weightDecay = try f("weight_decay", training.weightDecay)
-            training.maxGradientNorm = try f("max_gradient_norm", training.maxGradientNorm)
-            training.warmupFraction = try f("warmup_fraction", training.warmupFraction)
-            training.lmWeight = try f("lm_weight", training.lmWeight)
-            training.answerWeight = try f("answer_weight", training.answerWeight)
-            training.epochs = try reader.int(t, "epochs", at: "training.") ?? training.epochs
-            training.tokensPerBatch = try reader.int(t, "tokens_per_batch", at: "training.") ?? training.tokensPerBatch
-            training.maxLength = try reader.int(t, "max_length", at: "training.") ?? training.maxLength
-            training.gradientAccumulation = try reader.int(t, "gradient_accumulation", at: "training.") ?? training.gradientAccumulation
-        }
-        if let e = try reader.map(tree, "evaluation") {
-            try reader.keys(e, allowed: ["decoding", "batch_size"], at: "evaluation.")
-            decoding = try reader.string(e, "decoding", at: "evaluation.") ?? decoding
-            guard ["greedy", "top_k"].contains(decoding) else { throw FormatError(file: source, "evaluation.decoding must be 'greedy' or 'top_k'") }
-            evaluationBatchSize = try reader.int(e, "batch_size", at: "evaluation.") ?? evaluationBatchSize
-        }
-        for (key, value) in [("training.epochs", training.epochs), ("training.tokens_per_batch", training.tokensPerBatch),
-                             ("training.max_length", training.maxLength), ("evaluation.batch_size", evaluationBatchSize),
-                             ("training.gradient_accumulation", training.gradientAccumulation)] where value < 1 {
-            throw FormatError(file: source, "\(key) must be at least 1")
-        }
-        guard sampleRatio >= 0 else { throw FormatError(file: source, "method.sample_ratio must not be negative") }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name); try c.encode(seed, forKey: .seed); try c.encode(model, forKey: .model)
+        if model == "scratch" { try c.encode(scratch, forKey: .scratch) }
+        try c.encode(stream, forKey: .stream)
+        try c.encodeIfPresent(data, forKey: .data)
+        if subsampleTrain != nil || subsampleTest != nil { try c.encode(Subsample(train: subsampleTrain, test: subsampleTest), forKey: .subsample) }
+        try method.encode(to: c.superEncoder(forKey: .method))
+        try c.encode(Training(s: training), forKey: .training)
+        try c.encode(evaluation, forKey: .evaluation)
+        try c.encodeIfPresent(checkpointEvery, forKey: .checkpointEvery)
     }
 
     /// The resolved configuration as YAML (saved as `config.yaml` in the run directory).
     public var yaml: String {
-        """
-        name: \(name)
-        seed: \(seed)
-        model: \(model)
-        scratch: {architecture: \(scratch.architecture), hidden: \(scratch.hidden), layers: \(scratch.layers), heads: \(scratch.heads), positions: \(scratch.positions)}
-        stream: [\(stream.map { "\"\($0)\"" }.joined(separator: ", "))]
-        data: \(data ?? "null")
-        subsample: {train: \(subsampleTrain.map(String.init) ?? "null"), test: \(subsampleTest.map(String.init) ?? "null")}
-        method: {name: \(method), prompting: \(prompting.rawValue), sample_ratio: \(sampleRatio), top_k: \(topK), real_replay: \(realReplay), require_answer: \(requireAnswer), lm_loss: \(multitaskLMLoss), ewc_lambda: \(ewcStrength)}
-        training: {learning_rate: \(training.learningRate), weight_decay: \(training.weightDecay), max_gradient_norm: \(training.maxGradientNorm), epochs: \(training.epochs), tokens_per_batch: \(training.tokensPerBatch), warmup_fraction: \(training.warmupFraction), lm_weight: \(training.lmWeight), answer_weight: \(training.answerWeight), max_length: \(training.maxLength), gradient_accumulation: \(training.gradientAccumulation)}
-        evaluation: {decoding: \(decoding), batch_size: \(evaluationBatchSize)}
-        checkpoint_every: \(checkpointEvery.map(String.init) ?? "null")
+        get throws { try YAMLEncoder().encode(self) }
+    }
 
-        """
+    private func methodTree() throws -> [String: Any]? {
+        (try Yams.load(yaml: try yaml) as? [String: Any])?["method"] as? [String: Any]
+    }
+
+    /// The first key whose resolved value differs between the two configs (nil: they are equal),
+    /// e.g. `method.sample_ratio: 0.2 → 0.5`.
+    public func difference(from other: RunConfig) throws -> String? {
+        let mine = flatten(try Yams.load(yaml: try yaml)), theirs = flatten(try Yams.load(yaml: try other.yaml))
+        for key in Set(mine.keys).union(theirs.keys).sorted() where mine[key] != theirs[key] {
+            return "\(key): \(theirs[key] ?? "(absent)") → \(mine[key] ?? "(absent)")"
+        }
+        return nil
     }
 }
 
-/// Typed access to a YAML mapping, with errors that name the key.
-private struct Reader {
-    let source: String
+/// A Float as the Double with the same shortest decimal form (0.001, not 0.0010000000474974513),
+/// so that a written config reads as it was typed.
+func yamlNumber(_ value: Float) -> Double { Double(value.description) ?? Double(value) }
 
-    func keys(_ map: [String: Any], allowed: [String], at prefix: String) throws {
-        for key in map.keys.sorted() where !allowed.contains(key) {
-            throw FormatError(file: source, "unknown key '\(prefix)\(key)' (allowed: \(allowed.joined(separator: ", ")))")
+/// Dotted paths of a YAML tree's leaves, with their values as text.
+private func flatten(_ node: Any?, prefix: String = "") -> [String: String] {
+    switch node {
+    case let map as [String: Any]:
+        return map.reduce(into: [:]) { result, entry in
+            result.merge(flatten(entry.value, prefix: prefix.isEmpty ? entry.key : "\(prefix).\(entry.key)")) { a, _ in a }
         }
-    }
-    func fail(_ key: String, _ prefix: String, _ kind: String) -> FormatError { FormatError(file: source, "'\(prefix)\(key)' must be \(kind)") }
-    func string(_ m: [String: Any], _ k: String, at p: String = "") throws -> String? {
-        guard let v = m[k], !(v is NSNull) else { return nil }
-        if let s = v as? String { return s }
-        throw fail(k, p, "a string")
-    }
-    func int(_ m: [String: Any], _ k: String, at p: String = "") throws -> Int? {
-        guard let v = m[k], !(v is NSNull) else { return nil }
-        if let i = v as? Int { return i }
-        throw fail(k, p, "an integer")
-    }
-    func double(_ m: [String: Any], _ k: String, at p: String = "") throws -> Double? {
-        guard let v = m[k], !(v is NSNull) else { return nil }
-        if let d = v as? Double { return d }
-        if let i = v as? Int { return Double(i) }
-        throw fail(k, p, "a number")
-    }
-    func bool(_ m: [String: Any], _ k: String, at p: String = "") throws -> Bool? {
-        guard let v = m[k], !(v is NSNull) else { return nil }
-        if let b = v as? Bool { return b }
-        throw fail(k, p, "true or false")
-    }
-    func map(_ m: [String: Any], _ k: String) throws -> [String: Any]? {
-        guard let v = m[k], !(v is NSNull) else { return nil }
-        if let d = v as? [String: Any] { return d }
-        throw FormatError(file: source, "'\(k)' must be a mapping")
+    case let list as [Any]:
+        return [prefix: list.map { "\($0)" }.joined(separator: ", ")]
+    case nil:
+        return [prefix: "null"]
+    case let value?:
+        return [prefix: "\(value)"]
     }
 }

@@ -1,0 +1,31 @@
+/// A method's own section of a run config (`method: {name: …, …}`): read strictly from the YAML
+/// (unknown keys are errors naming them), written back with every value resolved, and turned into
+/// the method. Adding a method is one file (the method and its config) plus one line below.
+public protocol MethodConfig: Encodable, Sendable {
+    /// Reads the keys of `section` this method knows (`name` is already read).
+    init(name: String, section: ConfigSection) throws
+    func makeMethod() -> any LifelongMethod
+}
+
+/// The methods a run config can name.
+public enum MethodRegistry {
+    public static let configs: [(name: String, type: any MethodConfig.Type)] = [
+        ("finetune", Finetune.Config.self),
+        ("multitask", Multitask.Config.self),
+        ("lamol", LAMOL.Config.self),
+        ("replay", LAMOL.Config.self),
+        ("ewc", EWC.Config.self),
+        ("l2kd", L2KD.Config.self),
+    ]
+
+    public static var names: [String] { configs.map(\.name) }
+
+    static func config(named name: String, section: ConfigSection) throws -> any MethodConfig {
+        guard let type = configs.first(where: { $0.name == name })?.type else {
+            throw section.error("name", "'\(name)' is not one of \(names.joined(separator: ", "))")
+        }
+        let config = try type.init(name: name, section: section)
+        try section.finish()
+        return config
+    }
+}

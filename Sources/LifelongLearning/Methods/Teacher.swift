@@ -1,0 +1,132 @@
+import Foundation
+import LifelongEngine
+import LifelongFormats
+import LifelongModels
+
+/// L2KD's teacher for one task: a fresh copy of the run's starting model (the pretrained weights,
+/// not the learner), grown to the learner's vocabulary so that every token id means the same in
+/// both, trained on the task alone with LAMOL's QA + LM losses.
+///
+/// Files, under `teachers/<task>/` in the run directory:
+///
+/// | file | what |
+/// |---|---|
+/// | `model.safetensors` | the trained teacher (written last: its presence means the teacher is complete) |
+/// | `partial/` | an interrupted training: weights, AdamW's moments, `progress.json` |
+///
+/// A complete teacher is reused (never trained twice); `from: DIR` loads `DIR/<task>/model.safetensors`
+/// instead of training.
+struct TeacherTrainer {
+    var settings: L2KD.TeacherSettings
+
+    struct Progress: Codable {
+        var stepsDone: Int
+        var optimizerSteps: Int
+        enum CodingKeys: String, CodingKey { case stepsDone = "steps_done", optimizerSteps = "optimizer_steps" }
+    }
+
+    /// The teacher of `context.task`, trained (or resumed, or loaded); `items` are its training items.
+    /// Returns the model and whether it was trained here.
+    func teacher(_ context: StageContext, items: [TrainingItem]) throws -> (DecoderLM, trained: Bool) {
+        guard let makeStartingModel = context.startingModel else {
+            throw FormatError(file: "l2kd", "L2KD needs the run's starting model to build its teachers")
+        }
+        let teacher = try makeStartingModel()
+        teacher.dropQuantizedWeights()
+        let missing = context.tokenizer.vocabularySize - teacher.config.vocabSize
+        guard missing >= 0 else { throw FormatError(file: "l2kd", "the starting model has more tokens than the learner's tokenizer") }
+        // The new rows (ANS, task tokens) are drawn as the learner's were; the teacher learns its
+        // own task's rows, and the other tasks' rows only ever serve as tokens to assign no probability.
+        teacher.addTokens(missing, seed: context.seed &+ 7_777)
+        if let from = settings.from {
+            try load(teacher, from: path(from, context.task.name, "model.safetensors"))
+            return (teacher, false)
+        }
+        guard let directory = directory(context) else {
+            try train(teacher, items: items, context: context, directory: nil)
+            return (teacher, true)
+        }
+        let finished = path(directory, "model.safetensors")
+        if FileManager.default.fileExists(atPath: finished) {
+            try load(teacher, from: finished)
+            return (teacher, false)
+        }
+        try train(teacher, items: items, context: context, directory: directory)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try teacher.save(to: finished)
+        try? FileManager.default.removeItem(atPath: path(directory, "partial"))
+        return (teacher, true)
+    }
+
+    /// `teachers/<task>/` of the run directory.
+    func directory(_ context: StageContext) -> String? {
+        context.runDirectory.map { path($0, "teachers", context.task.name) }
+    }
+
+    private func load(_ teacher: DecoderLM, from file: String) throws {
+        guard FileManager.default.fileExists(atPath: file) else { throw FormatError(file: file, "no teacher here (method.teacher.from)") }
+        let checkpoint = try TensorCheckpoint(files: [try SafetensorsFile(path: file)])
+        try checkpoint.load(into: teacher.namedParameters, optionalPrefix: "", ignoring: [])
+    }
+
+    private var trainingSettings: (TrainingSettings) -> TrainingSettings {
+        { base in
+            var s = base
+            s.epochs = settings.epochs ?? base.epochs
+            s.learningRate = settings.learningRate ?? base.learningRate
+            return s
+        }
+    }
+
+    /// Trains with the run's trainer, checkpointing into `partial/` every `checkpointEvery` steps
+    /// and when asked to stop (then throws `RunInterrupted`); resumes from `partial/` if present.
+    private func train(_ teacher: DecoderLM, items: [TrainingItem], context: StageContext, directory: String?) throws {
+        let trainerSettings = trainingSettings(context.settings)
+        let trainer = SequenceTrainer(settings: trainerSettings, padToken: context.tokenizer.endOfExample)
+        let partial = directory.map { path($0, "partial") }
+        var progress = Progress(stepsDone: 0, optimizerSteps: 0)
+        if let partial, let data = FileManager.default.contents(atPath: path(partial, "progress.json")) {
+            progress = try JSONDecoder().decode(Progress.self, from: data)
+            try load(teacher, from: path(partial, "model.safetensors"))
+        }
+        context.report(.message("  l2kd: training the teacher of \(context.task.name) (\(items.count) items)"))
+        var stopped = false
+        try trainer.train(teacher, items: items, taskName: "teacher:\(context.task.name)", seed: context.seed &* 131,
+                          startStep: progress.stepsDone,
+                          prepare: { optimizer in
+                              guard let partial, progress.stepsDone > 0 else { return }
+                              try RunCheckpoints.readMoments(into: optimizer, model: teacher, stepCount: progress.optimizerSteps,
+                                                             from: path(partial, "optimizer.safetensors"))
+                          }) { step, optimizer in
+            context.report(.trained(step))
+            stopped = context.shouldStop()
+            let periodic = context.checkpointEvery.map { (step.step + 1) % $0 == 0 } ?? false
+            if let partial, (stopped || periodic) && step.step + 1 < step.totalSteps {
+                try savePartial(teacher, optimizer: optimizer, progress: Progress(stepsDone: step.step + 1, optimizerSteps: optimizer.stepCount),
+                                to: partial)
+            }
+            return !stopped
+        }
+        if stopped { throw RunInterrupted(checkpoint: partial ?? "(no run directory)") }
+    }
+
+    /// Writes `partial/` whole into a new folder, then swaps it in: a kill at any moment leaves
+    /// either the previous partial state or the new one.
+    private func savePartial(_ teacher: DecoderLM, optimizer: AdamW, progress: Progress, to partial: String) throws {
+        let fm = FileManager.default
+        let fresh = partial + ".new", old = partial + ".old"
+        try? fm.removeItem(atPath: fresh)
+        try fm.createDirectory(atPath: fresh, withIntermediateDirectories: true)
+        try teacher.save(to: path(fresh, "model.safetensors"))
+        try RunCheckpoints.writeMoments(of: optimizer, model: teacher, to: path(fresh, "optimizer.safetensors"))
+        try writeAtomically(try JSONEncoder().encode(progress), to: path(fresh, "progress.json"))
+        try? fm.removeItem(atPath: old)
+        if fm.fileExists(atPath: partial) { try fm.moveItem(atPath: partial, toPath: old) }
+        try fm.moveItem(atPath: fresh, toPath: partial)
+        try? fm.removeItem(atPath: old)
+    }
+}
+
+private func path(_ parts: String...) -> String {
+    parts.dropFirst().reduce(parts[0]) { ($0 as NSString).appendingPathComponent($1) }
+}
