@@ -71,7 +71,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ModelTests",
-            dependencies: ["LifelongEngine", "LifelongFormats", "LifelongModels"],
+            dependencies: ["LifelongEngine", "LifelongFormats", "LifelongModels", "LifelongLearning"],
             resources: [.copy("Fixtures")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),

@@ -17,34 +17,42 @@ import Testing
     }
 
     /// Runs `make()` over the stream in `directory`; stops after `stopAfterSteps` optimiser steps
-    /// when given (returns nil then).
+    /// (of the learner or of a teacher), or after the step that `stopAt` picks, when given
+    /// (returns nil then).
     func run<M: LifelongMethod>(_ make: () -> M, directory: String, resume: Bool = false,
-             stopAfterSteps: Int? = nil) throws -> (StreamRunner.Results, [[Float]])? {
+             stopAfterSteps: Int? = nil, stopAt: ((StepLog) -> Bool)? = nil) throws -> (StreamRunner.Results, [[Float]])? {
         let tokenizer = TaskTokenizer(base: ByteTokenizer())
-        let model = DecoderLM(config: DecoderConfig(architecture: .llama, vocabSize: tokenizer.vocabularySize, hiddenSize: 32,
-                                                    layerCount: 1, headCount: 2, maxPositions: 64), seed: 3)
+        let makeModel = {  // the run's starting model; L2KD's teachers start from copies of it
+            DecoderLM(config: DecoderConfig(architecture: .llama, vocabSize: ByteTokenizer().vocabularySize, hiddenSize: 32,
+                                            layerCount: 1, headCount: 2, maxPositions: 64), seed: 3)
+        }
+        let model = makeModel()
         var runner = StreamRunner(settings: settings, seed: 5, runDirectory: directory)
         runner.resume = resume
         runner.checkpointEvery = 4
-        var steps = 0
-        runner.report = { if case .trained = $0 { steps += 1 } }
-        runner.shouldStop = { stopAfterSteps.map { steps >= $0 } ?? false }
+        var steps = 0, picked = false
+        runner.report = { if case let .trained(step) = $0 { steps += 1; picked = picked || (stopAt?(step) ?? false) } }
+        runner.shouldStop = { picked || (stopAfterSteps.map { steps >= $0 } ?? false) }
         var method = make()
         do {
-            let results = try runner.run(&method, stream: stream, model: model, tokenizer: tokenizer, modelName: "tiny")
+            let results = try runner.run(&method, stream: stream, model: model, tokenizer: tokenizer, modelName: "tiny",
+                                         startingModel: makeModel)
             return (results, model.parameters.map(\.scalars))
         } catch is RunInterrupted {
             return nil
         }
     }
 
-    func checkResumeEquivalence<M: LifelongMethod>(_ make: () -> M, stopAfterSteps: Int) throws {
-        let base = NSTemporaryDirectory() + "resume-\(getpid())-\(stopAfterSteps)"
+    /// `insideStage`: the stop falls inside the learner's training (otherwise in a preparation,
+    /// such as a teacher's training, before the stage's first step).
+    func checkResumeEquivalence<M: LifelongMethod>(_ make: () -> M, stopAfterSteps: Int? = nil, stopAt: ((StepLog) -> Bool)? = nil,
+                                                   insideStage: Bool = true, tag: String = "") throws {
+        let base = NSTemporaryDirectory() + "resume-\(getpid())-\(stopAfterSteps ?? 0)\(tag)"
         defer { try? FileManager.default.removeItem(atPath: base) }
         let (expected, expectedWeights) = try #require(try run(make, directory: base + "/whole"))
-        #expect(try run(make, directory: base + "/parts", stopAfterSteps: stopAfterSteps) == nil, "the run stops when asked")
+        #expect(try run(make, directory: base + "/parts", stopAfterSteps: stopAfterSteps, stopAt: stopAt) == nil, "the run stops when asked")
         let checkpoint = try #require(try RunCheckpoints(runDirectory: base + "/parts").latest())
-        #expect(checkpoint.state.stepsDone > 0 || checkpoint.state.stageTrained, "stopped inside a stage: \(checkpoint.state)")
+        #expect((checkpoint.state.stepsDone > 0 || checkpoint.state.stageTrained) == insideStage, "stopped where expected: \(checkpoint.state)")
         let (resumed, resumedWeights) = try #require(try run(make, directory: base + "/parts", resume: true))
         #expect(resumed.matrix == expected.matrix)
         #expect(resumed.baseline == expected.baseline)
@@ -62,5 +70,20 @@ import Testing
 
     @Test func ewcResumesWithItsAnchor() throws {
         try checkResumeEquivalence({ EWC(strength: 100) }, stopAfterSteps: 14)
+    }
+
+    var l2kd: () -> L2KD {
+        { L2KD(lamol: LAMOL(prompting: .task, sampleRatio: 0.25, maxSampleLength: 30), variant: .seqSoft,
+               teacher: L2KD.TeacherSettings(epochs: 1)) }
+    }
+
+    @Test func l2kdResumesInsideATeachersTraining() throws {
+        let teacherOfSecondTask = "teacher:" + stream[1].name
+        try checkResumeEquivalence(l2kd, stopAt: { $0.task == teacherOfSecondTask && $0.step == 5 }, insideStage: false, tag: "teacher")
+    }
+
+    @Test func l2kdResumesInsideTheLearnersTraining() throws {
+        let secondTask = stream[1].name
+        try checkResumeEquivalence(l2kd, stopAt: { $0.task == secondTask && $0.step == 5 }, tag: "learner")
     }
 }

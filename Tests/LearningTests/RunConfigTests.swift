@@ -18,22 +18,48 @@ import Testing
         #expect(config.name == "other" && config.seed == 7 && config.model == "smollm2-135m")
         #expect(config.stream == ["clinc150:banking", "clinc150:travel"])
         #expect(config.subsampleTrain == 80 && config.subsampleTest == 40)
-        #expect(config.method == "lamol" && config.prompting == .generic && config.sampleRatio == 0.2)
+        let lamol = try #require(config.method as? LAMOL.Config)
+        #expect(lamol.name == "lamol" && lamol.prompting == .generic && lamol.sampleRatio == 0.2)
         #expect(config.training.learningRate == 1e-4 && config.training.epochs == 5)
         #expect(config.training.lmWeight == 0.25 && config.training.answerWeight == 5)  // LAMOL defaults kept
         // The resolved config parses back to the same values.
         let again = try RunConfig(yaml: config.yaml, source: "config.yaml")
-        #expect(again.yaml == config.yaml)
+        #expect(try again.yaml == config.yaml)
+        #expect(try again.difference(from: config) == nil)
+        #expect(try config.yaml.contains("learning_rate: 1e-4") || config.yaml.contains("learning_rate: 0.0001"))
+    }
+
+    /// Each method reads its own section; the resolved config parses back to itself, and a changed
+    /// value is named by its key.
+    @Test func methodSectionsRoundTripAndDifferencesNameTheKey() throws {
+        let l2kd = try RunConfig(yaml: example, overrides: ["method.name=l2kd", "method.variant=seq_soft", "method.teacher.epochs=2",
+                                                            "method.temperature=3"], source: "x.yaml")
+        let method = try #require(l2kd.method as? L2KD.Config)
+        #expect(method.variant == .seqSoft && method.temperature == 3 && method.teacher.epochs == 2 && method.lamol.prompting == .generic)
+        let again = try RunConfig(yaml: l2kd.yaml, source: "config.yaml")
+        #expect(try again.yaml == l2kd.yaml)
+        let other = try RunConfig(yaml: example, overrides: ["method.name=l2kd", "method.variant=seq_soft", "method.teacher.epochs=3",
+                                                             "method.temperature=3"], source: "x.yaml")
+        #expect(try other.difference(from: l2kd) == "method.teacher.epochs: 2 → 3")
+        let ewc = try RunConfig(yaml: "method: {name: ewc, ewc_lambda: 100}", source: "x.yaml")
+        #expect((ewc.method as? EWC.Config)?.strength == 100)
+        #expect(try RunConfig(yaml: ewc.yaml, source: "c.yaml").difference(from: ewc) == nil)
     }
 
     @Test(arguments: [
         ("nmae: x", "unknown key 'nmae'"),
         ("training: {epochz: 3}", "unknown key 'training.epochz'"),
-        ("method: {name: ewc2}", "method.name 'ewc2' is not one of"),
-        ("method: {prompting: both}", "method.prompting must be 'task' or 'gen'"),
+        ("method: {name: ewc2}", "'method.name' 'ewc2' is not one of"),
+        ("method: {prompting: both}", "'method.prompting' must be one of task, gen"),
+        ("method: {name: finetune, sample_ratio: 0.2}", "unknown key 'method.sample_ratio'"),
+        ("method: {name: ewc, ewc_lambda: .inf}", "'method.ewc_lambda' must be a finite number"),
+        ("method: {name: l2kd, variant: sentence}", "'method.variant' must be one of word, seq, seq_soft"),
+        ("method: {name: l2kd, teacher: {epoch: 2}}", "unknown key 'method.teacher.epoch'"),
         ("training: {epochs: many}", "'training.epochs' must be an integer"),
-        ("training: {epochs: 0}", "training.epochs must be at least 1"),
-        ("evaluation: {decoding: beam}", "evaluation.decoding must be 'greedy' or 'top_k'"),
+        ("training: {epochs: 0}", "'training.epochs' must be in 1…10000"),
+        ("training: {learning_rate: -1}", "'training.learning_rate' must be a finite number"),
+        ("seed: -1", "'seed' must be in 0…"),
+        ("evaluation: {decoding: beam}", "'evaluation.decoding' must be one of greedy, top_k"),
         ("name: ../escape", "must be a plain directory name"),
         ("- a\n- b", "must be a YAML mapping"),
     ])

@@ -114,17 +114,26 @@ public struct L2KD: LifelongMethod {
 
     public func objective(_ batch: TrainingBatch, model: DecoderLM, settings: TrainingSettings) -> [LossTerm] {
         guard variant.distils, let teacher else { return lamolObjective(batch, model: model, lmWeight: settings.lmWeight) }
+        return Self.wordKDObjective(batch, model: model, teacher: teacher, temperature: temperature, lmWeight: settings.lmWeight)
+    }
+
+    /// Word-KD's objective: on the QA sequences and (weighted λ) the LM sequences, KD terms at the
+    /// target positions of real current-task items and hard-label terms at those of the others.
+    public static func wordKDObjective(_ batch: TrainingBatch, model: DecoderLM, teacher: DecoderLM, temperature: Float,
+                                       lmWeight: Float) -> [LossTerm] {
         let isReal = { (item: Int) in batch.items[item].origin == .current }
-        var terms = distilled(batch.qa, name: "qa", model: model, teacher: teacher, isReal: isReal, weight: 1)
-        if let lm = batch.lm { terms += distilled(lm, name: "lm", model: model, teacher: teacher, isReal: isReal, weight: settings.lmWeight) }
+        var terms = distilled(batch.qa, name: "qa", model: model, teacher: teacher, temperature: temperature, isReal: isReal, weight: 1)
+        if let lm = batch.lm {
+            terms += distilled(lm, name: "lm", model: model, teacher: teacher, temperature: temperature, isReal: isReal, weight: lmWeight)
+        }
         return terms
     }
 
     /// The hard-label term on pseudo-samples and the KD term on real examples of one padded
     /// sequence batch, each weighted by its share of the target weight, so that their sum is the
     /// per-position weighted mean.
-    private func distilled(_ sequences: PaddedSequences, name: String, model: DecoderLM, teacher: DecoderLM,
-                           isReal: (Int) -> Bool, weight: Float) -> [LossTerm] {
+    private static func distilled(_ sequences: PaddedSequences, name: String, model: DecoderLM, teacher: DecoderLM,
+                                  temperature: Float, isReal: (Int) -> Bool, weight: Float) -> [LossTerm] {
         let logits = model.logits(sequences.tokens)
         let hardTargets = sequences.targets(keepingItems: { !isReal($0) })
         var kdWeights = [Float](repeating: 0, count: sequences.targets.count)

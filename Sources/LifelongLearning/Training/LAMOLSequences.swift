@@ -4,6 +4,11 @@ public struct TrainingSequence: Codable, Sendable, Equatable {
     public var tokens: [Int]
     public var targets: [Int]
     public var weights: [Float]
+
+    public init(tokens: [Int], targets: [Int], weights: [Float]) {
+        precondition(tokens.count == targets.count && tokens.count == weights.count, "TrainingSequence: lengths differ")
+        self.tokens = tokens; self.targets = targets; self.weights = weights
+    }
 }
 
 /// The two training formats of LAMOL (Sun et al., 2020), for an example tokenised as context c,
