@@ -6,6 +6,8 @@ import LifelongModels
 /// Benchmarks with the shapes of `../shared/bench/torch_reference.py`, printing one JSON line.
 ///   train-tiny     full training step (forward, backward, AdamW), tiny Llama, batch 16 × 128
 ///   train-smollm2  full training step, SmolLM2-135M, batch 8 × 128
+///   distill-smollm2  L2KD's Word-KD step: SmolLM2 student (forward, backward, AdamW) and a frozen
+///                  SmolLM2 teacher's forward (fp32, inference mode), T²·KL at every position, T = 2, batch 8 × 128
 ///   gen-batch      top-k 20 sampling with the KV cache, SmolLM2-135M, 32 sequences × 64 new tokens
 ///   gen-single     the same, 1 sequence × 128 new tokens
 ///   load           time to open the model file and dequantise it (median of `repeats`)
@@ -15,7 +17,7 @@ import LifelongModels
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure the engine's speed on the reference workloads.")
 
-    @Argument(help: "train-tiny, train-smollm2, gen-batch, gen-single, load, matmul or sgemm.") var workload: String
+    @Argument(help: "train-tiny, train-smollm2, distill-smollm2, gen-batch, gen-single, load, matmul or sgemm.") var workload: String
     @OptionGroup var compute: ComputeOptions
     @Option(help: "A GGUF file, a Hugging Face directory or a cached name, for the SmolLM2 workloads.")
     var model = "smollm2-135m"
@@ -32,6 +34,9 @@ struct Bench: ParsableCommand {
             try train(DecoderLM(config: config, seed: 0), batchSize: 16, length: 128)
         case "train-smollm2":
             try train(modelOption().loadDecoder(forTraining: true), batchSize: 8, length: 128)
+        case "distill-smollm2":
+            let option = try modelOption()
+            try train(option.loadDecoder(forTraining: true), batchSize: 8, length: 128, teacher: option.loadDecoder(forTraining: true))
         case "gen-batch":
             try generate(modelOption().loadDecoder(forTraining: false), sequences: 32, newTokens: 64)
         case "gen-single":
@@ -49,7 +54,7 @@ struct Bench: ParsableCommand {
         case "sgemm":
             try sgemmPeak()
         default:
-            throw ValidationError("unknown workload '\(workload)' (train-tiny, train-smollm2, gen-batch, gen-single, load, matmul, sgemm)")
+            throw ValidationError("unknown workload '\(workload)' (train-tiny, train-smollm2, distill-smollm2, gen-batch, gen-single, load, matmul, sgemm)")
         }
     }
 
@@ -66,20 +71,29 @@ struct Bench: ParsableCommand {
         print(String(decoding: data, as: UTF8.self))
     }
 
-    func train(_ model: DecoderLM, batchSize: Int, length: Int) throws {
+    /// A training step on random tokens: the LM loss, or with a `teacher` the Word-KD loss.
+    func train(_ model: DecoderLM, batchSize: Int, length: Int, teacher: DecoderLM? = nil) throws {
+        teacher?.setTrainable(false)
         var rng = SeededGenerator(seed: 0)
         let batch = TokenBatch(ids: (0..<(batchSize * length)).map { _ in Int(rng.next() % UInt64(model.config.vocabSize)) },
                                batchSize: batchSize, length: length)
         let optimizer = AdamW(parameters: model.parameters, learningRate: 1e-4, weightDecay: 0.01)
         func step() {
-            let loss = model.languageModelingLoss(batch)
+            let loss: Tensor
+            if let teacher {
+                let target = noGrad { teacher.logits(batch) }
+                loss = klDivergence(student: model.logits(batch), teacher: target, temperature: 2)
+            } else {
+                loss = model.languageModelingLoss(batch)
+            }
             loss.backward()
             optimizer.step()
             optimizer.zeroGrad()
         }
         step()  // warm-up
         let seconds = time { for _ in 0..<steps { step() } } / Double(steps)
-        let flops = 6.0 * Double(model.parameterCount) * Double(batchSize * length)
+        // 6 FLOPs per parameter and token for the student's step, 2 for the teacher's forward.
+        let flops = (6.0 * Double(model.parameterCount) + 2.0 * Double(teacher?.parameterCount ?? 0)) * Double(batchSize * length)
         try report(["tokens_per_second": Double(batchSize * length) / seconds, "seconds_per_step": seconds,
                     "gflops": flops / seconds / 1e9])
     }

@@ -73,15 +73,21 @@ struct Run: ParsableCommand {
 
 extension Lifelong {
     static func loadStream(_ config: RunConfig) throws -> [TaskData] {
-        let loader = try DatasetLoader(root: config.data)
+        var opened: DatasetLoader?
+        func loader() throws -> DatasetLoader {  // opened on first use: the synthetic stream needs no data
+            if opened == nil { opened = try DatasetLoader(root: config.data) }
+            return opened!
+        }
         var tasks: [TaskData] = []
         for entry in config.stream {
-            if BuiltInStreams.names.contains(entry) {
-                tasks += try BuiltInStreams.load(entry, loader: loader, seed: config.seed)
+            if entry == SyntheticTasks.streamName {
+                tasks += SyntheticTasks.demoStream()
+            } else if BuiltInStreams.names.contains(entry) {
+                tasks += try BuiltInStreams.load(entry, loader: loader(), seed: config.seed)
             } else if FileManager.default.fileExists(atPath: (entry as NSString).appendingPathComponent("train.jsonl")) {
                 tasks.append(try TaskDirectory.read(entry))
             } else {
-                tasks.append(try loader.load(entry))
+                tasks.append(try loader().load(entry))
             }
         }
         guard !tasks.isEmpty else { throw ValidationError("the stream is empty") }

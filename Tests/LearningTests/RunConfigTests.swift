@@ -41,6 +41,14 @@ import Testing
         let other = try RunConfig(yaml: example, overrides: ["method.name=l2kd", "method.variant=seq_soft", "method.teacher.epochs=3",
                                                              "method.temperature=3"], source: "x.yaml")
         #expect(try other.difference(from: l2kd) == "method.teacher.epochs: 2 → 3")
+        // Switching the method with --set keeps the file's keys the new method knows and drops the rest;
+        // a key given with --set is checked against the new method.
+        let finetune = try RunConfig(yaml: example, overrides: ["method.name=finetune"], source: "x.yaml")
+        #expect(finetune.method is Finetune.Config)
+        #expect(method.lamol.sampleRatio == 0.05, "l2kd keeps the file's LAMOL keys")
+        #expect { try RunConfig(yaml: example, overrides: ["method.name=finetune", "method.top_k=3"], source: "x.yaml") } throws: {
+            "\($0)".contains("unknown key 'method.top_k'")
+        }
         let ewc = try RunConfig(yaml: "method: {name: ewc, ewc_lambda: 100}", source: "x.yaml")
         #expect((ewc.method as? EWC.Config)?.strength == 100)
         #expect(try RunConfig(yaml: ewc.yaml, source: "c.yaml").difference(from: ewc) == nil)

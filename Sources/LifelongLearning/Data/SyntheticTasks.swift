@@ -34,6 +34,10 @@ public enum SyntheticTasks {
     }
 
     /// The demo stream: sentiment → lastword → addition.
+    /// The name of the demo's stream in a run config (`stream: synthetic`): `demoStream()` with its
+    /// defaults, the same data for every run seed.
+    public static let streamName = "synthetic"
+
     public static func demoStream(train: Int = 400, test: Int = 60, seed: UInt64 = 1) -> [TaskData] {
         [sentiment(train: train, test: test, seed: seed), lastWord(train: train, test: test, seed: seed &+ 1),
          addition(train: train, test: test, seed: seed &+ 2)]

@@ -20,12 +20,13 @@ public enum MethodRegistry {
 
     public static var names: [String] { configs.map(\.name) }
 
-    static func config(named name: String, section: ConfigSection) throws -> any MethodConfig {
+    /// `ignoring`: keys the section may hold that this method does not know (see `RunConfig`).
+    static func config(named name: String, section: ConfigSection, ignoring: Set<String> = []) throws -> any MethodConfig {
         guard let type = configs.first(where: { $0.name == name })?.type else {
             throw section.error("name", "'\(name)' is not one of \(names.joined(separator: ", "))")
         }
         let config = try type.init(name: name, section: section)
-        try section.finish()
+        try section.finish(ignoring: ignoring)
         return config
     }
 }

@@ -70,9 +70,9 @@ public final class ConfigSection {
         return ConfigSection(map, prefix: "\(prefix)\(key).", source: source)
     }
 
-    /// Fails on the first key of the mapping that was never read.
-    public func finish() throws {
-        for key in values.keys.sorted() where !read.contains(key) {
+    /// Fails on the first key of the mapping that was never read (except those in `ignoring`).
+    public func finish(ignoring: Set<String> = []) throws {
+        for key in values.keys.sorted() where !read.contains(key) && !ignoring.contains(key) {
             let allowed = Array(Set(read)).sorted()
             throw FormatError(file: source, "unknown key '\(prefix)\(key)' (allowed: \(allowed.joined(separator: ", ")))")
         }

@@ -61,15 +61,23 @@ public struct RunConfig: Encodable, Sendable {
         do { loaded = try Yams.load(yaml: text) } catch { throw FormatError(file: source, "not valid YAML: \(error)") }
         guard let root = loaded as? [String: Any] else { throw FormatError(file: source, "the config must be a YAML mapping") }
         var tree = root
+        var overridden: Set<String> = []
         for override in overrides {
             guard let equals = override.firstIndex(of: "="), equals != override.startIndex else {
                 throw FormatError(file: "--set \(override)", "expected key=value")
             }
             let path = override[..<equals].split(separator: ".").map(String.init)
+            overridden.insert(path.joined(separator: "."))
             let value = try Yams.load(yaml: String(override[override.index(after: equals)...])) ?? ""
             tree = Self.setting(tree, path[...], value)
         }
-        try apply(ConfigSection(tree, prefix: "", source: source))
+        // `--set method.name=other` switches the file's method section to another method: the file's
+        // method keys the other method does not know are dropped (LAMOL's keys stay for L2KD, go for
+        // fine-tuning); keys given with --set are always checked.
+        let fileMethod = root["method"] as? [String: Any]
+        let switched = overridden.contains("method.name") && (fileMethod?["name"] as? String ?? "lamol") != ((tree["method"] as? [String: Any])?["name"] as? String)
+        let lenient = switched ? Set((fileMethod ?? [:]).keys.filter { !overridden.contains("method.\($0)") }) : []
+        try apply(ConfigSection(tree, prefix: "", source: source), lenientMethodKeys: lenient)
     }
 
     private static func setting(_ tree: [String: Any], _ path: ArraySlice<String>, _ value: Any) -> [String: Any] {
@@ -79,7 +87,7 @@ public struct RunConfig: Encodable, Sendable {
         return copy
     }
 
-    private mutating func apply(_ top: ConfigSection) throws {
+    private mutating func apply(_ top: ConfigSection, lenientMethodKeys: Set<String>) throws {
         name = try top.string("name") ?? name
         guard !name.isEmpty, !name.contains("/"), !name.hasPrefix("."), !name.contains("\0") else {
             throw top.error("name", "'\(name)' must be a plain directory name")
@@ -96,7 +104,7 @@ public struct RunConfig: Encodable, Sendable {
             try s.finish()
         }
         let m = try top.section("method") ?? ConfigSection([:], prefix: "method.", source: top.source)
-        method = try MethodRegistry.config(named: try m.string("name") ?? "lamol", section: m)
+        method = try MethodRegistry.config(named: try m.string("name") ?? "lamol", section: m, ignoring: lenientMethodKeys)
         if let t = try top.section("training") { try readTraining(t) }
         if let e = try top.section("evaluation") {
             evaluation.decoding = try e.choice("decoding", Evaluation.Decoding.self, allowed: [.greedy, .topK]) ?? evaluation.decoding
