@@ -80,24 +80,30 @@ import Testing
     @Test func reportShowsMatricesComparisonAndDefinitions() throws {
         let directory = NSTemporaryDirectory() + "report-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        func write(_ method: String, _ matrix: [[Double]]) throws {
+        func write(_ method: String, _ matrix: [[Double]], extra: [String: Any] = [:]) throws {
             let path = "\(directory)/\(method)"
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            let results: [String: Any] = [
+            var results: [String: Any] = [
                 "method": method, "model": "m", "seed": 1, "tasks": ["a", "b"], "task_metrics": ["em", "em"], "matrix": matrix,
                 "baseline": [0, 0], "final_average": matrix.last!.reduce(0, +) / 2, "pseudo_samples": [],
                 "seconds_training": 1, "seconds_evaluating": 1, "formulas": [],
             ]
+            results.merge(extra) { $1 }
             try JSONSerialization.data(withJSONObject: results).write(to: URL(fileURLWithPath: path + "/results.json"))
         }
         try write("finetune", [[90, 0], [10, 80]])
         try write("multitask", [[85, 75]])
-        let report = try Report(runDirectories: ["\(directory)/finetune", "\(directory)/multitask"])
+        try write("l2kd-word", [[92, 0], [70, 84]], extra: ["method_statistics": ["teachers": [
+            ["task": "a", "score": 95.0, "answers": 10, "answers_equal_to_gold": 9], ["task": "b", "score": 88.0]]]])
+        let report = try Report(runDirectories: ["\(directory)/finetune", "\(directory)/multitask", "\(directory)/l2kd-word"])
         let md = report.markdown()
         #expect(md.contains("| finetune | finetune | 45.0 | -80.0 |"))          // ACC (10+80)/2, BWT 10−90
         #expect(md.contains("| 35.0 |"))                                          // gap to multitask: 80 − 45
         #expect(md.contains("BWT = (1/(T−1)) Σ_{j<T} (R[T][j] − R[j][j])"))
+        // L2KD's teachers beside the learner: teacher, learner right after the task (R[j][j]), at the end.
+        #expect(md.contains("| a | 95.0 | 92.0 | 70.0 | 9 / 10 |") && md.contains("| b | 88.0 | 84.0 | 84.0 | — |"))
         let html = report.html()
+        #expect(html.contains("Teachers (L2KD)"))
         #expect(html.contains("<svg") && html.contains("after a") && html.contains("<polyline"))
         #expect { try Report(runDirectories: ["/nonexistent"]) } throws: { "\($0)".contains("/nonexistent/results.json") }
     }

@@ -58,6 +58,8 @@ public struct Report {
             let stageNames = r.matrix.count == r.tasks.count ? r.tasks : ["all tasks"]
             md += table(["after ↓ / task →"] + r.tasks,
                         [["untrained"] + r.baseline.map { f($0) }] + zip(stageNames, r.matrix).map { [$0] + $1.map { f($0) } })
+            let teachers = teacherRows(r)
+            if !teachers.isEmpty { md += "\nTeachers (L2KD): each teacher's score on its own task beside the learner's:\n\n" + table(Self.teacherHeader, teachers) }
             if !r.pseudoSamples.isEmpty {
                 md += "\nPseudo-samples:\n\n"
                 md += table(["for task", "of", "generated", "kept", "discarded", "duplicates", "mean length"], r.pseudoSamples.map { s in
@@ -67,7 +69,26 @@ public struct Report {
                 })
             }
         }
-        md += "\n## Definitions\n\nT tasks; R[i][j] the score on task j after training task i; b_j the untrained model's score.\n\n"
+        md += ""
+        return md + definitionsMarkdown()
+    }
+
+    static let teacherHeader = ["task", "teacher", "learner after the task", "learner at the end", "Seq-KD answers = gold"]
+
+    /// L2KD: each teacher's score on its task beside the learner's, right after the task and at the end.
+    func teacherRows(_ r: StreamRunner.Results) -> [[String]] {
+        guard case let .array(records)? = r.methodStatistics?["teachers"] else { return [] }
+        return records.compactMap { record -> [String]? in
+            guard case let .string(task)? = record["task"], let j = r.tasks.firstIndex(of: task) else { return nil }
+            let afterTask = j < r.matrix.count && r.matrix.count == r.tasks.count ? r.matrix[j][j] : nil
+            let equal = record["answers_equal_to_gold"]?.number, total = record["answers"]?.number
+            return [task, f(record["score"]?.number), f(afterTask), f(r.matrix.last.map { $0[j] }),
+                    equal.flatMap { e in total.map { "\(Int(e)) / \(Int($0))" } } ?? "—"]
+        }
+    }
+
+    func definitionsMarkdown() -> String {
+        var md = "\n## Definitions\n\nT tasks; R[i][j] the score on task j after training task i; b_j the untrained model's score.\n\n"
         md += ContinualMetrics.formulas.map { "- \($0)" }.joined(separator: "\n")
         md += "\n- Gap to multitask = ACC(multitask) − ACC\n- Scores: EM (exact match, case-sensitive), nEM, nF1 (SQuAD normalisation), accuracy, macro-F1; all 0–100.\n"
         return md
@@ -146,6 +167,8 @@ public struct Report {
             page += "<h2>\(escape(r.method)) — \(escape((run.directory as NSString).lastPathComponent))</h2>"
             page += "<p>Model \(escape(r.model)), seed \(r.seed). Score matrix R (row: after stage, column: task).</p>"
             page += heatmap(r) + curves(r)
+            let teachers = teacherRows(r)
+            if !teachers.isEmpty { page += "<h3>Teachers (L2KD)</h3>" + htmlTable(Self.teacherHeader, teachers) }
             if !r.pseudoSamples.isEmpty {
                 page += "<h3>Pseudo-samples</h3>" + htmlTable(["for task", "of", "generated", "kept", "discarded", "duplicates"], r.pseudoSamples.map { s in
                     [s.forTask, s.of, "\(s.generated)", "\(s.kept)", s.discarded.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "), "\(s.duplicates)"]
