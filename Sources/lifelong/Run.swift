@@ -14,6 +14,7 @@ struct Run: ParsableCommand {
     var overrides: [String] = []
     @Option(help: "Parent directory of the run directory.") var runs = "runs"
     @Flag(help: "Continue the run from its last checkpoint (same config and --set options).") var resume = false
+    @Flag(help: "Replace an existing run of the same name (its checkpoints, log, samples and teachers are deleted).") var overwrite = false
     @OptionGroup var compute: ComputeOptions
 
     func run() throws {
@@ -22,6 +23,15 @@ struct Run: ParsableCommand {
         let settings = try RunConfig(yaml: text, overrides: overrides, source: config)
         let directory = (runs as NSString).appendingPathComponent(settings.name)
         let savedConfig = (directory as NSString).appendingPathComponent("config.yaml")
+        guard !(resume && overwrite) else { throw ValidationError("--resume and --overwrite exclude each other") }
+        let lock = try RunDirectoryLock(runDirectory: directory)
+        defer { withExtendedLifetime(lock) {} }
+        let holdsRun = ["config.yaml", "checkpoints", "results.json"].contains {
+            FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent($0))
+        }
+        if holdsRun && !resume && !overwrite {
+            throw ValidationError("\(directory) already holds a run; continue it with --resume, or replace it with --overwrite")
+        }
         if resume {
             guard let saved = try? String(contentsOfFile: savedConfig, encoding: .utf8) else {
                 throw ValidationError("--resume: \(savedConfig) not found; there is no run to resume")

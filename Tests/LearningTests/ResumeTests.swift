@@ -20,7 +20,8 @@ import Testing
     /// (of the learner or of a teacher), or after the step that `stopAt` picks, when given
     /// (returns nil then).
     func run<M: LifelongMethod>(_ make: () -> M, directory: String, resume: Bool = false,
-             stopAfterSteps: Int? = nil, stopAt: ((StepLog) -> Bool)? = nil) throws -> (StreamRunner.Results, [[Float]])? {
+             stopAfterSteps: Int? = nil, stopAt: ((StepLog) -> Bool)? = nil,
+             stopWhileGenerating: Bool = false) throws -> (StreamRunner.Results, [[Float]])? {
         let tokenizer = TaskTokenizer(base: ByteTokenizer())
         let makeModel = {  // the run's starting model; L2KD's teachers start from copies of it
             DecoderLM(config: DecoderConfig(architecture: .llama, vocabSize: ByteTokenizer().vocabularySize, hiddenSize: 32,
@@ -31,7 +32,10 @@ import Testing
         runner.resume = resume
         runner.checkpointEvery = 4
         var steps = 0, picked = false
-        runner.report = { if case let .trained(step) = $0 { steps += 1; picked = picked || (stopAt?(step) ?? false) } }
+        runner.report = {
+            if case let .trained(step) = $0 { steps += 1; picked = picked || (stopAt?(step) ?? false) }
+            if case .generating = $0, stopWhileGenerating { picked = true }
+        }
         runner.shouldStop = { picked || (stopAfterSteps.map { steps >= $0 } ?? false) }
         var method = make()
         do {
@@ -46,11 +50,12 @@ import Testing
     /// `insideStage`: the stop falls inside the learner's training (otherwise in a preparation,
     /// such as a teacher's training, before the stage's first step).
     func checkResumeEquivalence<M: LifelongMethod>(_ make: () -> M, stopAfterSteps: Int? = nil, stopAt: ((StepLog) -> Bool)? = nil,
-                                                   insideStage: Bool = true, tag: String = "") throws {
+                                                   stopWhileGenerating: Bool = false, insideStage: Bool = true, tag: String = "") throws {
         let base = NSTemporaryDirectory() + "resume-\(getpid())-\(stopAfterSteps ?? 0)\(tag)"
         defer { try? FileManager.default.removeItem(atPath: base) }
         let (expected, expectedWeights) = try #require(try run(make, directory: base + "/whole"))
-        #expect(try run(make, directory: base + "/parts", stopAfterSteps: stopAfterSteps, stopAt: stopAt) == nil, "the run stops when asked")
+        #expect(try run(make, directory: base + "/parts", stopAfterSteps: stopAfterSteps, stopAt: stopAt,
+                        stopWhileGenerating: stopWhileGenerating) == nil, "the run stops when asked")
         let checkpoint = try #require(try RunCheckpoints(runDirectory: base + "/parts").latest())
         #expect((checkpoint.state.stepsDone > 0 || checkpoint.state.stageTrained) == insideStage, "stopped where expected: \(checkpoint.state)")
         let (resumed, resumedWeights) = try #require(try run(make, directory: base + "/parts", resume: true))
@@ -66,6 +71,12 @@ import Testing
     @Test func lamolResumesMidTask() throws {
         // Stage 2 (index 1) has pseudo-samples; 13 steps in is inside it.
         try checkResumeEquivalence({ LAMOL(prompting: .task, sampleRatio: 0.25, maxSampleLength: 30) }, stopAfterSteps: 13)
+    }
+
+    /// Ctrl-C while LAMOL generates pseudo-samples stops the run there; it resumes at the stage's start.
+    @Test func lamolStopsWhileGeneratingAndResumes() throws {
+        try checkResumeEquivalence({ LAMOL(prompting: .task, sampleRatio: 0.25, maxSampleLength: 30) }, stopWhileGenerating: true,
+                                   insideStage: false, tag: "generating")
     }
 
     @Test func ewcResumesWithItsAnchor() throws {

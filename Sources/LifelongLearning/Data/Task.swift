@@ -1,3 +1,4 @@
+import LifelongFormats
 import LifelongEngine
 
 /// One example in the decaNLP / LAMOL format: every task is context, question → answer.
@@ -81,5 +82,25 @@ struct SeededShuffler {
             result.swapAt(i, j)
         }
         return result
+    }
+}
+
+extension TaskData {
+    /// Names a run can use for files (`samples/<name>.jsonl`, `teachers/<name>/`) and for the task's
+    /// `__<name>__` token: not empty, no path separator or NUL, not `.`/`..`, not a name of the
+    /// other special tokens (`ans`, `gen`, `eos`), and unique in the stream.
+    public static func validateNames(_ stream: [TaskData]) throws {
+        var seen = Set<String>()
+        for task in stream {
+            let name = task.name
+            let problem: String? =
+                name.isEmpty ? "is empty"
+                : name.contains("/") || name.contains("\\") || name.contains("\0") ? "contains a path separator or NUL"
+                : name == "." || name == ".." || name.hasPrefix(".") ? "starts with a dot"
+                : ["ans", "gen", "eos"].contains(name) ? "is the name of a special token (__\(name)__)"
+                : name.count > 200 ? "is longer than 200 characters"
+                : !seen.insert(name).inserted ? "appears twice in the stream" : nil
+            if let problem { throw FormatError(file: "task '\(name)'", "the task name \(problem)") }
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LifelongEngine
+import LifelongFormats
 import LifelongModels
 
 /// LAMOL (Sun, Ho & Lee, ICLR 2020): the model learns each task with the QA and LM losses, and
@@ -74,7 +75,7 @@ public struct LAMOL: LifelongMethod {
                 continue
             }
             let prompt = source.map { gen($0.name, context.tokenizer) } ?? context.tokenizer.generic
-            let (kept, stats) = generate(count: count, prompt: prompt, forTask: task.name, of: source?.name ?? "all", context: context, seed: UInt64(index))
+            let (kept, stats) = try generate(count: count, prompt: prompt, forTask: task.name, of: source?.name ?? "all", context: context, seed: UInt64(index))
             items += kept.map { context.item(contextQuestion: $0.0, answer: $0.1, gen: prompt, origin: .pseudo) }
             pseudoSamples.append(stats)
         }
@@ -84,16 +85,20 @@ public struct LAMOL: LifelongMethod {
     /// Samples `count` sequences after `prompt` (top-k), keeps those with exactly one ANS and an
     /// EOS, and writes all of them (discarded ones with the reason) to `samples/<task>.jsonl`.
     func generate(count: Int, prompt: Int, forTask task: String, of source: String, context: StageContext,
-                  seed: UInt64) -> (kept: [([Int], [Int])], SampleStatistics) {
+                  seed: UInt64) throws -> (kept: [([Int], [Int])], SampleStatistics) {
         let tokenizer = context.tokenizer
-        let outputs = stride(from: 0, to: count, by: 64).flatMap { start in
+        var outputs: [[Int]] = []
+        for start in stride(from: 0, to: count, by: 64) {
             context.report(.generating(done: start, total: count))
-            return context.model.generate(prompts: [[Int]](repeating: [prompt], count: min(64, count - start)),
+            outputs += context.model.generate(prompts: [[Int]](repeating: [prompt], count: min(64, count - start)),
                                    options: GenerationOptions(maxNewTokens: maxSampleLength, strategy: .sample(topK: topK),
                                                               stopTokens: [tokenizer.endOfExample],
                                                               seed: context.seed &+ seed &* 1_000_003 &+ UInt64(start),
                                                               suppressed: requireAnswer ? ([tokenizer.endOfExample], tokenizer.answer) : nil))
-        }.map { $0.count < maxSampleLength ? $0 + [tokenizer.endOfExample] : $0 }  // shorter than the cap: it stopped at EOS
+            // Ctrl-C after each batch: the stage has not trained, so the run resumes at its start.
+            if context.shouldStop() { throw RunInterrupted(checkpoint: context.runDirectory.map { $0 + "/checkpoints" } ?? "(no run directory)") }
+        }
+        outputs = outputs.map { $0.count < maxSampleLength ? $0 + [tokenizer.endOfExample] : $0 }  // shorter than the cap: it stopped at EOS
         var stats = SampleStatistics(forTask: task, of: source, generated: outputs.count, kept: 0)
         var kept: [([Int], [Int])] = [], lines: [String] = [], seen = Set<[Int]>()
         for output in outputs {
@@ -115,7 +120,7 @@ public struct LAMOL: LifelongMethod {
         stats.kept = kept.count
         if let path = context.samplesFile(for: task) {
             let previous = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            try? (previous + lines.map { $0 + "\n" }.joined()).write(toFile: path, atomically: true, encoding: .utf8)
+            try writeAtomically(Data((previous + lines.map { $0 + "\n" }.joined()).utf8), to: path)
         }
         return (kept, stats)
     }

@@ -41,6 +41,8 @@ public struct RunState: Codable, Sendable {
     /// The checkpoint has weights (false before any training).
     public var hasWeights = false
 
+    public init() {}
+
     enum CodingKeys: String, CodingKey {
         case stage, matrix, baseline
         case stepsDone = "steps_done", stageTrained = "stage_trained", optimizerSteps = "optimizer_steps"
@@ -90,9 +92,13 @@ public struct RunCheckpoints {
     public func save(_ state: RunState, model: DecoderLM?, optimizer: AdamW?, method: MethodState,
                      items: [TrainingItem]?) throws {
         let fm = FileManager.default
-        let tag = "stage\(state.stage)-step\(state.stepsDone)\(state.stageTrained ? "-trained" : "")"
+        // A new folder every time, even for a tag written before (Ctrl-C during an evaluation, then
+        // --resume and Ctrl-C again): the folder `latest` names is never touched until it has a successor.
+        let base = "stage\(state.stage)-step\(state.stepsDone)\(state.stageTrained ? "-trained" : "")"
+        let existing = Set((try? fm.contentsOfDirectory(atPath: directory)) ?? [])
+        var tag = base, copy = 1
+        while existing.contains(tag) { tag = "\(base).\(copy)"; copy += 1 }
         let folder = path(tag)
-        try? fm.removeItem(atPath: folder)
         try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
         func file(_ name: String) -> String { (folder as NSString).appendingPathComponent(name) }
         if let model {

@@ -31,6 +31,7 @@ final class RunSession<M: LifelongMethod> {
         self.evaluator = evaluator
         stages = method.trainsOnUnion ? [0] : Array(stream.indices)
         if runner.resume && runner.runDirectory == nil { throw FormatError(file: "run", "--resume needs a run directory") }
+        try TaskData.validateNames(stream)
     }
 
     deinit { try? logFile?.close() }
@@ -47,8 +48,9 @@ final class RunSession<M: LifelongMethod> {
                                                     withIntermediateDirectories: true)
             if runner.resume, let (saved, folder) = try checkpoints.latest() {
                 state = saved; resumedFrom = folder
-            } else {
+            } else {  // a fresh run: nothing of an earlier run in this directory is reused
                 checkpoints.removeAll()
+                try? FileManager.default.removeItem(atPath: (runDirectory as NSString).appendingPathComponent("teachers"))
             }
             try openLog(in: runDirectory)
         }
@@ -159,7 +161,7 @@ final class RunSession<M: LifelongMethod> {
             objective: { method.objective($0, model: model, settings: settings) },
             penalty: { method.penalty(model) }
         ) { step, optimizer in
-            self.log(step)
+            try self.log(step)
             self.report(.trained(step))
             self.state.stepsDone = step.step + 1
             self.state.optimizerSteps = optimizer.stepCount
@@ -179,10 +181,14 @@ final class RunSession<M: LifelongMethod> {
 
     // MARK: Files: the log, checkpoints, results
 
-    private func log(_ step: StepLog) {
+    /// Appends a step to `log.jsonl`; a failed write (a full disk) stops the run with the error.
+    private func log(_ step: StepLog) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        if let line = try? encoder.encode(step) { logFile?.write(line + Data("\n".utf8)) }
+        guard let logFile else { return }
+        do { try logFile.write(contentsOf: try encoder.encode(step) + Data("\n".utf8)) } catch {
+            throw FormatError(file: (runner.runDirectory! as NSString).appendingPathComponent("log.jsonl"), "cannot write: \(error.localizedDescription)")
+        }
     }
 
     /// `trainingSeconds`: time spent in the current stage, not yet added to the state.
