@@ -58,3 +58,26 @@ import Testing
         #expect { try TaskData.validateNames([task, task]) } throws: { "\($0)".contains("appears twice") }
     }
 }
+
+@Suite struct DivergenceTests {
+    /// A step whose loss is not finite stops training with the step's numbers, before the optimiser
+    /// touches any weight.
+    @Test func aNonFiniteLossStopsTrainingBeforeTheUpdate() throws {
+        let tokenizer = TaskTokenizer(base: ByteTokenizer())
+        _ = (tokenizer.answer, tokenizer.endOfExample)
+        let model = DecoderLM(config: DecoderConfig(architecture: .gpt2, vocabSize: tokenizer.vocabularySize, hiddenSize: 16,
+                                                    layerCount: 1, headCount: 2, maxPositions: 32), seed: 1)
+        model.namedParameters.first { $0.name.hasSuffix("ln_f.weight") }!.tensor.data[0] = .nan
+        let before = model.parameters.map(\.scalars)
+        let task = SyntheticTasks.addition(train: 8, test: 1, seed: 1)
+        let context = StageContext(index: 0, stream: [task], model: model, tokenizer: tokenizer, settings: TrainingSettings(), seed: 1)
+        var method = Finetune()
+        let items = try method.planStage(context).items
+        #expect { try SequenceTrainer(settings: TrainingSettings(), padToken: tokenizer.endOfExample)
+            .train(model, items: items, taskName: "addition", seed: 1) } throws: {
+            "\($0)".contains("training diverged on addition at step 1: qa_loss is nan")
+        }
+        let after = model.parameters.map(\.scalars)
+        #expect(zip(before, after).allSatisfy { a, b in zip(a, b).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) } })
+    }
+}

@@ -108,7 +108,13 @@ public struct SequenceTrainer {
                 sums.add([term], scale: 1)
                 weightedSum([term]).backward()
             }
-            clipGradientNorm(model.parameters, maxNorm: settings.maxGradientNorm)
+            // A diverged step (a learning rate too high, a bad λ) must not reach the weights: the run
+            // stops with the step's numbers and its last checkpoint stays the last good state.
+            let norm = clipGradientNorm(model.parameters, maxNorm: settings.maxGradientNorm)
+            if let bad = sums.values.first(where: { !$0.value.isFinite }) {
+                throw TrainingDiverged(task: taskName, step: step, what: bad.name, value: bad.value)
+            }
+            if !norm.isFinite { throw TrainingDiverged(task: taskName, step: step, what: "gradient norm", value: norm) }
             optimizer.step()
             let log = StepLog(step: step, totalSteps: steps.count, epoch: epoch, task: taskName, losses: sums.values,
                               learningRate: optimizer.learningRate,
@@ -141,6 +147,15 @@ public struct SequenceTrainer {
     /// Weighted mean cross-entropy of a padded batch of sequences.
     func loss(_ model: DecoderLM, _ sequences: [TrainingSequence]) -> Tensor {
         PaddedSequences(sequences.enumerated().map { ($0, $1) }, padToken: padToken).crossEntropyLoss(model)
+    }
+}
+
+/// Thrown when a step's loss or gradient is not finite; the weights were not updated.
+public struct TrainingDiverged: Error, CustomStringConvertible {
+    public let task: String, step: Int, what: String, value: Float
+    public var description: String {
+        "training diverged on \(task) at step \(step + 1): \(what) is \(value); the weights were not updated and the last "
+            + "checkpoint is the last good state (lower training.learning_rate or the loss weights, then --resume or --overwrite)"
     }
 }
 
