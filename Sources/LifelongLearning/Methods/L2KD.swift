@@ -75,6 +75,7 @@ public struct L2KD: LifelongMethod {
         let realItems = task.train.map { context.item($0, gen: gen) }
         let (teacher, trained) = try TeacherTrainer(settings: teacherSettings).teacher(context, items: context.resumedItems == nil ? realItems : [])
         self.teacher = teacher
+        defer { if !variant.distils { self.teacher = nil } }  // Seq-KD needs the teacher only for its answers
         if trained || !teachers.contains(where: { $0.task == task.name }) {
             teachers.removeAll { $0.task == task.name }
             let score = context.evaluator.map { $0.evaluate(teacher, on: task, seed: context.seed).score }
@@ -82,8 +83,14 @@ public struct L2KD: LifelongMethod {
             context.report(.message("  l2kd: teacher of \(task.name) scores \(score.map { String(format: "%.1f", $0) } ?? "–")"))
         }
         var plan = try lamol.planStage(context)
-        guard context.resumedItems == nil, variant.replacesAnswers else { return plan }
-        // LAMOL's plan starts with the task's real examples, in order.
+        if context.resumedItems == nil && variant.replacesAnswers { useTeacherAnswers(teacher, in: &plan, gen: gen, context: context) }
+        return plan
+    }
+
+    /// Seq-KD: the task's real items (at the start of LAMOL's plan, in order) get the teacher's
+    /// greedy answers (the gold one where the teacher answers nothing); counts the agreements.
+    private mutating func useTeacherAnswers(_ teacher: DecoderLM, in plan: inout StagePlan, gen: Int, context: StageContext) {
+        let task = context.task
         let answers = teacherAnswers(teacher, examples: task.train, context: context)
         var equal = 0
         for (i, example) in task.train.enumerated() {
@@ -94,7 +101,6 @@ public struct L2KD: LifelongMethod {
         if let i = teachers.firstIndex(where: { $0.task == task.name }) {
             teachers[i].answersEqualToGold = equal; teachers[i].answers = task.train.count
         }
-        return plan
     }
 
     /// The teacher's greedy answer to each example (`c q ANS` → tokens before EOS), in batches.
