@@ -79,6 +79,7 @@ struct Generate: ParsableCommand {
         let decoder = try model.loadDecoder(forTraining: false)
         let promptIds = tokenizer.encode(prompt)
         guard !promptIds.isEmpty else { throw ValidationError("the prompt is empty") }
+        try checkGenerationFits(decoder, promptLength: promptIds.count, maxTokens: maxTokens)
         let sampling = topK != nil || topP != nil || temperature != nil
         let strategy: SamplingStrategy = sampling ? .sample(temperature: temperature ?? 1, topK: topK, topP: topP) : .greedy
         let stops = Set([tokenizer.eosToken].compactMap { $0 })
@@ -107,5 +108,16 @@ struct Embed: ParsableCommand {
         for vector in encoder.embed(texts) {
             print("[" + vector.map { String(format: "%.7g", $0) }.joined(separator: ", ") + "]")
         }
+    }
+}
+
+/// A generation must fit the model's positions: refused with the numbers instead of failing inside.
+func checkGenerationFits(_ model: DecoderLM, promptLength: Int, maxTokens: Int, count: Int = 1) throws {
+    guard maxTokens >= 1 else { throw ValidationError("--max-tokens must be at least 1") }
+    guard (1...4096).contains(count) else { throw ValidationError("--count must be in 1…4096") }
+    let needed = promptLength + maxTokens
+    guard needed <= model.config.maxPositions else {
+        throw ValidationError("a \(promptLength)-token prompt and --max-tokens \(maxTokens) need \(needed) positions; "
+                              + "the model has \(model.config.maxPositions) (lower --max-tokens to at most \(max(0, model.config.maxPositions - promptLength)))")
     }
 }

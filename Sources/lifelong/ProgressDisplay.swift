@@ -93,5 +93,7 @@ final class InterruptRequest: @unchecked Sendable {
         self.source = source
     }
 
+    deinit { source?.cancel() }
+
     var isRequested: Bool { lock.withLock { requested } }
 }

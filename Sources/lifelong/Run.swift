@@ -21,6 +21,28 @@ struct Run: ParsableCommand {
         try compute.apply()
         guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw ValidationError("cannot read \(config)") }
         let settings = try RunConfig(yaml: text, overrides: overrides, source: config)
+        do {
+            let (results, directory) = try Lifelong.execute(settings, runs: runs, resume: resume, overwrite: overwrite)
+            if let m = results.metrics {
+                print(String(format: "ACC %.2f  BWT %.2f  FWT %.2f  forgetting %.2f  learning accuracy %.2f", m.acc, m.bwt ?? .nan,
+                             m.fwt ?? .nan, m.forgetting ?? .nan, m.learningAcc))
+            } else {
+                print(String(format: "ACC %.2f", results.finalAverage))
+            }
+            print("Results: \(directory)/results.json")
+        } catch let stop as RunInterrupted {
+            let options = overrides.map { "--set '\($0)' " }.joined() + (runs == "runs" ? "" : "--runs \(runs) ")
+            print("\(stop.description)\nContinue with: lifelong run \(config) \(options)--resume")
+            throw ExitCode(130)
+        }
+    }
+}
+
+extension Lifelong {
+    /// Runs a config in `<runs>/<name>/`: takes the directory's lock, refuses a directory that holds
+    /// a run unless resuming or overwriting, checks a resumed config against the saved one, writes
+    /// `config.yaml` once the stream and the model have loaded, and runs the method.
+    static func execute(_ settings: RunConfig, runs: String, resume: Bool, overwrite: Bool) throws -> (StreamRunner.Results, String) {
         let directory = (runs as NSString).appendingPathComponent(settings.name)
         let savedConfig = (directory as NSString).appendingPathComponent("config.yaml")
         guard !(resume && overwrite) else { throw ValidationError("--resume and --overwrite exclude each other") }
@@ -40,13 +62,11 @@ struct Run: ParsableCommand {
                 throw ValidationError("--resume: the config differs from \(savedConfig) at \(difference); resume with the same config and --set options")
             }
         }
-        let stream = try Lifelong.loadStream(settings)
+        let stream = try loadStream(settings)
         print("Stream: " + stream.map { "\($0.name) (\($0.train.count)/\($0.test.count))" }.joined(separator: " → "))
-        let (model, base) = try Lifelong.loadModel(settings)
+        let (model, base) = try loadModel(settings)
         // Written once the stream and the model have loaded: a start that fails leaves no config behind.
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try writeAtomically(Data(try settings.yaml.utf8), to: savedConfig)
-        let tokenizer = TaskTokenizer(base: base)
         var runner = StreamRunner(settings: settings.training, seed: settings.seed, runDirectory: directory)
         let display = ProgressDisplay(epochs: settings.training.epochs), interrupt = InterruptRequest()
         runner.report = display.handle
@@ -55,33 +75,12 @@ struct Run: ParsableCommand {
         runner.checkpointEvery = settings.checkpointEvery
         runner.evaluation.batchSize = settings.evaluation.batchSize
         if settings.evaluation.decoding == .topK { runner.evaluation.strategy = .sample(topK: settings.evaluation.topK) }
-
-        do {
-            try run(settings, runner: runner, stream: stream, model: model, tokenizer: tokenizer, directory: directory)
-        } catch let stop as RunInterrupted {
-            let options = overrides.map { "--set '\($0)' " }.joined() + (runs == "runs" ? "" : "--runs \(runs) ")
-            print("\(stop.description)\nContinue with: lifelong run \(config) \(options)--resume")
-            throw ExitCode(130)
-        }
-    }
-
-    func run(_ settings: RunConfig, runner: StreamRunner, stream: [TaskData], model: DecoderLM, tokenizer: TaskTokenizer,
-             directory: String) throws {
         var method = settings.method.makeMethod()
-        let results = try runner.run(&method, stream: stream, model: model, tokenizer: tokenizer, modelName: settings.model,
-                                     startingModel: { try Lifelong.loadModel(settings).0 })
-        if let m = results.metrics {
-            print(String(format: "ACC %.2f  BWT %.2f  FWT %.2f  forgetting %.2f  learning accuracy %.2f", m.acc, m.bwt ?? .nan,
-                         m.fwt ?? .nan, m.forgetting ?? .nan, m.learningAcc))
-        } else {
-            print(String(format: "ACC %.2f", results.finalAverage))
-        }
-        print("Results: \(directory)/results.json")
+        let results = try runner.run(&method, stream: stream, model: model, tokenizer: TaskTokenizer(base: base), modelName: settings.model,
+                                     startingModel: { try loadModel(settings).0 })
+        return (results, directory)
     }
 
-}
-
-extension Lifelong {
     static func loadStream(_ config: RunConfig) throws -> [TaskData] {
         var opened: DatasetLoader?
         func loader() throws -> DatasetLoader {  // opened on first use: the synthetic stream needs no data
@@ -145,6 +144,7 @@ struct Sample: ParsableCommand {
         print("Checkpoint: stage \(state.stage + 1), step \(state.stepsDone); special tokens: \(tokenizer.specialNames.joined(separator: " "))")
         let ids = tokenizer.encodeWithSpecialNames(prompt)
         guard !ids.isEmpty else { throw ValidationError("the prompt is empty") }
+        try checkGenerationFits(model, promptLength: ids.count, maxTokens: maxTokens, count: count)
         let outputs = model.generate(prompts: Array(repeating: ids, count: count), options: GenerationOptions(
             maxNewTokens: maxTokens, strategy: topK.map { .sample(topK: $0) } ?? .greedy, stopTokens: [tokenizer.endOfExample], seed: seed))
         for output in outputs { print(prompt + tokenizer.decode(output, showingEndOfText: true)) }
