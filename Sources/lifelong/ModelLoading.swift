@@ -13,6 +13,26 @@ func resolveModel(_ model: String) throws -> String {
     throw ValidationError("--model '\(model)' is neither a file, a directory nor a known model name")
 }
 
+/// What a model file or directory holds, read from its name and `config.json`, so that a command
+/// given the wrong kind says which command fits instead of failing on a missing file.
+enum ModelKind {
+    case decoder, encoder, unknown
+
+    init(path: String) {
+        if path.hasSuffix(".gguf") { self = .decoder; return }
+        let config = (path as NSString).appendingPathComponent("config.json")
+        let type = (FileManager.default.contents(atPath: config)
+            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] })?["model_type"] as? String
+        switch type {
+        case "gpt2", "llama": self = .decoder
+        case "bert": self = .encoder
+        default:
+            let sentenceTransformers = FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("modules.json"))
+            self = sentenceTransformers ? .encoder : .unknown
+        }
+    }
+}
+
 /// `--model` for the decoder commands: a GGUF file, a Hugging Face directory, or a cache name.
 struct ModelOption: ParsableArguments {
     @Option(help: "A GGUF file, a Hugging Face model directory, or a cached model name (smollm2-135m).")
@@ -22,8 +42,17 @@ struct ModelOption: ParsableArguments {
 
     func resolvedPath() throws -> String { try resolveModel(model) }
 
-    func loadTokenizer() throws -> ByteLevelBPETokenizer {
+    /// The resolved path of a decoder; an encoder is refused with the command that takes it.
+    func decoderPath() throws -> String {
         let path = try resolvedPath()
+        if ModelKind(path: path) == .encoder {
+            throw ValidationError("'\(model)' is a sentence encoder (BERT), not a decoder: use `lifelong embed --model \(model)`")
+        }
+        return path
+    }
+
+    func loadTokenizer() throws -> ByteLevelBPETokenizer {
+        let path = try decoderPath()
         if path.hasSuffix(".gguf") { return try ByteLevelBPETokenizer.gguf(GGUFFile(path: path)) }
         let json = (path as NSString).appendingPathComponent("tokenizer.json")
         if FileManager.default.fileExists(atPath: json) { return try ByteLevelBPETokenizer.huggingFace(tokenizerJSON: json) }
@@ -33,7 +62,7 @@ struct ModelOption: ParsableArguments {
 
     /// The decoder; for inference it keeps a GGUF file's quantised weights unless `--fp32` is given.
     func loadDecoder(forTraining: Bool) throws -> DecoderLM {
-        let path = try resolvedPath()
+        let path = try decoderPath()
         return path.hasSuffix(".gguf") ? try DecoderLM(gguf: path, keepQuantized: !forTraining && !fp32)
                                        : try DecoderLM(huggingFaceDirectory: path)
     }
@@ -45,7 +74,11 @@ struct Tokenize: ParsableCommand {
     @Argument(help: "The text.") var text: String
 
     func run() throws {
-        let ids = try model.loadTokenizer().encode(text)
+        let path = try model.resolvedPath()
+        // A BERT encoder's WordPiece ids as the model sees them ([CLS] … [SEP]); a decoder's BPE ids.
+        let ids = ModelKind(path: path) == .encoder
+            ? try WordPieceTokenizer.bert(vocabTXT: (path as NSString).appendingPathComponent("vocab.txt")).encodeForModel(text)
+            : try model.loadTokenizer().encode(text)
         print("[" + ids.map(String.init).joined(separator: ", ") + "]")
     }
 }
@@ -104,7 +137,11 @@ struct Embed: ParsableCommand {
 
     func run() throws {
         try compute.apply()
-        let encoder = try SentenceEncoder(directory: try resolveModel(model))
+        let path = try resolveModel(model)
+        if ModelKind(path: path) == .decoder {
+            throw ValidationError("'\(model)' is a decoder (a language model), not a sentence encoder: use `lifelong generate --model \(model)`")
+        }
+        let encoder = try SentenceEncoder(directory: path)
         for vector in encoder.embed(texts) {
             print("[" + vector.map { String(format: "%.7g", $0) }.joined(separator: ", ") + "]")
         }
