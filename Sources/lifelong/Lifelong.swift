@@ -1,4 +1,5 @@
 import ArgumentParser
+import LifelongLearning
 import LifelongEngine
 
 @main
@@ -6,7 +7,7 @@ struct Lifelong: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lifelong",
         abstract: "One language model learning a stream of NLP tasks without forgetting.",
-        version: "0.3.0-dev",
+        version: Provenance.version,
         subcommands: [Demo.self, Run.self, ReportCommand.self, Sample.self, DataCommand.self, Models.self, Tokenize.self, Generate.self, Embed.self, Bench.self]
     )
 }

@@ -41,6 +41,11 @@ import Testing
         #expect((saved?["metrics"] as? [String: Any])?["bwt"] != nil)
         let log = try String(contentsOfFile: directory + "/log.jsonl", encoding: .utf8)
         #expect(log.split(separator: "\n").count >= 4 && log.contains("\"lm_loss\""))
+        // Evaluations are events of the log (untrained + after each task), and the results say what wrote them.
+        #expect(log.components(separatedBy: "\"event\":\"evaluation\"").count - 1 == 1 + 4)
+        let provenance = saved?["provenance"] as? [String: Any]
+        #expect(provenance?["version"] as? String == Provenance.version && (provenance?["threads"] as? Int ?? 0) >= 1)
+        #expect((provenance?["commit"] as? String)?.isEmpty == false && provenance?["blas"] != nil)
     }
 
     /// Fine-tuning forgets the first task of a synthetic stream; LAMOL keeps it.

@@ -83,14 +83,14 @@ final class RunSession<M: LifelongMethod> {
     // MARK: Evaluation
 
     func evaluateBaseline() throws {
-        guard let baseline = evaluateAll("untrained") else { throw interrupted() }
+        guard let baseline = try evaluateAll("untrained") else { throw interrupted() }
         state.baseline = baseline
         try checkpoint()
     }
 
     /// Evaluates every task with the method's predictor; nil when stopped on request (nothing of
     /// the row is kept).
-    func evaluateAll(_ label: String) -> [Double]? {
+    func evaluateAll(_ label: String) throws -> [Double]? {
         let start = Date()
         let predictor = method.predictor(for: model)
         var row: [Double] = [], predictions: [String: [[String]]] = [:]
@@ -103,6 +103,7 @@ final class RunSession<M: LifelongMethod> {
         }
         state.secondsEvaluating += Date().timeIntervalSince(start)
         state.finalPredictions = predictions
+        try logLine(["event": "evaluation", "after": label, "scores": Dictionary(uniqueKeysWithValues: zip(stream.map(\.name), row))])
         report(.message("  \(label): " + zip(stream, row).map { "\($0.name) \(String(format: "%.1f", $1))" }.joined(separator: "  ")))
         return row
     }
@@ -115,7 +116,7 @@ final class RunSession<M: LifelongMethod> {
         report(.stageStarted(index: state.stage, count: stages.count, label: label))
         report(.message("\(method.name): training on \(label) (\(state.stage + 1)/\(stages.count))"))
         if !state.stageTrained { try trainStage(index, label: label) }
-        guard let row = evaluateAll("after \(label)") else {
+        guard let row = try evaluateAll("after \(label)") else {
             try checkpoint(); throw interrupted()
         }
         state.matrix.append(row)
@@ -185,8 +186,17 @@ final class RunSession<M: LifelongMethod> {
     private func log(_ step: StepLog) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
+        try append(try encoder.encode(step))
+    }
+
+    /// Appends an event (an evaluation's scores) to `log.jsonl`.
+    private func logLine(_ event: [String: Any]) throws {
+        try append(try JSONSerialization.data(withJSONObject: event, options: [.sortedKeys]))
+    }
+
+    private func append(_ line: Data) throws {
         guard let logFile else { return }
-        do { try logFile.write(contentsOf: try encoder.encode(step) + Data("\n".utf8)) } catch {
+        do { try logFile.write(contentsOf: line + Data("\n".utf8)) } catch {
             throw FormatError(file: (runner.runDirectory! as NSString).appendingPathComponent("log.jsonl"), "cannot write: \(error.localizedDescription)")
         }
     }
@@ -221,7 +231,7 @@ final class RunSession<M: LifelongMethod> {
             pseudoSamples: statistics.pseudoSamples,
             secondsTraining: state.secondsTraining, secondsEvaluating: state.secondsEvaluating,
             finalPredictions: state.finalPredictions,
-            methodStatistics: statistics.details.isEmpty ? nil : statistics.details)
+            methodStatistics: statistics.details.isEmpty ? nil : statistics.details, provenance: .current())
     }
 
     func writeResults() throws {

@@ -53,11 +53,13 @@ public struct StreamRunner {
         public var finalPredictions: [String: [[String]]]? = nil
         /// What the method reports beyond pseudo-samples (L2KD: each teacher's score).
         public var methodStatistics: [String: JSONValue]? = nil
+        /// Version, commit, date, host, threads and BLAS of the program that wrote the results.
+        public var provenance: Provenance? = nil
         public var formulas = ContinualMetrics.formulas
 
         enum CodingKeys: String, CodingKey {
             case method, model, seed, tasks, matrix, baseline, metrics, formulas
-            case finalPredictions = "final_predictions", methodStatistics = "method_statistics"
+            case finalPredictions = "final_predictions", methodStatistics = "method_statistics", provenance
             case metricNames = "task_metrics", finalAverage = "final_average", pseudoSamples = "pseudo_samples"
             case secondsTraining = "seconds_training", secondsEvaluating = "seconds_evaluating"
         }
