@@ -25,6 +25,11 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed training steps after one warm-up step (their mean is reported).") var steps = 3
     @Option(help: "Timed repetitions for matmul and load (the median is reported).") var repeats = 5
 
+    func validate() throws {
+        guard (1...10_000).contains(steps) else { throw ValidationError("--steps must be in 1…10000, not \(steps)") }
+        guard (1...10_000).contains(repeats) else { throw ValidationError("--repeats must be in 1…10000, not \(repeats)") }
+    }
+
     func run() throws {
         try compute.apply()
         switch workload {

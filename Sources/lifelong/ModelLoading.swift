@@ -100,10 +100,8 @@ struct Generate: ParsableCommand {
         if greedy && (topK != nil || topP != nil || temperature != nil) {
             throw ValidationError("--greedy cannot be combined with --top-k, --top-p or --temperature")
         }
-        if let temperature, temperature <= 0 { throw ValidationError("--temperature must be positive") }
-        if let topP, !(topP > 0 && topP <= 1) { throw ValidationError("--top-p must be in (0, 1]") }
-        if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
-        if maxTokens < 1 { throw ValidationError("--max-tokens must be at least 1") }
+        try validateSampling(topK: topK, topP: topP, temperature: temperature)
+        guard (1...1_000_000).contains(maxTokens) else { throw ValidationError("--max-tokens must be in 1…1000000, not \(maxTokens)") }
     }
 
     func run() throws {

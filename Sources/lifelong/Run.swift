@@ -133,6 +133,12 @@ struct Sample: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 0
     @OptionGroup var compute: ComputeOptions
 
+    func validate() throws {
+        try validateSampling(topK: topK, topP: nil, temperature: nil)
+        guard (1...1_000_000).contains(maxTokens) else { throw ValidationError("--max-tokens must be in 1…1000000, not \(maxTokens)") }
+        guard (1...4096).contains(count) else { throw ValidationError("--count must be in 1…4096, not \(count)") }
+    }
+
     func run() throws {
         try compute.apply()
         let configPath = (runDirectory as NSString).appendingPathComponent("config.yaml")
