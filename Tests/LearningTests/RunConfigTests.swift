@@ -108,3 +108,46 @@ import Testing
         #expect { try Report(runDirectories: ["/nonexistent"]) } throws: { "\($0)".contains("/nonexistent/results.json") }
     }
 }
+
+@Suite struct RunGroupsTests {
+    /// Runs that differ only in seed form one group: mean and sample sd by hand; a method run with
+    /// another setting is its own group, labelled by the key that differs; CSV and LaTeX carry them.
+    @Test func groupsRunsBySettingsAndSummarisesOverSeeds() throws {
+        let directory = NSTemporaryDirectory() + "groups-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func write(_ name: String, method: String, seed: Int, temperature: Double, matrix: [[Double]]) throws {
+            let path = "\(directory)/\(name)"
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            let results: [String: Any] = [
+                "method": method, "model": "m", "seed": seed, "tasks": ["a", "b"], "task_metrics": ["em", "em"], "matrix": matrix,
+                "baseline": [0, 0], "final_average": matrix.last!.reduce(0, +) / 2, "pseudo_samples": [],
+                "seconds_training": 1, "seconds_evaluating": 1, "formulas": [],
+            ]
+            try JSONSerialization.data(withJSONObject: results).write(to: URL(fileURLWithPath: path + "/results.json"))
+            let config = try RunConfig(yaml: "name: \(name)\nseed: \(seed)\nmethod: {name: l2kd, temperature: \(temperature)}", source: "x")
+            try config.yaml.write(toFile: path + "/config.yaml", atomically: true, encoding: .utf8)
+        }
+        // ACC = mean of the last row: 50, 60, 70 → mean 60, sd 10; BWT = R[1][0] − R[0][0]: −40, −30, −20.
+        try write("t2-1", method: "l2kd-word", seed: 1, temperature: 2, matrix: [[80, 0], [40, 60]])
+        try write("t2-2", method: "l2kd-word", seed: 2, temperature: 2, matrix: [[80, 0], [50, 70]])
+        try write("t2-3", method: "l2kd-word", seed: 3, temperature: 2, matrix: [[80, 0], [60, 80]])
+        try write("t1-1", method: "l2kd-word", seed: 1, temperature: 1, matrix: [[90, 0], [80, 80]])
+        let report = try Report(runDirectories: ["t2-1", "t2-2", "t2-3", "t1-1"].map { "\(directory)/\($0)" })
+        let groups = report.groups.groups
+        #expect(groups.map(\.label) == ["l2kd-word method.temperature=2.0", "l2kd-word method.temperature=1.0"])
+        #expect(groups[0].summary(.acc) == RunGroups.Summary([50, 60, 70]))
+        let acc = try #require(groups[0].summary(.acc)), bwt = try #require(groups[0].summary(.bwt))
+        #expect(acc.mean == 60 && acc.sd == 10 && acc.n == 3)
+        #expect(bwt.mean == -30 && bwt.sd == 10)
+        #expect(groups[1].summary(.acc)?.sd == nil, "one run: no spread")
+        let md = report.markdown()
+        #expect(md.contains("| l2kd-word method.temperature=2.0 | 3 (1, 2, 3) | 60.0 ± 10.0 | -30.0 ± 10.0 |"))
+        #expect(md.contains("| l2kd-word method.temperature=1.0 | 1 (1) | **80.0** | **-10.0** |"))
+        let csv = report.groups.csv().split(separator: "\n")
+        #expect(csv.count == 1 + 4 && csv[1].hasPrefix("l2kd-word method.temperature=2.0,t2-1,1,a b,50.0,-40.0,"))
+        #expect(csv[1].hasSuffix(",80.0 0.0;40.0 60.0"))
+        let tex = report.groups.latex()
+        #expect(tex.contains("\\toprule") && tex.contains("l2kd-word method.temperature=2.0 & 3 & 60.0 $\\pm$ 10.0 & -30.0 $\\pm$ 10.0"))
+        #expect(tex.contains("\\textbf{80.0}"))
+    }
+}

@@ -11,6 +11,8 @@ public struct Report {
     }
 
     public let runs: [Run]
+    /// The runs grouped by everything but seed: means ± sd.
+    public var groups: RunGroups { RunGroups(runs) }
 
     public init(runDirectories: [String]) throws {
         runs = try runDirectories.map { directory in
@@ -31,6 +33,24 @@ public struct Report {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try writeAtomically(Data(markdown().utf8), to: (directory as NSString).appendingPathComponent("report.md"))
         try writeAtomically(Data(html().utf8), to: (directory as NSString).appendingPathComponent("report.html"))
+        try writeAtomically(Data(groups.csv().utf8), to: (directory as NSString).appendingPathComponent("runs.csv"))
+        try writeAtomically(Data(groups.latex().utf8), to: (directory as NSString).appendingPathComponent("groups.tex"))
+    }
+
+    static let groupHeader = ["method", "n (seeds)"] + RunGroups.Metric.allCases.map(\.rawValue) + ["gap to multitask"]
+
+    /// One row per group: mean ± sd of each metric; `bold` marks the best mean of a column.
+    func groupRows(bold: (String) -> String) -> [[String]] {
+        let groups = self.groups
+        return groups.groups.map { group in
+            let cells = RunGroups.Metric.allCases.map { metric -> String in
+                guard let s = group.summary(metric) else { return "—" }
+                let text = f(s.mean) + (s.sd.map { " ± " + f($0) } ?? "")
+                return groups.isBest(s, metric, group) ? bold(text) : text
+            }
+            let gap = groups.multitaskACC.flatMap { mt in group.summary(.acc).map { f(mt - $0.mean) } } ?? "—"
+            return [group.label, "\(group.runs.count) (\(group.seeds.map(String.init).joined(separator: ", ")))"] + cells + [gap]
+        }
     }
 
     func comparisonRows() -> [[String]] {
@@ -48,8 +68,9 @@ public struct Report {
     static let comparisonHeader = ["method", "run", "ACC", "BWT", "FWT", "forgetting", "learning acc.", "gap to multitask", "time"]
 
     public func markdown() -> String {
-        var md = "# Lifelong learning report\n\n## Methods compared\n\n"
-        md += table(Self.comparisonHeader, comparisonRows())
+        var md = "# Lifelong learning report\n\n## Methods compared (mean ± sd over seeds)\n\n"
+        md += table(Self.groupHeader, groupRows { "**\($0)**" })
+        md += "\n## Runs\n\n" + table(Self.comparisonHeader, comparisonRows())
         for run in runs {
             let r = run.results
             md += "\n## \(r.method) — \((run.directory as NSString).lastPathComponent)\n\nModel \(r.model), seed \(r.seed). "
@@ -159,9 +180,11 @@ public struct Report {
         <!doctype html><html><head><meta charset='utf-8'><title>Lifelong learning report</title><style>
         body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}
         td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}h2{margin-top:2em}code{background:#f3f3f3}
-        </style></head><body><h1>Lifelong learning report</h1><h2>Methods compared</h2>
+        </style></head><body><h1>Lifelong learning report</h1><h2>Methods compared (mean ± sd over seeds)</h2>
         """
-        page += htmlTable(Self.comparisonHeader, comparisonRows())
+        page += htmlTable(Self.groupHeader, groupRows { "\u{1}\($0)\u{2}" })
+            .replacingOccurrences(of: "\u{1}", with: "<b>").replacingOccurrences(of: "\u{2}", with: "</b>")
+        page += "<h2>Runs</h2>" + htmlTable(Self.comparisonHeader, comparisonRows())
         for run in runs {
             let r = run.results
             page += "<h2>\(escape(r.method)) — \(escape((run.directory as NSString).lastPathComponent))</h2>"

@@ -201,7 +201,7 @@ public struct RunConfig: Encodable, Sendable {
     /// The first key whose resolved value differs between the two configs (nil: they are equal),
     /// e.g. `method.sample_ratio: 0.2 → 0.5`.
     public func difference(from other: RunConfig) throws -> String? {
-        let mine = flatten(try Yams.load(yaml: try yaml)), theirs = flatten(try Yams.load(yaml: try other.yaml))
+        let mine = flattenYAML(try Yams.load(yaml: try yaml)), theirs = flattenYAML(try Yams.load(yaml: try other.yaml))
         for key in Set(mine.keys).union(theirs.keys).sorted() where mine[key] != theirs[key] {
             return "\(key): \(theirs[key] ?? "(absent)") → \(mine[key] ?? "(absent)")"
         }
@@ -212,19 +212,3 @@ public struct RunConfig: Encodable, Sendable {
 /// A Float as the Double with the same shortest decimal form (0.001, not 0.0010000000474974513),
 /// so that a written config reads as it was typed.
 func yamlNumber(_ value: Float) -> Double { Double(value.description) ?? Double(value) }
-
-/// Dotted paths of a YAML tree's leaves, with their values as text.
-private func flatten(_ node: Any?, prefix: String = "") -> [String: String] {
-    switch node {
-    case let map as [String: Any]:
-        return map.reduce(into: [:]) { result, entry in
-            result.merge(flatten(entry.value, prefix: prefix.isEmpty ? entry.key : "\(prefix).\(entry.key)")) { a, _ in a }
-        }
-    case let list as [Any]:
-        return [prefix: list.map { "\($0)" }.joined(separator: ", ")]
-    case nil:
-        return [prefix: "null"]
-    case let value?:
-        return [prefix: "\(value)"]
-    }
-}

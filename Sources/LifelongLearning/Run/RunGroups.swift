@@ -1,0 +1,160 @@
+import Foundation
+import Yams
+
+/// Runs grouped by everything but their seed (and name): the unit of a result, reported as
+/// mean ± sample standard deviation over its runs. Built once and rendered by the Markdown, the
+/// HTML, the CSV and the LaTeX writers alike.
+public struct RunGroups {
+    public struct Summary: Equatable {
+        public let mean: Double, sd: Double?, n: Int
+        /// Mean and sample standard deviation (n − 1 in the denominator; nil for a single value).
+        public init?(_ values: [Double]) {
+            guard !values.isEmpty else { return nil }
+            n = values.count
+            mean = values.reduce(0, +) / Double(n)
+            let m = mean
+            sd = n > 1 ? (values.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(n - 1)).squareRoot() : nil
+        }
+    }
+
+    public struct Group {
+        /// The method, plus the config keys that tell it from other groups of the same method.
+        public let label: String
+        public let runs: [Report.Run]
+        public var seeds: [UInt64] { runs.map(\.results.seed) }
+        public var isMultitask: Bool { runs.first?.results.method == "multitask" }
+
+        public func summary(_ metric: Metric) -> Summary? { Summary(runs.compactMap { metric.value($0.results) }) }
+    }
+
+    /// A continual-learning metric of one run, recomputed from its R (so report and formulas agree).
+    public enum Metric: String, CaseIterable {
+        case acc = "ACC", bwt = "BWT", fwt = "FWT", forgetting, learningAccuracy = "learning acc."
+
+        /// Larger is better, except for forgetting.
+        var higherIsBetter: Bool { self != .forgetting }
+
+        public func value(_ r: StreamRunner.Results) -> Double? {
+            let m = r.matrix.count == r.tasks.count && !r.tasks.isEmpty
+                ? ContinualMetrics(matrix: r.matrix, baseline: r.baseline.count == r.tasks.count ? r.baseline : nil) : nil
+            switch self {
+            case .acc: return m?.acc ?? (r.matrix.isEmpty ? nil : r.finalAverage)
+            case .bwt: return m?.bwt
+            case .fwt: return m?.fwt
+            case .forgetting: return m?.forgetting
+            case .learningAccuracy: return m?.learningAcc
+            }
+        }
+    }
+
+    public let groups: [Group]
+
+    public init(_ runs: [Report.Run]) {
+        let keyed = runs.map { ($0, Self.settings(of: $0)) }
+        var order: [String] = [], members: [String: [Report.Run]] = [:], settings: [String: [String: String]] = [:]
+        for (run, s) in keyed {
+            let key = s.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "\n")
+            if members[key] == nil { order.append(key); settings[key] = s }
+            members[key, default: []].append(run)
+        }
+        groups = order.map { key in
+            let runs = members[key]!, method = runs[0].results.method
+            // Keys whose values differ between this group and the other groups of the same method.
+            let siblings = order.filter { $0 != key && members[$0]![0].results.method == method }.map { settings[$0]! }
+            let mine = settings[key]!
+            let distinct = mine.keys.sorted().filter { k in k != "method.name" && siblings.contains { $0[k] != mine[k] } }
+            return Group(label: ([method] + distinct.map { "\($0)=\(mine[$0] ?? "—")" }).joined(separator: " "), runs: runs)
+        }
+    }
+
+    /// A run's resolved settings from its `config.yaml`, flattened to dotted keys, without its
+    /// name and seed; from `results.json` alone (method, model, tasks) when it has no config.
+    static func settings(of run: Report.Run) -> [String: String] {
+        let path = (run.directory as NSString).appendingPathComponent("config.yaml")
+        if let text = try? String(contentsOfFile: path, encoding: .utf8), let tree = try? Yams.load(yaml: text) {
+            var flat = flattenYAML(tree)
+            flat["name"] = nil; flat["seed"] = nil
+            return flat
+        }
+        let r = run.results
+        return ["method.name": r.method, "model": r.model, "stream": r.tasks.joined(separator: ", ")]
+    }
+
+    var multitaskACC: Double? { groups.first(where: \.isMultitask)?.summary(.acc)?.mean }
+
+    /// The best mean of `metric` over the groups (multitask, the upper bound, left out).
+    func best(_ metric: Metric) -> Double? {
+        let means = groups.filter { !$0.isMultitask }.compactMap { $0.summary(metric)?.mean }
+        return metric.higherIsBetter ? means.max() : means.min()
+    }
+
+    // MARK: Exports
+
+    /// One line per run: its group, seed, metrics and R (rows joined by `;`, columns by a space).
+    public func csv() -> String {
+        var lines = [(["group", "run", "seed", "tasks"] + Metric.allCases.map(\.rawValue) + ["R"]).map(csvField).joined(separator: ",")]
+        for group in groups {
+            for run in group.runs {
+                let r = run.results
+                let metrics = Metric.allCases.map { $0.value(r).map { String($0) } ?? "" }
+                let matrix = r.matrix.map { $0.map { String($0) }.joined(separator: " ") }.joined(separator: ";")
+                lines.append(([group.label, (run.directory as NSString).lastPathComponent, "\(r.seed)", r.tasks.joined(separator: " ")]
+                              + metrics + [matrix]).map(csvField).joined(separator: ","))
+            }
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// The group means ± sd as a booktabs table.
+    public func latex() -> String {
+        let metrics = Metric.allCases
+        var tex = "\\begin{tabular}{l r " + metrics.map { _ in "r" }.joined(separator: " ") + "}\n\\toprule\n"
+        tex += (["Method", "$n$"] + metrics.map { $0.rawValue.replacingOccurrences(of: "learning acc.", with: "LA") }).joined(separator: " & ") + " \\\\\n\\midrule\n"
+        for group in groups {
+            let cells = metrics.map { metric -> String in
+                guard let s = group.summary(metric) else { return "--" }
+                let text = s.sd.map { String(format: "%.1f $\\pm$ %.1f", s.mean, $0) } ?? String(format: "%.1f", s.mean)
+                return isBest(s, metric, group) ? "\\textbf{\(text)}" : text
+            }
+            tex += ([latexEscape(group.label), "\(group.runs.count)"] + cells).joined(separator: " & ") + " \\\\\n"
+        }
+        return tex + "\\bottomrule\n\\end{tabular}\n"
+    }
+
+    /// The best mean of a column, when the column has more than one distinct mean.
+    func isBest(_ s: Summary, _ metric: Metric, _ group: Group) -> Bool {
+        let means = Set(groups.filter { !$0.isMultitask }.compactMap { $0.summary(metric)?.mean })
+        return !group.isMultitask && means.count > 1 && best(metric) == s.mean
+    }
+}
+
+private func csvField(_ s: String) -> String {
+    s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+}
+
+private func latexEscape(_ s: String) -> String {
+    var out = ""
+    for c in s {
+        switch c {
+        case "_", "%", "&", "#", "$", "{", "}": out += "\\\(c)"
+        default: out.append(c)
+        }
+    }
+    return out
+}
+
+/// Dotted paths of a YAML tree's leaves, with their values as text.
+func flattenYAML(_ node: Any?, prefix: String = "") -> [String: String] {
+    switch node {
+    case let map as [String: Any]:
+        return map.reduce(into: [:]) { result, entry in
+            result.merge(flattenYAML(entry.value, prefix: prefix.isEmpty ? entry.key : "\(prefix).\(entry.key)")) { a, _ in a }
+        }
+    case let list as [Any]:
+        return [prefix: list.map { "\($0)" }.joined(separator: ", ")]
+    case nil:
+        return [prefix: "null"]
+    case let value?:
+        return [prefix: "\(value)"]
+    }
+}
