@@ -97,7 +97,8 @@ struct TeacherTrainer {
                               guard let partial, progress.stepsDone > 0 else { return }
                               try RunCheckpoints.readMoments(into: optimizer, model: teacher, stepCount: progress.optimizerSteps,
                                                              from: path(partial, "optimizer.safetensors"))
-                          }) { step, optimizer in
+                          },
+                          onStep: { step, optimizer in
             context.report(.trained(step))
             stopped = context.shouldStop()
             let periodic = context.checkpointEvery.map { (step.step + 1) % $0 == 0 } ?? false
@@ -106,7 +107,7 @@ struct TeacherTrainer {
                                 to: partial)
             }
             return !stopped
-        }
+        })
         if stopped { throw RunInterrupted(checkpoint: partial ?? "(no run directory)") }
     }
 
