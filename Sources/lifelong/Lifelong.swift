@@ -8,7 +8,7 @@ struct Lifelong: ParsableCommand {
         commandName: "lifelong",
         abstract: "One language model learning a stream of NLP tasks without forgetting.",
         version: Provenance.version,
-        subcommands: [Demo.self, Run.self, ReportCommand.self, Sample.self, DataCommand.self, Models.self, Tokenize.self, Generate.self, Embed.self, Bench.self]
+        subcommands: [Demo.self, Run.self, SweepCommand.self, ReportCommand.self, Sample.self, DataCommand.self, Models.self, Tokenize.self, Generate.self, Embed.self, Bench.self]
     )
 }
 

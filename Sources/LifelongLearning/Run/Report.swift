@@ -68,7 +68,7 @@ public struct Report {
     static let comparisonHeader = ["method", "run", "ACC", "BWT", "FWT", "forgetting", "learning acc.", "gap to multitask", "time"]
 
     public func markdown() -> String {
-        var md = "# Lifelong learning report\n\n## Methods compared (mean ± sd over seeds)\n\n"
+        var md = "# Lifelong learning report\n\n## Methods compared (mean ± sd over seeds and task orders)\n\n"
         md += table(Self.groupHeader, groupRows { "**\($0)**" })
         md += "\n## Runs\n\n" + table(Self.comparisonHeader, comparisonRows())
         for run in runs {
@@ -180,7 +180,7 @@ public struct Report {
         <!doctype html><html><head><meta charset='utf-8'><title>Lifelong learning report</title><style>
         body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}
         td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}h2{margin-top:2em}code{background:#f3f3f3}
-        </style></head><body><h1>Lifelong learning report</h1><h2>Methods compared (mean ± sd over seeds)</h2>
+        </style></head><body><h1>Lifelong learning report</h1><h2>Methods compared (mean ± sd over seeds and task orders)</h2>
         """
         page += htmlTable(Self.groupHeader, groupRows { "\u{1}\($0)\u{2}" })
             .replacingOccurrences(of: "\u{1}", with: "<b>").replacingOccurrences(of: "\u{2}", with: "</b>")

@@ -1,8 +1,8 @@
 import Foundation
 import Yams
 
-/// Runs grouped by everything but their seed (and name): the unit of a result, reported as
-/// mean ± sample standard deviation over its runs. Built once and rendered by the Markdown, the
+/// Runs grouped by everything but their seed, task order (and name): the unit of a result,
+/// reported as mean ± sample standard deviation over its runs. Built once and rendered by the Markdown, the
 /// HTML, the CSV and the LaTeX writers alike.
 public struct RunGroups {
     public struct Summary: Equatable {
@@ -74,6 +74,8 @@ public struct RunGroups {
         if let text = try? String(contentsOfFile: path, encoding: .utf8), let tree = try? Yams.load(yaml: text) {
             var flat = flattenYAML(tree)
             flat["name"] = nil; flat["seed"] = nil
+            // The same tasks in another order are the same setting (results are averaged over orders).
+            if let stream = (tree as? [String: Any])?["stream"] as? [Any] { flat["stream"] = stream.map { "\($0)" }.sorted().joined(separator: ", ") }
             return flat
         }
         let r = run.results

@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import LifelongFormats
+import LifelongLearning
+
+/// `lifelong sweep FILE`: every point of a grid as an ordinary run in `<runs>/<sweep>/<point>/`,
+/// on this machine (`--jobs N` processes at once, the cores divided among them); finished points
+/// are skipped, interrupted ones resumed, a failed one is recorded and the others go on. Ends with
+/// a report over all points (means ± sd over seeds and orders).
+struct SweepCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "sweep",
+        abstract: "Run a grid of configs (methods × seeds × task orders …) and report means ± sd.")
+
+    @Argument(help: "The sweep file (YAML: name, base, axes).") var file: String
+    @Option(help: "Parent directory of the sweep's directory.") var runs = "runs"
+    @Option(help: "Points run at once, each in its own process.") var jobs = 1
+    @Option(help: "Threads per point (default: the cores divided by --jobs).") var threads: Int?
+    @Flag(help: "List the points and their overrides; run nothing.") var dryRun = false
+    @Flag(help: "Show each point's state: done, running, failed, interrupted or pending.") var status = false
+
+    func validate() throws {
+        guard (1...256).contains(jobs) else { throw ValidationError("--jobs must be in 1…256, not \(jobs)") }
+        if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be in 1…256, not \(threads)") }
+    }
+
+    func run() throws {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
+        let sweep = try Sweep(yaml: text, source: file)
+        let directory = (runs as NSString).appendingPathComponent(sweep.name)
+        if dryRun {
+            for point in sweep.points { print("\(point.name): " + point.overrides.map { "--set '\($0)'" }.joined(separator: " ")) }
+            print("\(sweep.points.count) points in \(directory)/")
+            return
+        }
+        if status {
+            for point in sweep.points { print("\(point.name): \(state(of: point, sweep: sweep, in: directory))") }
+            return
+        }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let base = try sweep.basePath ?? { () throws -> String in
+            let path = (directory as NSString).appendingPathComponent("base.yaml")
+            try writeAtomically(Data(sweep.base.utf8), to: path)
+            return path
+        }()
+        let pending = sweep.points.filter { state(of: $0, sweep: sweep, in: directory) != "done" }
+        print("\(sweep.points.count) points, \(sweep.points.count - pending.count) done; running \(pending.count) with \(jobs) at a time")
+        let perPoint = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
+        let queue = PointQueue(pending)
+        let group = DispatchGroup()
+        for _ in 0..<min(jobs, pending.count) {
+            group.enter()
+            Thread.detachNewThread {
+                while let point = queue.next() { self.execute(point, base: base, in: directory, threads: perPoint) }
+                group.leave()
+            }
+        }
+        group.wait()
+        let finished = sweep.points.map { (directory as NSString).appendingPathComponent($0.name) }
+            .filter { FileManager.default.fileExists(atPath: ($0 as NSString).appendingPathComponent("results.json")) }
+        if !finished.isEmpty {
+            try Report(runDirectories: finished).write(to: (directory as NSString).appendingPathComponent("report"))
+            print("Report: \(directory)/report/report.html")
+        }
+        let failed = sweep.points.filter { state(of: $0, sweep: sweep, in: directory) == "failed" }
+        if !failed.isEmpty { throw ValidationError("\(failed.count) points failed: \(failed.map(\.name).joined(separator: ", ")) (see error.txt in each)") }
+    }
+
+    /// Runs one point as `lifelong run BASE --set … --runs DIR [--resume]`; its output goes to
+    /// `<point>.log`, a failure's last lines to `<point>/error.txt`.
+    func execute(_ point: Sweep.Point, base: String, in directory: String, threads: Int) {
+        let runDirectory = (directory as NSString).appendingPathComponent(point.name)
+        let resume = FileManager.default.fileExists(atPath: (runDirectory as NSString).appendingPathComponent("config.yaml"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Bundle.main.executablePath ?? CommandLine.arguments[0])
+        process.arguments = ["run", base] + point.overrides.flatMap { ["--set", $0] } + ["--runs", directory, "--threads", "\(threads)"]
+            + (resume ? ["--resume"] : [])
+        let logPath = (directory as NSString).appendingPathComponent("\(point.name).log")
+        FileManager.default.createFile(atPath: logPath, contents: nil)
+        let log = FileHandle(forWritingAtPath: logPath)
+        process.standardOutput = log; process.standardError = log
+        let errorFile = (runDirectory as NSString).appendingPathComponent("error.txt")
+        try? FileManager.default.removeItem(atPath: errorFile)
+        do {
+            try process.run()
+            process.waitUntilExit()
+        } catch {
+            try? FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+            try? writeAtomically(Data("could not start: \(error)\n".utf8), to: errorFile)
+            return
+        }
+        try? log?.close()
+        let outcome = process.terminationStatus == 0 ? "done" : "failed (exit \(process.terminationStatus))"
+        print("\(point.name): \(outcome)")
+        if process.terminationStatus != 0 {
+            let tail = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").split(separator: "\n").suffix(20).joined(separator: "\n")
+            try? FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+            try? writeAtomically(Data("exit \(process.terminationStatus)\n\(tail)\n".utf8), to: errorFile)
+        }
+    }
+
+    /// done (every stage evaluated), running (its lock is held), failed (error.txt), interrupted
+    /// (a checkpoint and no result yet) or pending.
+    func state(of point: Sweep.Point, sweep: Sweep, in directory: String) -> String {
+        let run = (directory as NSString).appendingPathComponent(point.name)
+        let fm = FileManager.default
+        if let data = fm.contents(atPath: (run as NSString).appendingPathComponent("results.json")),
+           let results = try? JSONDecoder().decode(StreamRunner.Results.self, from: data),
+           results.matrix.count == results.tasks.count || (results.matrix.count == 1 && results.method == "multitask") {
+            return "done"
+        }
+        guard fm.fileExists(atPath: run) else { return "pending" }
+        if (try? RunDirectoryLock(runDirectory: run)) == nil { return "running" }
+        if fm.fileExists(atPath: (run as NSString).appendingPathComponent("error.txt")) { return "failed" }
+        return fm.fileExists(atPath: (run as NSString).appendingPathComponent("checkpoints")) ? "interrupted" : "pending"
+    }
+}
+
+/// The points still to run, handed out one at a time to the worker threads.
+private final class PointQueue: @unchecked Sendable {
+    private var points: [Sweep.Point]
+    private let lock = NSLock()
+    init(_ points: [Sweep.Point]) { self.points = points.reversed() }
+    func next() -> Sweep.Point? { lock.withLock { points.popLast() } }
+}
