@@ -105,6 +105,7 @@ import Testing
         let html = report.html()
         #expect(html.contains("Teachers (L2KD)"))
         #expect(html.contains("<svg") && html.contains("after a") && html.contains("<polyline"))
+        #expect(html.contains(">untrained</text>"), "the HTML heatmap has the untrained row the Markdown has")
         #expect { try Report(runDirectories: ["/nonexistent"]) } throws: { "\($0)".contains("/nonexistent/results.json") }
     }
 }

@@ -131,18 +131,22 @@ public struct Report {
             + rows.map { "<tr>" + $0.map { "<td>\(escape($0))</td>" }.joined() + "</tr>" }.joined() + "</table>"
     }
 
-    /// R as coloured cells (white 0 → blue 100) with the score written in each.
+    /// R as coloured cells (white 0 → blue 100) with the score in each; the untrained model's row
+    /// (b) first, as in the Markdown table.
     func heatmap(_ r: StreamRunner.Results) -> String {
         let cell = 64, left = 130, top = 100
-        let rows = r.matrix.count == r.tasks.count ? r.tasks : ["all tasks"]
-        let width = left + cell * r.tasks.count + 10, height = top + cell * rows.count + 10
+        let stages = r.matrix.count == r.tasks.count ? r.tasks.map { "after \($0)" } : ["after all tasks"]
+        let hasBaseline = r.baseline.count == r.tasks.count
+        let rows = (hasBaseline ? ["untrained"] : []) + stages
+        let matrix = (hasBaseline ? [r.baseline] : []) + r.matrix
+        let width = left + cell * r.tasks.count + 10, height = top + cell * matrix.count + 10
         var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' font-family='sans-serif' font-size='12'>"
         for (j, task) in r.tasks.enumerated() {
             let x = left + j * cell + cell / 2
             svg += "<text x='\(x)' y='\(top - 8)' transform='rotate(-40 \(x) \(top - 8))'>\(escape(task))</text>"
         }
-        for (i, row) in r.matrix.enumerated() {
-            svg += "<text x='\(left - 6)' y='\(top + i * cell + cell / 2 + 4)' text-anchor='end'>after \(escape(rows[i]))</text>"
+        for (i, row) in matrix.enumerated() {
+            svg += "<text x='\(left - 6)' y='\(top + i * cell + cell / 2 + 4)' text-anchor='end'>\(escape(rows[i]))</text>"
             for (j, v) in row.enumerated() {
                 let t = max(0, min(1, v / 100))
                 let (red, green) = (Int(255 - 215 * t), Int(255 - 150 * t))
