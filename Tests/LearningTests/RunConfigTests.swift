@@ -141,6 +141,9 @@ import Testing
         #expect(acc.mean == 60 && acc.sd == 10 && acc.n == 3)
         #expect(bwt.mean == -30 && bwt.sd == 10)
         #expect(groups[1].summary(.acc)?.sd == nil, "one run: no spread")
+        // The average over the tasks seen so far: after task 1 R[0][0] = 80 in every run; after task 2 (40+60)/2, (50+70)/2, (60+80)/2.
+        #expect(groups[0].averageSeenSoFar.map(\.mean) == [80, 60] && groups[0].averageSeenSoFar.map(\.sd) == [0, 10])
+        #expect(report.html().contains("mean score over the tasks seen") && report.html().contains("<polygon"))
         let md = report.markdown()
         #expect(md.contains("| l2kd-word method.temperature=2.0 | 3 (1, 2, 3) | 60.0 ± 10.0 | -30.0 ± 10.0 |"))
         #expect(md.contains("| l2kd-word method.temperature=1.0 | 1 (1) | **80.0** | **-10.0** |"))

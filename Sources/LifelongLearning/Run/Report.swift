@@ -157,12 +157,41 @@ public struct Report {
         return svg + "</svg>"
     }
 
+    /// One line per group: the average score over the tasks seen so far after each stage, mean
+    /// over the group's runs with a band of ± one standard deviation.
+    func averageCurves(_ groups: RunGroups) -> String {
+        let lines = groups.groups.map { ($0.label, $0.averageSeenSoFar) }.filter { !$0.1.isEmpty }
+        guard let stages = lines.map(\.1.count).max(), stages > 1 else { return "" }
+        let width = 720, height = 300, left = 56, bottom = 46, right = 260
+        let plotW = width - left - right, plotH = height - bottom - 12
+        func x(_ i: Int) -> Int { left + i * plotW / (stages - 1) }
+        func y(_ v: Double) -> Int { 12 + Int(Double(plotH) * (1 - max(0, min(100, v)) / 100)) }
+        var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' font-family='sans-serif' font-size='11'>"
+        svg += "<line x1='\(left)' y1='\(y(0))' x2='\(left + plotW)' y2='\(y(0))' stroke='#999'/><line x1='\(left)' y1='\(y(0))' x2='\(left)' y2='\(y(100))' stroke='#999'/>"
+        for v in stride(from: 0, through: 100, by: 25) { svg += "<text x='\(left - 4)' y='\(y(Double(v)) + 4)' text-anchor='end'>\(v)</text>" }
+        for i in 0..<stages { svg += "<text x='\(x(i))' y='\(height - 28)' text-anchor='middle'>after task \(i + 1)</text>" }
+        svg += "<text x='\(left + plotW / 2)' y='\(height - 8)' text-anchor='middle'>stage (tasks learnt so far)</text>"
+        svg += "<text x='14' y='\(12 + plotH / 2)' text-anchor='middle' transform='rotate(-90 14 \(12 + plotH / 2))'>mean score over the tasks seen (0–100)</text>"
+        for (k, (label, summaries)) in lines.enumerated() {
+            let colour = Self.colours[k % Self.colours.count]
+            let upper = summaries.enumerated().map { "\(x($0)),\(y($1.mean + ($1.sd ?? 0)))" }
+            let lower = summaries.enumerated().reversed().map { "\(x($0)),\(y($1.mean - ($1.sd ?? 0)))" }
+            svg += "<polygon points='\((upper + lower).joined(separator: " "))' fill='\(colour)' fill-opacity='0.15' stroke='none'/>"
+            svg += "<polyline points='\(summaries.enumerated().map { "\(x($0)),\(y($1.mean))" }.joined(separator: " "))' fill='none' stroke='\(colour)' stroke-width='2'/>"
+            svg += "<rect x='\(left + plotW + 12)' y='\(14 + k * 18)' width='12' height='12' fill='\(colour)'/>"
+            svg += "<text x='\(left + plotW + 30)' y='\(24 + k * 18)'>\(escape(label)) (n = \(summaries[0].n))</text>"
+        }
+        return svg + "</svg>"
+    }
+
+    static let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
     /// One line per task: its score after each stage, from the stage that trains it on.
     func curves(_ r: StreamRunner.Results) -> String {
         guard r.matrix.count > 1 else { return "" }
         let width = 520, height = 240, left = 40, bottom = 30, right = 150
         let plotW = width - left - right, plotH = height - bottom - 10
-        let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+        let colours = Self.colours
         func x(_ i: Int) -> Int { left + (r.matrix.count == 1 ? 0 : i * plotW / (r.matrix.count - 1)) }
         func y(_ v: Double) -> Int { 10 + Int(Double(plotH) * (1 - max(0, min(100, v)) / 100)) }
         var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' font-family='sans-serif' font-size='11'>"
@@ -188,6 +217,7 @@ public struct Report {
         """
         page += htmlTable(Self.groupHeader, groupRows { "\u{1}\($0)\u{2}" })
             .replacingOccurrences(of: "\u{1}", with: "<b>").replacingOccurrences(of: "\u{2}", with: "</b>")
+        page += averageCurves(groups)
         page += "<h2>Runs</h2>" + htmlTable(Self.comparisonHeader, comparisonRows())
         for run in runs {
             let r = run.results

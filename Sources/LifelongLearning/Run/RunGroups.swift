@@ -25,6 +25,16 @@ public struct RunGroups {
         public var isMultitask: Bool { runs.first?.results.method == "multitask" }
 
         public func summary(_ metric: Metric) -> Summary? { Summary(runs.compactMap { metric.value($0.results) }) }
+
+        /// After stage i, the mean score over the tasks seen so far (R[i][0…i]), summarised over the
+        /// group's runs; empty for a single-stage (multitask) group.
+        public var averageSeenSoFar: [Summary] {
+            let sequential = runs.map(\.results).filter { $0.matrix.count == $0.tasks.count && !$0.tasks.isEmpty }
+            guard let stages = sequential.map(\.matrix.count).min(), stages > 0 else { return [] }
+            return (0..<stages).compactMap { i in
+                Summary(sequential.map { r in r.matrix[i][0...i].reduce(0, +) / Double(i + 1) })
+            }
+        }
     }
 
     /// A continual-learning metric of one run, recomputed from its R (so report and formulas agree).
