@@ -1,13 +1,18 @@
 # The two set-up commands of the README. Both install missing system packages first.
 SWIFT ?= swift
 
-.PHONY: demo test build deps models bench fixtures
+.PHONY: demo test test-slurm build deps models bench fixtures
 
 demo: build
 	.build/release/lifelong demo
 
 test: models
 	$(SWIFT) test -c release
+	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory test-slurm; else echo "test-slurm skipped: it starts Slurm daemons and needs root"; fi
+
+# A one-machine Slurm cluster runs a tiny `lifelong sweep --slurm` (installs slurm-wlm and munge if missing).
+test-slurm: build
+	scripts/slurm_local_test.sh .build/release/lifelong
 
 build: deps
 	$(SWIFT) build -c release --product lifelong

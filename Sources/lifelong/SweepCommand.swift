@@ -17,9 +17,21 @@ struct SweepCommand: ParsableCommand {
     @Option(help: "Threads per point (default: the cores divided by --jobs).") var threads: Int?
     @Flag(help: "List the points and their overrides; run nothing.") var dryRun = false
     @Flag(help: "Show each point's state: done, running, failed, interrupted or pending.") var status = false
+    @Flag(help: "Submit the points as a Slurm job array (sbatch) instead of running them here.") var slurm = false
+    @Option(help: "Slurm: partition.") var partition: String?
+    @Option(help: "Slurm: time limit per point.") var time = "04:00:00"
+    @Option(help: "Slurm: CPUs per point (also its --threads).") var cpus = 2
+    @Option(help: "Slurm: memory per point.") var memory = "8G"
+    @Option(help: ArgumentHelp("Run only the point of this index (what each Slurm array task does).", visibility: .hidden))
+    var point: Int?
 
     func validate() throws {
         guard (1...256).contains(jobs) else { throw ValidationError("--jobs must be in 1…256, not \(jobs)") }
+        guard (1...1024).contains(cpus) else { throw ValidationError("--cpus must be in 1…1024, not \(cpus)") }
+        for (flag, value) in [("--time", time), ("--memory", memory), ("--partition", partition ?? "p")]
+        where value.isEmpty || !value.allSatisfy({ $0.isLetter || $0.isNumber || ":-_.".contains($0) }) {
+            throw ValidationError("\(flag) '\(value)' is not a Slurm value")
+        }
         if let threads, !(1...256).contains(threads) { throw ValidationError("--threads must be in 1…256, not \(threads)") }
     }
 
@@ -32,6 +44,9 @@ struct SweepCommand: ParsableCommand {
             print("\(sweep.points.count) points in \(directory)/")
             return
         }
+        if status, let job = try? String(contentsOfFile: (directory as NSString).appendingPathComponent("slurm-job"), encoding: .utf8) {
+            print("Slurm job \(job.trimmingCharacters(in: .whitespacesAndNewlines)): " + slurmQueue(job.trimmingCharacters(in: .whitespacesAndNewlines)))
+        }
         if status {
             for point in sweep.points { print("\(point.name): \(state(of: point, sweep: sweep, in: directory))") }
             return
@@ -42,6 +57,14 @@ struct SweepCommand: ParsableCommand {
             try writeAtomically(Data(sweep.base.utf8), to: path)
             return path
         }()
+        if let point {
+            guard sweep.points.indices.contains(point) else { throw ValidationError("--point \(point) is not in 0…\(sweep.points.count - 1)") }
+            if state(of: sweep.points[point], sweep: sweep, in: directory) != "done" {
+                execute(sweep.points[point], base: base, in: directory, threads: threads ?? cpus)
+            }
+            return
+        }
+        if slurm { return try submit(sweep, base: base, in: directory) }
         let pending = sweep.points.filter { state(of: $0, sweep: sweep, in: directory) != "done" }
         print("\(sweep.points.count) points, \(sweep.points.count - pending.count) done; running \(pending.count) with \(jobs) at a time")
         let perPoint = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
@@ -96,6 +119,53 @@ struct SweepCommand: ParsableCommand {
             try? FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
             try? writeAtomically(Data("exit \(process.terminationStatus)\n\(tail)\n".utf8), to: errorFile)
         }
+    }
+
+    /// Writes `<sweep>/sweep.sbatch` (one array task per point, each running `lifelong sweep FILE
+    /// --point $SLURM_ARRAY_TASK_ID`) and submits it; the binary, the sweep file and the run
+    /// directories must be on a file system every node sees.
+    func submit(_ sweep: Sweep, base: String, in directory: String) throws {
+        let absolute = { (path: String) in URL(fileURLWithPath: path).standardizedFileURL.path }
+        let binary = absolute(Bundle.main.executablePath ?? CommandLine.arguments[0])
+        var lines = ["#!/bin/bash", "#SBATCH --job-name=\(sweep.name)", "#SBATCH --array=0-\(sweep.points.count - 1)",
+                     "#SBATCH --cpus-per-task=\(cpus)", "#SBATCH --mem=\(memory)", "#SBATCH --time=\(time)",
+                     "#SBATCH --output=\(absolute(directory))/slurm-%A_%a.log"]
+        if let partition { lines.append("#SBATCH --partition=\(partition)") }
+        lines += ["cd '\(FileManager.default.currentDirectoryPath)'",
+                  "exec '\(binary)' sweep '\(absolute(file))' --runs '\(absolute(runs))' --point \"$SLURM_ARRAY_TASK_ID\" --threads \(cpus)"]
+        let script = (directory as NSString).appendingPathComponent("sweep.sbatch")
+        try writeAtomically(Data((lines.joined(separator: "\n") + "\n").utf8), to: script)
+        let output = try runTool("sbatch", ["--parsable", script])
+        let job = output.split(separator: ";").first.map { String($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+        guard !job.isEmpty, job.allSatisfy(\.isNumber) else { throw ValidationError("sbatch did not return a job id: \(output)") }
+        try writeAtomically(Data(job.utf8), to: (directory as NSString).appendingPathComponent("slurm-job"))
+        print("Submitted Slurm job \(job) (\(sweep.points.count) array tasks); follow it with: lifelong sweep \(file) --status"
+              + (runs == "runs" ? "" : " --runs \(runs)"))
+    }
+
+    /// The job's array tasks as `squeue` sees them (or `sacct` once they left the queue).
+    func slurmQueue(_ job: String) -> String {
+        if let queued = try? runTool("squeue", ["-h", "-j", job, "-o", "%K %T"]), !queued.isEmpty {
+            return queued.split(separator: "\n").joined(separator: ", ")
+        }
+        return (try? runTool("sacct", ["-n", "-X", "-j", job, "-o", "JobID,State"]))?.split(separator: "\n")
+            .map { $0.split(separator: " ").joined(separator: " ") }.joined(separator: ", ") ?? "not known to squeue or sacct"
+    }
+
+    /// Runs a command found on PATH and returns its standard output; a failure names the command.
+    func runTool(_ name: String, _ arguments: [String]) throws -> String {
+        let process = Process(), pipe = Pipe(), errors = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [name] + arguments
+        process.standardOutput = pipe; process.standardError = errors
+        do { try process.run() } catch { throw ValidationError("cannot run \(name): \(error.localizedDescription)") }
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw ValidationError("\(name) failed (exit \(process.terminationStatus)): \(message.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// done (every stage evaluated), running (its lock is held), failed (error.txt), interrupted

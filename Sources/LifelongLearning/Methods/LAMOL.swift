@@ -87,6 +87,9 @@ public struct LAMOL: LifelongMethod {
     func generate(count: Int, prompt: Int, forTask task: String, of source: String, context: StageContext,
                   seed: UInt64) throws -> (kept: [([Int], [Int])], SampleStatistics) {
         let tokenizer = context.tokenizer
+        // A pseudo-sample and its one-token prompt must fit the model's positions (and the LM
+        // sequence GEN + sample must fit them in training).
+        let maxSampleLength = min(self.maxSampleLength, context.model.config.maxPositions - 1)
         var outputs: [[Int]] = []
         for start in stride(from: 0, to: count, by: 64) {
             context.report(.generating(done: start, total: count))
