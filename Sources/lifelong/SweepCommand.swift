@@ -36,6 +36,7 @@ struct SweepCommand: ParsableCommand {
     }
 
     func run() throws {
+        setvbuf(stdout, nil, _IOLBF, 0)  // a line per finished point, also when the output goes to a file
         guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
         let sweep = try Sweep(yaml: text, source: file)
         let directory = (runs as NSString).appendingPathComponent(sweep.name)
