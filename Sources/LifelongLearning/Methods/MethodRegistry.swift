@@ -2,6 +2,8 @@
 /// (unknown keys are errors naming them), written back with every value resolved, and turned into
 /// the method. Adding a method is one file (the method and its config) plus one line below.
 public protocol MethodConfig: Encodable, Sendable {
+    /// The name the config gives (`lamol`, `replay`, `l2kd`, …).
+    var name: String { get }
     /// Reads the keys of `section` this method knows (`name` is already read).
     init(name: String, section: ConfigSection) throws
     func makeMethod() -> any LifelongMethod

@@ -51,7 +51,7 @@ public struct RunConfig: Encodable, Sendable {
     }
 
     /// The method's name as the config gives it.
-    public var methodName: String { (try? methodTree())?["name"] as? String ?? "?" }
+    public var methodName: String { method.name }
 
     public init() {}
 
@@ -192,10 +192,6 @@ public struct RunConfig: Encodable, Sendable {
     /// The resolved configuration as YAML (saved as `config.yaml` in the run directory).
     public var yaml: String {
         get throws { try YAMLEncoder().encode(self) }
-    }
-
-    private func methodTree() throws -> [String: Any]? {
-        (try Yams.load(yaml: try yaml) as? [String: Any])?["method"] as? [String: Any]
     }
 
     /// The first key whose resolved value differs between the two configs (nil: they are equal),
