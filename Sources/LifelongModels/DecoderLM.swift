@@ -46,6 +46,11 @@ public final class DecoderBlock: Module {
         scoped(names.norm1, norm1) + scoped(names.attention, attention) + scoped(names.norm2, norm2) + scoped(names.mlp, mlp)
     }
 
+    func replaceLinearLayers(_ transform: (String, any LinearLayer) -> any LinearLayer) {
+        attention.replaceLinearLayers { transform("\(names.attention).\($0)", $1) }
+        mlp.replaceLinearLayers { transform("\(names.mlp).\($0)", $1) }
+    }
+
     func callAsFunction(_ x: Tensor, positions: [Int], keyMask: [Bool]?, cache: (KVCache, layer: Int)?) -> Tensor {
         let h = add(x, attention(norm1(x), positions: positions, keyMask: keyMask, cache: cache))
         return add(h, mlp(norm2(h)))
@@ -135,13 +140,9 @@ public final class DecoderLM: Module {
         return linear(h, tokenEmbedding.weight, layout: .outIn)
     }
 
-    /// The linear layers, in order.
+    /// The pretrained linear layers (under any replaced layer), in order, and the head.
     var linearLayers: [Linear] {
-        let optional: [Linear?] = blocks.flatMap { block -> [Linear?] in
-            let (a, m) = (block.attention, block.mlp)
-            return [a.fusedQKV, a.query, a.key, a.value, a.output, m.gate, m.up, m.down]
-        }
-        return (optional + [lmHead]).compactMap { $0 }
+        namedLinearLayers.map(\.layer.base) + (lmHead.map { [$0] } ?? [])
     }
 
     /// Bytes of the quantised weights kept for inference (0 when the model runs in fp32).

@@ -5,8 +5,8 @@ import LifelongEngine
 /// GPT-2: `c_proj(gelu_tanh(c_fc(x)))`. Llama: `down_proj(silu(gate_proj(x)) ⊙ up_proj(x))`.
 public final class FeedForward: Module {
     let architecture: DecoderConfig.Architecture
-    let up: Linear, down: Linear
-    let gate: Linear?
+    private(set) var up: any LinearLayer, down: any LinearLayer
+    private(set) var gate: (any LinearLayer)?
 
     init(config: DecoderConfig, rng: inout SeededGenerator?) {
         architecture = config.architecture
@@ -28,6 +28,15 @@ public final class FeedForward: Module {
         switch architecture {
         case .gpt2: return scoped("c_fc", up) + scoped("c_proj", down)
         case .llama: return scoped("gate_proj", gate!) + scoped("up_proj", up) + scoped("down_proj", down)
+        }
+    }
+
+    /// Installs `transform`'s result in place of each projection (named as in the checkpoint).
+    func replaceLinearLayers(_ transform: (String, any LinearLayer) -> any LinearLayer) {
+        switch architecture {
+        case .gpt2: up = transform("c_fc", up); down = transform("c_proj", down)
+        case .llama:
+            gate = transform("gate_proj", gate!); up = transform("up_proj", up); down = transform("down_proj", down)
         }
     }
 

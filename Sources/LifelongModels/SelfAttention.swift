@@ -7,9 +7,9 @@ import LifelongEngine
 /// (RoPE). Both end with an output projection (`c_proj` / `o_proj`).
 public final class SelfAttention: Module {
     let config: DecoderConfig
-    let fusedQKV: Linear?
-    let query: Linear?, key: Linear?, value: Linear?
-    let output: Linear
+    private(set) var fusedQKV: (any LinearLayer)?
+    private(set) var query: (any LinearLayer)?, key: (any LinearLayer)?, value: (any LinearLayer)?
+    private(set) var output: any LinearLayer
 
     init(config: DecoderConfig, rng: inout SeededGenerator?) {
         self.config = config
@@ -34,6 +34,18 @@ public final class SelfAttention: Module {
         case .gpt2: return scoped("c_attn", fusedQKV!) + scoped("c_proj", output)
         case .llama:
             return scoped("q_proj", query!) + scoped("k_proj", key!) + scoped("v_proj", value!) + scoped("o_proj", output)
+        }
+    }
+
+    /// Installs `transform`'s result in place of each projection (named as in the checkpoint).
+    func replaceLinearLayers(_ transform: (String, any LinearLayer) -> any LinearLayer) {
+        switch config.architecture {
+        case .gpt2:
+            fusedQKV = transform("c_attn", fusedQKV!)
+            output = transform("c_proj", output)
+        case .llama:
+            query = transform("q_proj", query!); key = transform("k_proj", key!)
+            value = transform("v_proj", value!); output = transform("o_proj", output)
         }
     }
 

@@ -29,7 +29,7 @@ public struct AnswerEvaluator {
                 let cq = contextQuestionTokens(example, tokenizer: tokenizer, maxLength: maxLength - cap - 2)
                 return cq + [tokenizer.answer]
             }
-            let outputs = predictor.answers(prompts: prompts, examples: chunk, options: GenerationOptions(
+            let outputs = predictor.answers(prompts: prompts, examples: chunk, of: task, options: GenerationOptions(
                 maxNewTokens: cap + 1, strategy: strategy, stopTokens: [tokenizer.endOfExample], seed: seed &+ UInt64(start)))
             predictions += outputs.map { tokenizer.decode($0).trimmingCharacters(in: .whitespaces) }
         }

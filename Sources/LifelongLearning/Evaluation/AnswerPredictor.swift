@@ -4,12 +4,14 @@ import LifelongModels
 /// returns the new tokens. A plain decoder does it by decoding; a method whose model depends on
 /// the example (SLM retrieves per example) provides its own.
 public protocol AnswerPredictor {
-    /// `examples[i]` is the example `prompts[i]` was made from.
-    func answers(prompts: [[Int]], examples: ArraySlice<Example>, options: GenerationOptions) -> [[Int]]
+    /// `examples[i]` is the example `prompts[i]` was made from, a test example of `task`. The task
+    /// is not a task id given to the model: a predictor uses it only for bookkeeping (SLM's
+    /// retrieval accuracy) or in an ablation that says so (SLM's `oracle_task`).
+    func answers(prompts: [[Int]], examples: ArraySlice<Example>, of task: TaskData, options: GenerationOptions) -> [[Int]]
 }
 
 extension DecoderLM: AnswerPredictor {
-    public func answers(prompts: [[Int]], examples: ArraySlice<Example>, options: GenerationOptions) -> [[Int]] {
+    public func answers(prompts: [[Int]], examples: ArraySlice<Example>, of task: TaskData, options: GenerationOptions) -> [[Int]] {
         generate(prompts: prompts, options: options)
     }
 }

@@ -18,6 +18,9 @@ public protocol LifelongMethod {
     var name: String { get }
     /// Multitask trains once on the union of all tasks instead of task after task.
     var trainsOnUnion: Bool { get }
+    /// A text whose one base-vocabulary token marks answers instead of a new `__ans__` row
+    /// (SLM, which trains no vocabulary row). nil: `__ans__`.
+    var answerSeparator: String? { get }
     /// Called when stage `context.index` starts, with the model as the previous stage left it.
     /// `context.resumedItems` holds the items of a stage interrupted mid-way: the method keeps
     /// them (they are not made again) but redoes any other preparation the objective needs.
@@ -28,8 +31,9 @@ public protocol LifelongMethod {
     func penalty(_ model: DecoderLM) -> LossTerm?
     /// Called when the stage has been trained (before evaluation).
     mutating func finishStage(_ context: StageContext) throws
-    /// Answers test prompts (`c q ANS`) at evaluation. The default decodes with the model.
-    func predictor(for model: DecoderLM) -> any AnswerPredictor
+    /// Answers the test prompts (`c q ANS`) of one evaluation of every task of `stream`. The
+    /// default decodes with the model.
+    func predictor(for model: DecoderLM, stream: [TaskData]) throws -> any AnswerPredictor
     /// What the method carries from stage to stage, for checkpoints: named tensors and JSON.
     func savedState() -> MethodState
     mutating func restore(_ state: MethodState) throws
@@ -39,12 +43,13 @@ public protocol LifelongMethod {
 
 extension LifelongMethod {
     public var trainsOnUnion: Bool { false }
+    public var answerSeparator: String? { nil }
     public func objective(_ batch: TrainingBatch, model: DecoderLM, settings: TrainingSettings) -> [LossTerm] {
         lamolObjective(batch, model: model, lmWeight: settings.lmWeight)
     }
     public func penalty(_ model: DecoderLM) -> LossTerm? { nil }
     public mutating func finishStage(_ context: StageContext) throws {}
-    public func predictor(for model: DecoderLM) -> any AnswerPredictor { model }
+    public func predictor(for model: DecoderLM, stream: [TaskData]) throws -> any AnswerPredictor { model }
     public func savedState() -> MethodState { MethodState() }
     public mutating func restore(_ state: MethodState) throws {}
     public var statistics: MethodStatistics { MethodStatistics() }

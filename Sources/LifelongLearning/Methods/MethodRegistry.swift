@@ -18,6 +18,7 @@ public enum MethodRegistry {
         ("replay", LAMOL.Config.self),
         ("ewc", EWC.Config.self),
         ("l2kd", L2KD.Config.self),
+        ("slm", SLM.Config.self),
     ]
 
     public static var names: [String] { configs.map(\.name) }

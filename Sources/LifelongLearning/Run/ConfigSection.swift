@@ -64,6 +64,16 @@ public final class ConfigSection {
         return b
     }
 
+    /// A list of strings (a single string is a list of one).
+    public func strings(_ key: String) throws -> [String]? {
+        guard let v = value(key) else { return nil }
+        if let s = v as? String { return [s] }
+        guard let list = v as? [Any], let strings = list as? [String], !strings.isEmpty else {
+            throw error(key, "must be a non-empty list of strings")
+        }
+        return strings
+    }
+
     public func section(_ key: String) throws -> ConfigSection? {
         guard let v = value(key) else { return nil }
         guard let map = v as? [String: Any] else { throw error(key, "must be a mapping") }

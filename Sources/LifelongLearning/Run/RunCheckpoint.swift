@@ -40,6 +40,8 @@ public struct RunState: Codable, Sendable {
     public var logBytes = 0
     /// The checkpoint has weights (false before any training).
     public var hasWeights = false
+    /// Layers a method replaced (SLM's low-rank mixtures), rebuilt before the weights load.
+    public var replacedLayers: [LayerRecord]? = nil
 
     public init() {}
 
@@ -48,7 +50,7 @@ public struct RunState: Codable, Sendable {
         case stepsDone = "steps_done", stageTrained = "stage_trained", optimizerSteps = "optimizer_steps"
         case specialTokens = "special_tokens", methodJSON = "method_json", secondsTraining = "seconds_training"
         case secondsEvaluating = "seconds_evaluating", finalPredictions = "final_predictions", logBytes = "log_bytes"
-        case hasWeights = "has_weights"
+        case hasWeights = "has_weights", replacedLayers = "replaced_layers"
     }
 }
 
@@ -132,11 +134,12 @@ public struct RunCheckpoints {
     }
 
     /// Gives `tokenizer` the checkpoint's special tokens (in their order, so the ids match), grows
-    /// `model` to that vocabulary, and loads the weights (the new rows' random start is overwritten).
+    /// `model` to that vocabulary, rebuilds the layers a method replaced, and loads the weights (the new rows' random start is overwritten).
     public func restore(_ model: DecoderLM, tokenizer: TaskTokenizer, state: RunState, from folder: String) throws {
         for name in state.specialTokens { tokenizer.special(name) }
         let missing = tokenizer.vocabularySize - model.config.vocabSize
         if missing > 0 { model.addTokens(missing, seed: 0) }
+        try model.install(state.replacedLayers ?? [])
         let file = try SafetensorsFile(path: (folder as NSString).appendingPathComponent("model.safetensors"))
         try TensorCheckpoint(files: [file]).load(into: model.namedParameters, optionalPrefix: "", ignoring: [])
     }

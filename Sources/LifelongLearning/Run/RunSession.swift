@@ -59,6 +59,7 @@ final class RunSession<M: LifelongMethod> {
             try checkpoints!.restore(model, tokenizer: tokenizer, state: state, from: folder)
             report(.message("Resumed from \(folder): stage \(state.stage + 1), step \(state.stepsDone)"))
         }
+        if let separator = method.answerSeparator { try tokenizer.useBaseAnswerToken(separator, field: "method.separator") }
         _ = (tokenizer.answer, tokenizer.endOfExample)
         syncVocabulary()
     }
@@ -92,7 +93,7 @@ final class RunSession<M: LifelongMethod> {
     /// the row is kept).
     func evaluateAll(_ label: String) throws -> [Double]? {
         let start = Date()
-        let predictor = method.predictor(for: model)
+        let predictor = try method.predictor(for: model, stream: stream)
         var row: [Double] = [], predictions: [String: [[String]]] = [:]
         for (index, task) in stream.enumerated() {
             if runner.shouldStop() { return nil }
@@ -208,6 +209,8 @@ final class RunSession<M: LifelongMethod> {
         var saved = state
         saved.logBytes = Int(try logFile?.offset() ?? 0)
         saved.specialTokens = tokenizer.specialNames
+        let replaced = model.layerRecords
+        saved.replacedLayers = replaced.isEmpty ? nil : replaced
         saved.secondsTraining += trainingSeconds
         let methodState = method.savedState()
         saved.methodJSON = methodState.json

@@ -12,6 +12,8 @@ public final class TaskTokenizer {
     public private(set) var specialNames: [String] = []
     private var specialIds: [String: Int] = [:]
     private let baseEndOfText: Int?
+    /// A base-vocabulary token marking answers instead of `__ans__` (see `useBaseAnswerToken`).
+    private var baseAnswer: Int?
 
     public init(base: any Tokenizer, useBaseEndOfText: Bool = true) {
         self.base = base
@@ -31,7 +33,17 @@ public final class TaskTokenizer {
 
     public func specialId(_ name: String) -> Int? { specialIds[name] }
 
-    public var answer: Int { special("__ans__") }
+    public var answer: Int { baseAnswer ?? special("__ans__") }
+
+    /// Marks answers with `text`'s one base-vocabulary token instead of a new `__ans__` row, for
+    /// a method that cannot train vocabulary rows (SLM). Throws when `text` is not one token.
+    public func useBaseAnswerToken(_ text: String, field: String) throws {
+        let ids = base.encode(text)
+        guard ids.count == 1 else {
+            throw FormatError(file: field, "'\(text)' is \(ids.count) tokens for this tokenizer \(ids); the answer separator must be one token")
+        }
+        baseAnswer = ids[0]
+    }
     public var endOfExample: Int { baseEndOfText ?? special("__eos__") }
     public var generic: Int { special("__gen__") }
     public func taskToken(_ task: String) -> Int { special("__\(task)__") }

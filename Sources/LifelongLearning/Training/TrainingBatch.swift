@@ -17,12 +17,15 @@ public struct TrainingItem: Codable, Sendable {
     public var qa: TrainingSequence
     public var lm: TrainingSequence?
     public var origin: ItemOrigin
+    /// The index of a real example in its task's training set, for methods that keep data per
+    /// example (SLM's query embedding).
+    public var example: Int?
 
-    public init(qa: TrainingSequence, lm: TrainingSequence?, origin: ItemOrigin = .current) {
-        self.qa = qa; self.lm = lm; self.origin = origin
+    public init(qa: TrainingSequence, lm: TrainingSequence?, origin: ItemOrigin = .current, example: Int? = nil) {
+        self.qa = qa; self.lm = lm; self.origin = origin; self.example = example
     }
 
-    enum CodingKeys: String, CodingKey { case qa, lm, origin }
+    enum CodingKeys: String, CodingKey { case qa, lm, origin, example }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -31,6 +34,7 @@ public struct TrainingItem: Codable, Sendable {
         // Checkpoints written before items had an origin hold only real examples or pseudo-samples
         // whose origin did not change their loss.
         origin = try c.decodeIfPresent(ItemOrigin.self, forKey: .origin) ?? .current
+        example = try c.decodeIfPresent(Int.self, forKey: .example)
     }
 }
 
