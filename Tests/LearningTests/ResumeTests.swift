@@ -21,7 +21,7 @@ import Testing
     /// (returns nil then).
     func run<M: LifelongMethod>(_ make: () -> M, directory: String, resume: Bool = false,
              stopAfterSteps: Int? = nil, stopAt: ((StepLog) -> Bool)? = nil,
-             stopWhileGenerating: Bool = false) throws -> (StreamRunner.Results, [[Float]])? {
+             stopWhileGenerating: Bool = false, stopOnMessage: ((String) -> Bool)? = nil) throws -> (StreamRunner.Results, [[Float]])? {
         let tokenizer = TaskTokenizer(base: ByteTokenizer())
         let makeModel = {  // the run's starting model; L2KD's teachers start from copies of it
             DecoderLM(config: DecoderConfig(architecture: .llama, vocabSize: ByteTokenizer().vocabularySize, hiddenSize: 32,
@@ -35,6 +35,7 @@ import Testing
         runner.report = {
             if case let .trained(step) = $0 { steps += 1; picked = picked || (stopAt?(step) ?? false) }
             if case .generating = $0, stopWhileGenerating { picked = true }
+            if case let .message(text) = $0, stopOnMessage?(text) == true { picked = true }
         }
         runner.shouldStop = { picked || (stopAfterSteps.map { steps >= $0 } ?? false) }
         var method = make()
@@ -50,19 +51,21 @@ import Testing
     /// `insideStage`: the stop falls inside the learner's training (otherwise in a preparation,
     /// such as a teacher's training, before the stage's first step).
     func checkResumeEquivalence<M: LifelongMethod>(_ make: () -> M, stopAfterSteps: Int? = nil, stopAt: ((StepLog) -> Bool)? = nil,
-                                                   stopWhileGenerating: Bool = false, insideStage: Bool = true, tag: String = "") throws {
+                                                   stopWhileGenerating: Bool = false, stopOnMessage: ((String) -> Bool)? = nil,
+                                                   insideStage: Bool = true, tag: String = "") throws {
         let base = NSTemporaryDirectory() + "resume-\(getpid())-\(stopAfterSteps ?? 0)\(tag)"
-        defer { try? FileManager.default.removeItem(atPath: base) }
+        defer { if ProcessInfo.processInfo.environment["KEEP_RESUME"] == nil { try? FileManager.default.removeItem(atPath: base) } }
         let (expected, expectedWeights) = try #require(try run(make, directory: base + "/whole"))
         #expect(try run(make, directory: base + "/parts", stopAfterSteps: stopAfterSteps, stopAt: stopAt,
-                        stopWhileGenerating: stopWhileGenerating) == nil, "the run stops when asked")
+                        stopWhileGenerating: stopWhileGenerating, stopOnMessage: stopOnMessage) == nil, "the run stops when asked")
         let checkpoint = try #require(try RunCheckpoints(runDirectory: base + "/parts").latest())
         #expect((checkpoint.state.stepsDone > 0 || checkpoint.state.stageTrained) == insideStage, "stopped where expected: \(checkpoint.state)")
         let (resumed, resumedWeights) = try #require(try run(make, directory: base + "/parts", resume: true))
         #expect(resumed.matrix == expected.matrix)
         #expect(resumed.baseline == expected.baseline)
         let sameWeights = resumedWeights == expectedWeights
-        #expect(sameWeights, "weights after resuming equal those of the uninterrupted run")
+        let differing = zip(resumedWeights, expectedWeights).enumerated().filter { $0.element.0 != $0.element.1 }.map(\.offset)
+        #expect(sameWeights, "weights after resuming equal those of the uninterrupted run; parameters differing: \(differing)")
         let log = { (run: String) in try String(contentsOfFile: "\(base)/\(run)/log.jsonl", encoding: .utf8)
             .split(separator: "\n").map { $0.replacingOccurrences(of: #""tokens_per_s":[0-9.e+-]+"#, with: "", options: .regularExpression) } }
         #expect(try log("parts") == log("whole"), "the log has every step once")
@@ -96,5 +99,32 @@ import Testing
     @Test func l2kdResumesInsideTheLearnersTraining() throws {
         let secondTask = stream[1].name
         try checkResumeEquivalence(l2kd, stopAt: { $0.task == secondTask && $0.step == 5 }, tag: "learner")
+    }
+
+    var slm: () -> SLM {
+        var settings = SLM.Settings()
+        settings.separator = "="
+        settings.keys.epochs = 3
+        return { SLM(settings: settings) }
+    }
+
+    /// Ctrl-C while the second task's keys train: the stage restarts (keys included) on resume.
+    @Test func slmResumesInsideAKeyTraining() throws {
+        try requireEncoder()
+        let keysOfSecondTask = "keys of \(stream[1].name)"
+        try checkResumeEquivalence(slm, stopOnMessage: { $0.contains(keysOfSecondTask) }, insideStage: false, tag: "slm-keys")
+    }
+
+    @Test func slmResumesInsideASlotTraining() throws {
+        try requireEncoder()
+        let secondTask = stream[1].name
+        try checkResumeEquivalence(slm, stopAt: { $0.task == secondTask && $0.step == 5 }, tag: "slm-slots")
+    }
+}
+
+/// SLM's sentence encoder (all-MiniLM-L6-v2), which `make test` pulls.
+func requireEncoder() throws {
+    guard ModelCache().path(of: "minilm-l6") != nil else {
+        throw FormatError(file: "minilm-l6", "not pulled: run `lifelong models pull minilm-l6` (make test does)")
     }
 }

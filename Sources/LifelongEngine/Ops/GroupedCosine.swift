@@ -11,7 +11,7 @@ public func groupedCosineSimilarity(queries: [Float], keys: Tensor, groups: Int)
     precondition(queries.count % width == 0, "groupedCosineSimilarity: \(queries.count) query values for width \(width)")
     let count = queries.count / width, chunk = width / groups
     let unitQueries = unitChunks(queries, chunk: chunk).units
-    let (unitKeys, keyNorms) = unitChunks(Array(keys.data), chunk: chunk)
+    let (unitKeys, keyNorms) = unitChunks(keys.scalars, chunk: chunk)
     let out = Tensor(zeros: [count, slots])
     let s = out.data.baseAddress!
     for n in 0..<count {

@@ -31,15 +31,21 @@ public struct SLM: LifelongMethod {
 
     public struct KeySettings: Codable, Sendable, Equatable {
         public var initialization = KeyInitialization.orthogonal
-        public var epochs = 5
+        public var epochs = 20
+        /// Queries per AdamW step: small, so that a task of a few dozen examples still takes
+        /// enough steps for its keys to leave their random start.
+        public var batchSize = 16
         public var learningRate: Float = 1e-3
         /// Share of the similarities hidden when a query chooses its keys.
         public var maskRate: Float = 0.25
-        enum CodingKeys: String, CodingKey { case initialization, epochs, learningRate = "learning_rate", maskRate = "mask_rate" }
+        enum CodingKeys: String, CodingKey {
+            case initialization, epochs, batchSize = "batch_size", learningRate = "learning_rate", maskRate = "mask_rate"
+        }
         public init() {}
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(initialization, forKey: .initialization); try c.encode(epochs, forKey: .epochs)
+            try c.encode(batchSize, forKey: .batchSize)
             try c.encode(yamlNumber(learningRate), forKey: .learningRate); try c.encode(yamlNumber(maskRate), forKey: .maskRate)
         }
     }
@@ -144,7 +150,7 @@ public struct SLM: LifelongMethod {
     /// Grouped cosine similarity of each query ([n × width]) with every slot's key, [n × slots].
     func similarity(_ queries: [Float]) -> [Float] {
         noGrad {
-            Array(groupedCosineSimilarity(queries: queries, keys: Tensor(keys, shape: [slotCount, width]), groups: settings.groups).data)
+            groupedCosineSimilarity(queries: queries, keys: Tensor(keys, shape: [slotCount, width]), groups: settings.groups).scalars
         }
     }
 
@@ -296,6 +302,7 @@ extension SLM {
             if let k = try s.section("keys") {
                 v.keys.initialization = try k.choice("initialization", KeyInitialization.self, allowed: KeyInitialization.allCases) ?? v.keys.initialization
                 v.keys.epochs = try k.int("epochs", in: 0...100_000) ?? v.keys.epochs
+                v.keys.batchSize = try k.int("batch_size", in: 1...1_000_000) ?? v.keys.batchSize
                 v.keys.learningRate = try k.float("learning_rate", in: 1e-12...10) ?? v.keys.learningRate
                 v.keys.maskRate = try k.float("mask_rate", in: 0...0.99) ?? v.keys.maskRate
                 try k.finish()

@@ -46,7 +46,7 @@ public enum SLMRetrieval {
         let keys = Tensor(initialKeys(queries: queries, width: width, slots: slots, groups: groups, shardMeans: settings.initialization == .shardMeans, rng: &rng),
                           shape: [slots, width], requiresGrad: true)
         let optimizer = AdamW(groups: [AdamW.Group(parameters: [keys], weightDecay: 0)], learningRate: settings.learningRate)
-        let count = queries.count / width, batchSize = 256, k = min(topK, slots)
+        let count = queries.count / width, batchSize = settings.batchSize, k = min(topK, slots)
         var order = Array(0..<count)
         for _ in 0..<settings.epochs {
             if shouldStop() { throw RunInterrupted(checkpoint: "the last checkpoint (key training restarts on --resume)") }
@@ -56,10 +56,11 @@ public enum SLMRetrieval {
                 let batch = rows.flatMap { queries[($0 * width)..<(($0 + 1) * width)] }
                 optimizer.zeroGrad()
                 let similarity = groupedCosineSimilarity(queries: batch, keys: keys, groups: groups)
+                let values = similarity.scalars
                 // The loss −mean of the chosen similarities, as Σ s ⊙ selection.
                 var selection = [Float](repeating: 0, count: rows.count * slots)
                 for n in 0..<rows.count {
-                    var masked = Array(similarity.data[(n * slots)..<((n + 1) * slots)])
+                    var masked = Array(values[(n * slots)..<((n + 1) * slots)])
                     for j in 0..<slots where rng.nextFloat() < settings.maskRate { masked[j] = -.infinity }
                     for j in topIndices(masked[...], among: 0..<slots, count: k) where masked[j] > -.infinity {
                         selection[n * slots + j] = -1 / Float(rows.count * k)
@@ -69,7 +70,7 @@ public enum SLMRetrieval {
                 optimizer.step()
             }
         }
-        return Array(keys.data)
+        return keys.scalars
     }
 
     /// Orthonormal keys within every group (Gram–Schmidt on Gaussian draws), or shard means.
@@ -118,8 +119,11 @@ final class QueryEncoder {
     func embed(_ texts: [String]) throws -> [Float] {
         let missing = Array(Set(texts.filter { cache[$0] == nil })).sorted()
         if !missing.isEmpty {
+            // One text per forward pass: in a padded batch the last bits of an embedding depend
+            // on the batch's other texts, and a resumed run (whose cache starts empty) must see
+            // the same queries as an uninterrupted one.
             let encoder = try loaded()
-            for (text, vector) in zip(missing, encoder.embed(missing)) { cache[text] = vector }
+            for text in missing { cache[text] = encoder.embed([text], batchSize: 1)[0] }
         }
         return texts.flatMap { cache[$0]! }
     }
