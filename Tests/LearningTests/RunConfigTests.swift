@@ -95,15 +95,20 @@ import Testing
         try write("multitask", [[85, 75]])
         try write("l2kd-word", [[92, 0], [70, 84]], extra: ["method_statistics": ["teachers": [
             ["task": "a", "score": 95.0, "answers": 10, "answers_equal_to_gold": 9], ["task": "b", "score": 88.0]]]])
-        let report = try Report(runDirectories: ["\(directory)/finetune", "\(directory)/multitask", "\(directory)/l2kd-word"])
+        try write("slm", [[60, 0], [58, 70]], extra: ["method_statistics": [
+            "retrieval": ["tasks": ["a", "b"], "confusion": [[9, 1], [0, 10]], "accuracy": [0.9, 1.0], "mode": "per_example"],
+            "storage": ["parameters_per_task": 1000, "parameters_total": 2000]]])
+        let report = try Report(runDirectories: ["\(directory)/finetune", "\(directory)/multitask", "\(directory)/l2kd-word", "\(directory)/slm"])
         let md = report.markdown()
         #expect(md.contains("| finetune | finetune | 45.0 | -80.0 |"))          // ACC (10+80)/2, BWT 10−90
         #expect(md.contains("| 35.0 |"))                                          // gap to multitask: 80 − 45
         #expect(md.contains("BWT = (1/(T−1)) Σ_{j<T} (R[T][j] − R[j][j])"))
         // L2KD's teachers beside the learner: teacher, learner right after the task (R[j][j]), at the end.
         #expect(md.contains("| a | 95.0 | 92.0 | 70.0 | 9 / 10 |") && md.contains("| b | 88.0 | 84.0 | 84.0 | — |"))
+        // SLM's retrieval: the confusion matrix with each task's retrieval accuracy, and the storage.
+        #expect(md.contains("| a | 9 | 1 | 90.0 |") && md.contains("| b | 0 | 10 | 100.0 |") && md.contains("2000 in all"))
         let html = report.html()
-        #expect(html.contains("Teachers (L2KD)"))
+        #expect(html.contains("Teachers (L2KD)") && html.contains("Retrieval (SLM)"))
         #expect(html.contains("<svg") && html.contains("after a") && html.contains("<polyline"))
         #expect(html.contains(">untrained</text>"), "the HTML heatmap has the untrained row the Markdown has")
         #expect { try Report(runDirectories: ["/nonexistent"]) } throws: { "\($0)".contains("/nonexistent/results.json") }

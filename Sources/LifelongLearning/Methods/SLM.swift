@@ -54,6 +54,7 @@ public struct SLM: LifelongMethod {
         public var slotsPerTask = 4
         public var rank = 8
         public var groups = 6
+        /// Slots each example mixes (the top k by similarity).
         public var topK = 2
         /// Projections that get increments: names' endings (`o_proj`; `attn.c_proj` for GPT-2).
         public var targets = ["o_proj"]
@@ -275,7 +276,7 @@ extension SLM {
 }
 
 extension SLM {
-    /// `method: {name: slm, slots_per_task: 4, rank: 8, groups: 6, top_k: 2, targets: [o_proj],
+    /// `method: {name: slm, slots_per_task: 4, rank: 8, groups: 6, retrieved_slots: 2, targets: [o_proj],
     /// scale: null, keys: {initialization, epochs, learning_rate, mask_rate}, retrieval:
     /// per_example | per_batch, oracle_task: false, separator: " =>", encoder: minilm-l6}`
     public struct Config: MethodConfig {
@@ -284,7 +285,7 @@ extension SLM {
 
         enum CodingKeys: String, CodingKey {
             case name, rank, groups, targets, scale, keys, retrieval, separator, encoder
-            case slotsPerTask = "slots_per_task", topK = "top_k", oracleTask = "oracle_task"
+            case slotsPerTask = "slots_per_task", topK = "retrieved_slots", oracleTask = "oracle_task"
         }
 
         public init(name: String, section s: ConfigSection) throws {
@@ -292,7 +293,9 @@ extension SLM {
             v.slotsPerTask = try s.int("slots_per_task", in: 1...1024) ?? v.slotsPerTask
             v.rank = try s.int("rank", in: 1...4096) ?? v.rank
             v.groups = try s.int("groups", in: 1...4096) ?? v.groups
-            v.topK = try s.int("top_k", in: 1...1024) ?? v.topK
+            // Not `top_k`, which is LAMOL's sampling key: `--set method.name=slm` on a LAMOL config
+            // must not turn a top-20 sampler into 20 retrieved slots.
+            v.topK = try s.int("retrieved_slots", in: 1...1024) ?? v.topK
             v.targets = try s.strings("targets") ?? v.targets
             v.scale = try s.float("scale", in: 1e-6...1e6)
             v.retrieval = try s.choice("retrieval", Retrieval.self, allowed: Retrieval.allCases) ?? v.retrieval

@@ -81,6 +81,7 @@ public struct Report {
                         [["untrained"] + r.baseline.map { f($0) }] + zip(stageNames, r.matrix).map { [$0] + $1.map { f($0) } })
             let teachers = teacherRows(r)
             if !teachers.isEmpty { md += "\nTeachers (L2KD): each teacher's score on its own task beside the learner's:\n\n" + table(Self.teacherHeader, teachers) }
+            if let (header, rows, note) = retrieval(r) { md += "\n\(Self.retrievalTitle) \(note)\n\n" + table(header, rows) }
             if !r.pseudoSamples.isEmpty {
                 md += "\nPseudo-samples:\n\n"
                 md += table(["for task", "of", "generated", "kept", "discarded", "duplicates", "mean length"], r.pseudoSamples.map { s in
@@ -208,6 +209,26 @@ public struct Report {
         return svg + "</svg>"
     }
 
+    static let retrievalTitle = "Retrieval (SLM): test examples of each true task (row) by the task owning their top slot (column), in the final evaluation."
+
+    /// SLM: the retrieval confusion matrix with each task's retrieval accuracy, and the storage.
+    func retrieval(_ r: StreamRunner.Results) -> (header: [String], rows: [[String]], note: String)? {
+        guard case let .object(record)? = r.methodStatistics?["retrieval"],
+              case let .array(tasks)? = record["tasks"], case let .array(confusion)? = record["confusion"],
+              case let .array(accuracy)? = record["accuracy"] else { return nil }
+        let names = tasks.compactMap { value -> String? in if case let .string(s) = value { return s } else { return nil } }
+        let rows = zip(names, zip(confusion, accuracy)).map { name, cells -> [String] in
+            guard case let .array(counts) = cells.0 else { return [name] }
+            return [name] + counts.map { $0.number.map { "\(Int($0))" } ?? "—" } + [f(cells.1.number.map { 100 * $0 })]
+        }
+        var note = "Mode: \(record["mode"].flatMap { if case let .string(s) = $0 { return s } else { return nil } } ?? "?")."
+        if case let .object(storage)? = r.methodStatistics?["storage"], let perTask = storage["parameters_per_task"]?.number,
+           let total = storage["parameters_total"]?.number {
+            note += " Storage: \(Int(perTask)) parameters per task (slots and keys), \(Int(total)) in all."
+        }
+        return (["true task ↓ / retrieved →"] + names + ["retrieval accuracy %"], rows, note)
+    }
+
     public func html() -> String {
         var page = """
         <!doctype html><html><head><meta charset='utf-8'><title>Lifelong learning report</title><style>
@@ -226,6 +247,7 @@ public struct Report {
             page += heatmap(r) + curves(r)
             let teachers = teacherRows(r)
             if !teachers.isEmpty { page += "<h3>Teachers (L2KD)</h3>" + htmlTable(Self.teacherHeader, teachers) }
+            if let (header, rows, note) = retrieval(r) { page += "<h3>Retrieval (SLM)</h3><p>\(escape(Self.retrievalTitle + " " + note))</p>" + htmlTable(header, rows) }
             if !r.pseudoSamples.isEmpty {
                 page += "<h3>Pseudo-samples</h3>" + htmlTable(["for task", "of", "generated", "kept", "discarded", "duplicates"], r.pseudoSamples.map { s in
                     [s.forTask, s.of, "\(s.generated)", "\(s.kept)", s.discarded.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "), "\(s.duplicates)"]
