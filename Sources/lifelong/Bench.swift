@@ -8,6 +8,12 @@ import LifelongModels
 ///   train-smollm2  full training step, SmolLM2-135M, batch 8 × 128
 ///   distill-smollm2  L2KD's Word-KD step: SmolLM2 student (forward, backward, AdamW) and a frozen
 ///                  SmolLM2 teacher's forward (fp32, inference mode), T²·KL at every position, T = 2, batch 8 × 128
+///   train-lora-smollm2  SLM's training step: SmolLM2 frozen, a rank-8 increment (scale 1) on every
+///                  layer's o_proj, only the increments train (AdamW); batch 8 × 128
+///   gen-slm        SLM's decoding: 32 prompts, each with its own retrieval (query embedding with
+///                  all-MiniLM-L6-v2, similarity to 20 slots' keys, top 2) and its own mixture of
+///                  rank-8 increments on every o_proj, 64 greedy tokens; beside plain batched
+///                  decoding of the same prompts, alternating, median of `repeats` rounds
 ///   gen-batch      top-k 20 sampling with the KV cache, SmolLM2-135M, 32 sequences × 64 new tokens
 ///   gen-single     the same, 1 sequence × 128 new tokens
 ///   load           time to open the model file and dequantise it (median of `repeats`)
@@ -17,7 +23,7 @@ import LifelongModels
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure the engine's speed on the reference workloads.")
 
-    @Argument(help: "train-tiny, train-smollm2, distill-smollm2, gen-batch, gen-single, load, matmul or sgemm.") var workload: String
+    @Argument(help: "train-tiny, train-smollm2, distill-smollm2, train-lora-smollm2, gen-slm, gen-batch, gen-single, load, matmul or sgemm.") var workload: String
     @OptionGroup var compute: ComputeOptions
     @Option(help: "A GGUF file, a Hugging Face directory or a cached name, for the SmolLM2 workloads.")
     var model = "smollm2-135m"
@@ -42,6 +48,11 @@ struct Bench: ParsableCommand {
         case "distill-smollm2":
             let option = try modelOption()
             try train(option.loadDecoder(forTraining: true), batchSize: 8, length: 128, teacher: option.loadDecoder(forTraining: true))
+        case "train-lora-smollm2":
+            let model = try modelOption().loadDecoder(forTraining: true)
+            try train(model, batchSize: 8, length: 128, trainable: installIncrements(model, slots: 1))
+        case "gen-slm":
+            try generateWithRetrieval(modelOption().loadDecoder(forTraining: false))
         case "gen-batch":
             try generate(modelOption().loadDecoder(forTraining: false), sequences: 32, newTokens: 64)
         case "gen-single":
@@ -59,7 +70,7 @@ struct Bench: ParsableCommand {
         case "sgemm":
             try sgemmPeak()
         default:
-            throw ValidationError("unknown workload '\(workload)' (train-tiny, train-smollm2, distill-smollm2, gen-batch, gen-single, load, matmul, sgemm)")
+            throw ValidationError("unknown workload '\(workload)' (train-tiny, train-smollm2, distill-smollm2, train-lora-smollm2, gen-slm, gen-batch, gen-single, load, matmul, sgemm)")
         }
     }
 
@@ -76,9 +87,27 @@ struct Bench: ParsableCommand {
         print(String(decoding: data, as: UTF8.self))
     }
 
-    /// A training step on random tokens: the LM loss, or with a `teacher` the Word-KD loss.
-    func train(_ model: DecoderLM, batchSize: Int, length: Int, teacher: DecoderLM? = nil) throws {
+    /// Rank-8 low-rank mixture layers with `slots` slots on every o_proj, A and B random (a
+    /// trained state); returns the slots' parameters.
+    func installIncrements(_ model: DecoderLM, slots: Int) -> [Tensor] {
+        model.installLowRankMixtures(targets: ["o_proj"], rank: 8)
+        var rng: SeededGenerator? = SeededGenerator(seed: 4)
+        for layer in model.lowRankMixtureLayers {
+            layer.addSlots(slots, rng: &rng)
+            for a in layer.a { for i in 0..<a.count { a.data[i] = 0.01 * rng!.nextGaussian() } }
+        }
+        return model.lowRankMixtureLayers.flatMap { $0.slotParameters(0..<slots) }
+    }
+
+    /// A training step on random tokens: the LM loss, or with a `teacher` the Word-KD loss. With
+    /// `trainable`, every other parameter is frozen (SLM: the increments alone train).
+    func train(_ model: DecoderLM, batchSize: Int, length: Int, teacher: DecoderLM? = nil, trainable: [Tensor]? = nil) throws {
         teacher?.setTrainable(false)
+        if let trainable {
+            model.setTrainable(false)
+            for p in trainable { p.requiresGrad = true }
+            model.setSlotWeights([Float](repeating: 1, count: batchSize))
+        }
         var rng = SeededGenerator(seed: 0)
         let batch = TokenBatch(ids: (0..<(batchSize * length)).map { _ in Int(rng.next() % UInt64(model.config.vocabSize)) },
                                batchSize: batchSize, length: length)
@@ -99,8 +128,9 @@ struct Bench: ParsableCommand {
         let seconds = time { for _ in 0..<steps { step() } } / Double(steps)
         // 6 FLOPs per parameter and token for the student's step, 2 for the teacher's forward.
         let flops = (6.0 * Double(model.parameterCount) + 2.0 * Double(teacher?.parameterCount ?? 0)) * Double(batchSize * length)
-        try report(["tokens_per_second": Double(batchSize * length) / seconds, "seconds_per_step": seconds,
-                    "gflops": flops / seconds / 1e9])
+        var fields: [String: Any] = ["tokens_per_second": Double(batchSize * length) / seconds, "seconds_per_step": seconds]
+        if trainable == nil { fields["gflops"] = flops / seconds / 1e9 } else { fields["trainable_parameters"] = trainable!.reduce(0) { $0 + $1.count } }
+        try report(fields)
     }
 
     func generate(_ model: DecoderLM, sequences: Int, newTokens: Int) throws {
@@ -114,6 +144,41 @@ struct Bench: ParsableCommand {
         try report(["tokens_per_second": Double(produced) / seconds, "seconds": seconds,
                     "weights": model.quantizedByteCount > 0 ? "quantized" : "fp32",
                     "gflops": 2.0 * Double(model.parameterCount) * Double(produced) / seconds / 1e9])
+    }
+
+    /// SLM decoding against plain decoding of the same prompts, alternating, median of `repeats`.
+    func generateWithRetrieval(_ model: DecoderLM) throws {
+        guard let encoderPath = ModelCache().path(of: "minilm-l6") else {
+            throw ValidationError("gen-slm needs the sentence encoder: run `lifelong models pull minilm-l6`")
+        }
+        let encoder = try SentenceEncoder(directory: encoderPath)
+        let (sequences, newTokens, slots) = (32, 64, 20)
+        _ = installIncrements(model, slots: slots)
+        var rng = SeededGenerator(seed: 5)
+        let texts = (0..<sequences).map { "request \($0): how do I \(["reset my card pin", "cook rice", "fix the sink", "book a car"][$0 % 4])?" }
+        let prompts = (0..<sequences).map { _ in (0..<16).map { _ in Int(rng.next() % UInt64(model.config.vocabSize)) } }
+        let keys = Tensor(randomNormal: [slots, encoder.encoder.config.hiddenSize], std: 1, rng: &rng)
+        let options = GenerationOptions(maxNewTokens: newTokens)
+        func plain() { model.setSlotWeights([]); _ = model.generate(prompts: prompts, options: options) }
+        func retrieving() {
+            let queries = texts.flatMap { encoder.embed([$0], batchSize: 1)[0] }  // one text per pass, as SLM embeds
+            let similarity = groupedCosineSimilarity(queries: queries, keys: keys, groups: 6).scalars
+            model.setSlotWeights((0..<sequences).flatMap { n -> [Float] in
+                var row = [Float](repeating: 0, count: slots)
+                let order = (0..<slots).sorted { similarity[n * slots + $0] > similarity[n * slots + $1] }
+                for j in order.prefix(2) { row[j] = 0.5 }
+                return row
+            })
+            _ = model.generate(prompts: prompts, options: options)
+        }
+        plain(); retrieving()  // warm-up
+        var plainSeconds: [Double] = [], slmSeconds: [Double] = []
+        for _ in 0..<repeats {
+            plainSeconds.append(time(plain)); slmSeconds.append(time(retrieving))
+        }
+        let (p, s) = (plainSeconds.sorted()[repeats / 2], slmSeconds.sorted()[repeats / 2])
+        try report(["plain_tokens_per_second": Double(sequences * newTokens) / p, "slm_tokens_per_second": Double(sequences * newTokens) / s,
+                    "slm_time_over_plain": s / p, "weights": model.quantizedByteCount > 0 ? "quantized" : "fp32"])
     }
 
     func matmul() {
