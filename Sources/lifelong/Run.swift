@@ -148,6 +148,9 @@ struct Sample: ParsableCommand {
         let tokenizer = TaskTokenizer(base: base)
         let state = try RunCheckpoints(runDirectory: runDirectory).restoreLatest(into: model, tokenizer: tokenizer)
         print("Checkpoint: stage \(state.stage + 1), step \(state.stepsDone); special tokens: \(tokenizer.specialNames.joined(separator: " "))")
+        if !model.lowRankMixtureLayers.isEmpty {
+            print("Note: this run's low-rank slots (SLM) are off here: `sample` does not retrieve, it continues with the backbone alone.")
+        }
         let ids = tokenizer.encodeWithSpecialNames(prompt)
         guard !ids.isEmpty else { throw ValidationError("the prompt is empty") }
         try checkGenerationFits(model, promptLength: ids.count, maxTokens: maxTokens, count: count)
