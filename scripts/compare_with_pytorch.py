@@ -71,12 +71,13 @@ def main():
     for workload in args.workloads:
         ours = [r["tokens_per_second"] for r in results[workload]["ours"]]
         theirs = [r["tokens_per_second"] for r in results[workload]["theirs"]]
-        gflops = statistics.median(r["gflops"] for r in results[workload]["ours"])
+        measured = [r["gflops"] for r in results[workload]["ours"] if "gflops" in r]  # not for partial training
+        gflops = statistics.median(measured) if measured else None
         rss_ours = max(r["peak_rss_mb"] for r in results[workload]["ours"]) / 1024
         rss_theirs = max(r["peak_rss_mb"] for r in results[workload]["theirs"]) / 1024
         ratio = statistics.median(ours) / statistics.median(theirs)
         print(f"| {workload} | {statistics.median(ours):,.1f} | {statistics.median(theirs):,.1f} | {ratio:.2f}× "
-              f"| ≥ {TARGETS.get(workload, 0):g}× | {gflops:.0f} ({gflops / peak:.0%}) "
+              f"| ≥ {TARGETS.get(workload, 0):g}× | {f'{gflops:.0f} ({gflops / peak:.0%})' if gflops else '—'} "
               f"| {rss_ours:.2f} / {rss_theirs:.2f} GB ({rss_ours / rss_theirs:.2f}×) |")
 
 

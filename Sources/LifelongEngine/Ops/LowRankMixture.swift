@@ -6,9 +6,9 @@
 /// [B × slots], row-major, one mixture per sequence (SLM's retrieved slots; zero for the slots a
 /// sequence does not use). No in×out matrix is ever built: per used slot, two thin products.
 ///
-/// Forward, per slot j used by some sequence (u_j = x·A_jᵀ, [N, r]):
-///   y += (w_j ⊙ u_j) · B_j                 (w_j scales each row of u_j by its sequence's weight)
-/// Backward (dy [N, out]):
+/// Forward, over the slots j used by some sequence (u_j = x·A_jᵀ, [N, r]):
+///   y += Σ_j (w_j ⊙ u_j) · B_j             (w_j scales each row of u_j by its sequence's weight)
+/// Backward (dy [N, out]), per used slot:
 ///   dB_j += (w_j ⊙ u_j)ᵀ · dy              du_j = w_j ⊙ (dy · B_jᵀ)
 ///   dA_j += du_jᵀ · x                      dx  += du_j · A_j
 public func lowRankMixture(_ x: Tensor, a: [Tensor], b: [Tensor], weights: [Float]) -> Tensor {
@@ -41,14 +41,28 @@ public func lowRankMixture(_ x: Tensor, a: [Tensor], b: [Tensor], weights: [Floa
         }
     }
 
-    for j in used {
-        let rank = a[j].shape[0]
-        var u = [Float](repeating: 0, count: rows * rank)
-        u.withUnsafeMutableBufferPointer { u in
-            weightedProjection(j, into: u.baseAddress!)
-            BLAS.gemm(m: rows, n: outFeatures, k: rank, a: u.baseAddress!, lda: rank,
-                      b: b[j].data.baseAddress!, ldb: outFeatures, beta: 1, c: yp, ldc: outFeatures)
+    // The used slots side by side, so that a batch mixing many slots (decoding, where every
+    // row retrieves its own) costs two products instead of two per slot:
+    //   U = x · [A_j1; A_j2; …]ᵀ  [N, S·r],  block j of each row scaled by its weight,  y += U · [B_j1; B_j2; …]
+    let rank = a[used[0]].shape[0], width = used.count * rank
+    precondition(used.allSatisfy { a[$0].shape[0] == rank }, "lowRankMixture: slots of different ranks")
+    var stackedA = [Float](repeating: 0, count: width * inFeatures), stackedB = [Float](repeating: 0, count: width * outFeatures)
+    for (k, j) in used.enumerated() {
+        stackedA.withUnsafeMutableBufferPointer { ($0.baseAddress! + k * rank * inFeatures).update(from: a[j].data.baseAddress!, count: rank * inFeatures) }
+        stackedB.withUnsafeMutableBufferPointer { ($0.baseAddress! + k * rank * outFeatures).update(from: b[j].data.baseAddress!, count: rank * outFeatures) }
+    }
+    var u = [Float](repeating: 0, count: rows * width)
+    u.withUnsafeMutableBufferPointer { u in
+        let u = u.baseAddress!
+        BLAS.gemm(transB: true, m: rows, n: width, k: inFeatures, a: xp, lda: inFeatures, b: stackedA, ldb: inFeatures, c: u, ldc: width)
+        for row in 0..<rows {
+            let sequence = row / perSequence
+            for (k, j) in used.enumerated() {
+                let w = weights[sequence * slots + j], block = u + row * width + k * rank
+                for i in 0..<rank { block[i] *= w }
+            }
         }
+        BLAS.gemm(m: rows, n: outFeatures, k: width, a: u, lda: width, b: stackedB, ldb: outFeatures, beta: 1, c: yp, ldc: outFeatures)
     }
 
     out.recordBackward([x] + a + b) { dy in
