@@ -59,9 +59,16 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
+        // The finite-difference gradient check the test targets share.
+        .target(
+            name: "TestSupport",
+            dependencies: ["LifelongEngine"],
+            path: "Tests/TestSupport",
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         .testTarget(
             name: "EngineTests",
-            dependencies: ["LifelongEngine", "LifelongFormats"],
+            dependencies: ["LifelongEngine", "LifelongFormats", "TestSupport"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(
@@ -71,7 +78,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ModelTests",
-            dependencies: ["LifelongEngine", "LifelongFormats", "LifelongModels", "LifelongLearning"],
+            dependencies: ["LifelongEngine", "LifelongFormats", "LifelongModels", "LifelongLearning", "TestSupport"],
             resources: [.copy("Fixtures")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),

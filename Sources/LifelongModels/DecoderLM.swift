@@ -29,7 +29,8 @@ public struct TokenBatch: Sendable {
 /// One transformer block, pre-norm: x + attn(norm₁(x)), then + mlp(norm₂(x)).
 public final class DecoderBlock: Module {
     let names: (norm1: String, attention: String, norm2: String, mlp: String)
-    let norm1: Norm, attention: SelfAttention, norm2: Norm, mlp: FeedForward
+    let norm1: Norm, attention: SelfAttention, norm2: Norm
+    var mlp: any FeedForwardLayer
 
     init(config: DecoderConfig, rng: inout SeededGenerator?) {
         let normKind: Norm.Kind = config.architecture == .gpt2 ? .layerNorm : .rmsNorm

@@ -32,7 +32,7 @@ public final class FeedForward: Module {
     }
 
     /// Installs `transform`'s result in place of each projection (named as in the checkpoint).
-    func replaceLinearLayers(_ transform: (String, any LinearLayer) -> any LinearLayer) {
+    public func replaceLinearLayers(_ transform: (String, any LinearLayer) -> any LinearLayer) {
         switch architecture {
         case .gpt2: up = transform("c_fc", up); down = transform("c_proj", down)
         case .llama:
@@ -40,7 +40,19 @@ public final class FeedForward: Module {
         }
     }
 
-    func callAsFunction(_ x: Tensor) -> Tensor {
+    /// A copy with its own weights (an upcycled expert starts as the dense layer).
+    init(copying other: FeedForward) {
+        func copy(_ layer: (any LinearLayer)?) -> (any LinearLayer)? {
+            layer.map { l in
+                Linear(weight: Tensor(l.base.weight.scalars, shape: l.base.weight.shape, requiresGrad: true),
+                       bias: l.base.bias.map { Tensor($0.scalars, shape: $0.shape, requiresGrad: true) }, layout: l.base.layout)
+            }
+        }
+        architecture = other.architecture
+        up = copy(other.up)!; down = copy(other.down)!; gate = copy(other.gate)
+    }
+
+    public func callAsFunction(_ x: Tensor) -> Tensor {
         switch architecture {
         case .gpt2: return down(geluTanh(up(x)))
         case .llama: return down(swiGLU(gate: gate!(x), up: up(x)))

@@ -1,4 +1,5 @@
 import LifelongEngine
+import TestSupport
 import Testing
 
 @Suite struct AutogradTests {

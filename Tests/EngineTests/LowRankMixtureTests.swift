@@ -1,4 +1,5 @@
 import LifelongEngine
+import TestSupport
 import Testing
 
 /// SLM's two ops: the per-sequence mixture of low-rank increments and the grouped cosine

@@ -1,5 +1,6 @@
 import Foundation
 import LifelongEngine
+import TestSupport
 import Testing
 
 /// Every op's backward against finite differences (see `checkGradients`).

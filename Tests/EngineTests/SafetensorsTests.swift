@@ -1,5 +1,6 @@
 import Foundation
 import LifelongEngine
+import TestSupport
 import LifelongFormats
 import Testing
 

@@ -3,7 +3,7 @@ import Testing
 
 /// Compares the autograd gradient of L = Σ rᵢ·f(inputs)ᵢ (r fixed random weights) with central
 /// finite differences, for up to `samples` elements of every input that requires a gradient.
-func checkGradients(_ inputs: [Tensor], epsilon: Float = 1e-2, samples: Int = 24,
+public func checkGradients(_ inputs: [Tensor], epsilon: Float = 1e-2, samples: Int = 24,
                     tolerance: Float = 2e-2, sourceLocation: SourceLocation = #_sourceLocation,
                     _ f: () -> Tensor) {
     var rng = SeededGenerator(seed: 99)
@@ -37,7 +37,7 @@ func checkGradients(_ inputs: [Tensor], epsilon: Float = 1e-2, samples: Int = 24
     }
 }
 
-func random(_ shape: [Int], seed: UInt64, std: Float = 1, requiresGrad: Bool = true) -> Tensor {
+public func random(_ shape: [Int], seed: UInt64, std: Float = 1, requiresGrad: Bool = true) -> Tensor {
     var rng = SeededGenerator(seed: seed)
     return Tensor(randomNormal: shape, std: std, rng: &rng, requiresGrad: requiresGrad)
 }
