@@ -80,6 +80,8 @@ public struct SLM: LifelongMethod {
     public private(set) var keys: [Float] = []
     /// Parameters of one slot's increments over all its layers (Σ r·(in + out)).
     private var incrementParametersPerSlot = 0
+    /// Tokens of each learnt task's training sequences: what replaying its real examples would store.
+    private var trainingTokens: [Int] = []
     private let encoder: QueryEncoder
     private let retrievalRecord = RetrievalRecord()
     /// The current stage's query embeddings, by training example.
@@ -109,6 +111,7 @@ public struct SLM: LifelongMethod {
                                                 settings: settings.keys, groups: settings.groups, topK: settings.topK,
                                                 seed: context.seed &+ 7, shouldStop: context.shouldStop)
             tasks.append(task.name)
+            trainingTokens.append(task.train.reduce(0) { $0 + context.item($1, gen: nil).qa.tokens.count })
         }
         guard tasks.last == task.name else { throw FormatError(file: "method", "slm: task '\(task.name)' was learnt before") }
         var rng: SeededGenerator? = SeededGenerator(seed: context.seed &+ 11)
@@ -184,14 +187,16 @@ public struct SLM: LifelongMethod {
         var retrievalTasks: [String]
         var confusion: [[Int]]
         var incrementParametersPerSlot: Int
+        var trainingTokens: [Int]
         enum CodingKeys: String, CodingKey {
             case tasks, confusion, retrievalTasks = "retrieval_tasks", incrementParametersPerSlot = "increment_parameters_per_slot"
+            case trainingTokens = "training_tokens"
         }
     }
 
     public func savedState() -> MethodState {
         let state = State(tasks: tasks, retrievalTasks: retrievalRecord.tasks, confusion: retrievalRecord.confusion,
-                          incrementParametersPerSlot: incrementParametersPerSlot)
+                          incrementParametersPerSlot: incrementParametersPerSlot, trainingTokens: trainingTokens)
         return MethodState(tensors: keys.isEmpty ? [] : [("keys", keys)],
                            json: (try? JSONEncoder().encode(state)).map { String(decoding: $0, as: UTF8.self) })
     }
@@ -207,6 +212,7 @@ public struct SLM: LifelongMethod {
         retrievalRecord.tasks = saved.retrievalTasks
         retrievalRecord.confusion = saved.confusion
         incrementParametersPerSlot = saved.incrementParametersPerSlot
+        trainingTokens = saved.trainingTokens
     }
 
     public var statistics: MethodStatistics {
@@ -222,6 +228,8 @@ public struct SLM: LifelongMethod {
                 "parameters_per_task": .number(Double(perTask)),
                 "parameters_total": .number(Double(perTask * tasks.count)),
                 "key_parameters_per_task": .number(Double(settings.slotsPerTask * width)),
+                // Real replay of every training example would store this many token ids per task.
+                "training_tokens_per_task": .array(trainingTokens.map { .number(Double($0)) }),
             ]),
         ])
     }

@@ -224,7 +224,12 @@ public struct Report {
         var note = "Mode: \(record["mode"].flatMap { if case let .string(s) = $0 { return s } else { return nil } } ?? "?")."
         if case let .object(storage)? = r.methodStatistics?["storage"], let perTask = storage["parameters_per_task"]?.number,
            let total = storage["parameters_total"]?.number {
-            note += " Storage: \(Int(perTask)) parameters per task (slots and keys), \(Int(total)) in all."
+            note += " Storage: \(Int(perTask)) parameters per task (slots and keys), \(Int(total)) in all"
+            if case let .array(tokens)? = storage["training_tokens_per_task"] {
+                let counts = tokens.compactMap(\.number).map { "\(Int($0))" }
+                note += "; replaying every real training example would store \(counts.joined(separator: " / ")) tokens per task"
+            }
+            note += "."
         }
         return (["true task ↓ / retrieved →"] + names + ["retrieval accuracy %"], rows, note)
     }
