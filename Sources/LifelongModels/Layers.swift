@@ -27,6 +27,9 @@ public final class Linear: Module {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }
 
+    public var inFeatures: Int { layout == .outIn ? weight.shape[1] : weight.shape[0] }
+    public var outFeatures: Int { layout == .outIn ? weight.shape[0] : weight.shape[1] }
+
     public func callAsFunction(_ x: Tensor) -> Tensor {
         if let quantized {
             // Training would update `weight` and leave the quantised copy stale: refuse it.

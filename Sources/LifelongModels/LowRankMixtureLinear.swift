@@ -35,8 +35,8 @@ public final class LowRankMixtureLinear: LinearLayer {
         addSlots(slots, rng: &unset)
     }
 
-    public var inFeatures: Int { base.layout == .outIn ? base.weight.shape[1] : base.weight.shape[0] }
-    public var outFeatures: Int { base.layout == .outIn ? base.weight.shape[0] : base.weight.shape[1] }
+    public var inFeatures: Int { base.inFeatures }
+    public var outFeatures: Int { base.outFeatures }
     public var slotCount: Int { a.count }
 
     /// Adds `count` slots with A = 0 and B ~ N(0, 1), as the official SLM code: each increment

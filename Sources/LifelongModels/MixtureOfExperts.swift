@@ -29,8 +29,7 @@ public final class MixtureOfExperts: FeedForwardLayer {
     public init(upcycling dense: FeedForward, experts count: Int, topK: Int = 2, capacityFactor: Float? = nil) {
         precondition(count >= topK && topK >= 1, "a mixture needs at least top-k = \(topK) experts, got \(count)")
         experts = (0..<count).map { _ in FeedForward(copying: dense) }
-        let width = dense.up.base.layout == .outIn ? dense.up.base.weight.shape[1] : dense.up.base.weight.shape[0]
-        router = Linear(weight: Tensor(zeros: [count, width], requiresGrad: true), bias: nil, layout: .outIn)
+        router = Linear(weight: Tensor(zeros: [count, dense.up.base.inFeatures], requiresGrad: true), bias: nil, layout: .outIn)
         self.topK = topK; self.capacityFactor = capacityFactor
     }
 

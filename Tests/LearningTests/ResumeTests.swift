@@ -54,7 +54,7 @@ import Testing
                                                    stopWhileGenerating: Bool = false, stopOnMessage: ((String) -> Bool)? = nil,
                                                    insideStage: Bool = true, tag: String = "") throws {
         let base = NSTemporaryDirectory() + "resume-\(getpid())-\(stopAfterSteps ?? 0)\(tag)"
-        defer { if ProcessInfo.processInfo.environment["KEEP_RESUME"] == nil { try? FileManager.default.removeItem(atPath: base) } }
+        defer { try? FileManager.default.removeItem(atPath: base) }
         let (expected, expectedWeights) = try #require(try run(make, directory: base + "/whole"))
         #expect(try run(make, directory: base + "/parts", stopAfterSteps: stopAfterSteps, stopAt: stopAt,
                         stopWhileGenerating: stopWhileGenerating, stopOnMessage: stopOnMessage) == nil, "the run stops when asked")

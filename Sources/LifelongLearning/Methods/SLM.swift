@@ -105,23 +105,23 @@ public struct SLM: LifelongMethod {
             throw FormatError(file: "method.groups", "\(settings.groups) groups do not divide the encoder's \(width) dimensions")
         }
         stageQueries = try encoder.embed(task.train.map(SLMRetrieval.queryText))
+        let items = context.resumedItems ?? task.train.enumerated().map { i, example in
+            var item = context.item(example, gen: nil)
+            item.example = i
+            return item
+        }
         if !tasks.contains(task.name) {  // keys first (a resumed stage has them in the method state)
             context.report(.message("  slm: training \(settings.slotsPerTask) keys of \(task.name) on \(task.train.count) queries"))
             keys += try SLMRetrieval.trainKeys(queries: stageQueries, width: width, slots: settings.slotsPerTask,
                                                 settings: settings.keys, groups: settings.groups, topK: settings.topK,
                                                 seed: context.seed &+ 7, shouldStop: context.shouldStop)
             tasks.append(task.name)
-            trainingTokens.append(task.train.reduce(0) { $0 + context.item($1, gen: nil).qa.tokens.count })
+            trainingTokens.append(items.reduce(0) { $0 + $1.qa.tokens.count })
         }
         guard tasks.last == task.name else { throw FormatError(file: "method", "slm: task '\(task.name)' was learnt before") }
         var rng: SeededGenerator? = SeededGenerator(seed: context.seed &+ 11)
         for layer in layers where layer.slotCount < slotCount {  // a resumed stage's slots are in the checkpoint
             layer.addSlots(slotCount - layer.slotCount, rng: &rng)
-        }
-        let items = context.resumedItems ?? task.train.enumerated().map { i, example in
-            var item = context.item(example, gen: nil)
-            item.example = i
-            return item
         }
         return StagePlan(items: items, trainable: layers.flatMap { $0.slotParameters(slots(ofTask: tasks.count - 1)) })
     }

@@ -117,14 +117,10 @@ final class QueryEncoder {
 
     /// Unit-length embeddings of `texts`, concatenated ([texts × width]).
     func embed(_ texts: [String]) throws -> [Float] {
-        let missing = Array(Set(texts.filter { cache[$0] == nil })).sorted()
-        if !missing.isEmpty {
-            // One text per forward pass: in a padded batch the last bits of an embedding depend
-            // on the batch's other texts, and a resumed run (whose cache starts empty) must see
-            // the same queries as an uninterrupted one.
-            let encoder = try loaded()
-            for text in missing { cache[text] = encoder.embed([text], batchSize: 1)[0] }
-        }
+        // One text per forward pass: in a padded batch the last bits of an embedding depend on
+        // the batch's other texts, and a resumed run (whose cache starts empty) must see the same
+        // queries as an uninterrupted one.
+        for text in texts where cache[text] == nil { cache[text] = try loaded().embed([text], batchSize: 1)[0] }
         return texts.flatMap { cache[$0]! }
     }
 
