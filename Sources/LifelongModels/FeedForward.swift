@@ -41,16 +41,30 @@ public final class FeedForward: Module {
     }
 
     /// A copy with its own weights (an upcycled expert starts as the dense layer).
-    init(copying other: FeedForward) {
-        func copy(_ layer: (any LinearLayer)?) -> (any LinearLayer)? {
-            layer.map { l in
-                Linear(weight: Tensor(l.base.weight.scalars, shape: l.base.weight.shape, requiresGrad: true),
-                       bias: l.base.bias.map { Tensor($0.scalars, shape: $0.shape, requiresGrad: true) }, layout: l.base.layout)
-            }
-        }
-        architecture = other.architecture
-        up = copy(other.up)!; down = copy(other.down)!; gate = copy(other.gate)
+    convenience init(copying other: FeedForward) {
+        self.init(averaging: [other])
     }
+
+    /// A layer whose every weight is the mean of the `layers`' (Lifelong-MoE's `expert_init: mean`).
+    public init(averaging layers: [FeedForward]) {
+        precondition(!layers.isEmpty, "FeedForward(averaging:) needs at least one layer")
+        func mean(_ tensors: [Tensor]) -> Tensor {
+            var values = tensors[0].scalars
+            for t in tensors.dropFirst() { for (i, v) in t.scalars.enumerated() { values[i] += v } }
+            if tensors.count > 1 { values = values.map { $0 / Float(tensors.count) } }
+            return Tensor(values, shape: tensors[0].shape, requiresGrad: true)
+        }
+        func average(_ pick: (FeedForward) -> (any LinearLayer)?) -> (any LinearLayer)? {
+            let bases = layers.compactMap(pick).map(\.base)
+            guard let first = bases.first else { return nil }
+            return Linear(weight: mean(bases.map(\.weight)), bias: first.bias.map { _ in mean(bases.map { $0.bias! }) }, layout: first.layout)
+        }
+        architecture = layers[0].architecture
+        up = average(\.up)!; down = average(\.down)!; gate = average(\.gate)
+    }
+
+    /// The width of the layer's input (the model's hidden size).
+    public var inFeatures: Int { up.base.inFeatures }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
         switch architecture {

@@ -49,14 +49,26 @@ extension DecoderLM {
         }
     }
 
-    /// The replaced layers, for a run's state.
-    public var layerRecords: [LayerRecord] { namedLinearLayers.compactMap(\.layer.record) }
+    /// The replaced layers, for a run's state: feed-forward layers first (a projection inside
+    /// one exists only once it is rebuilt).
+    public var layerRecords: [LayerRecord] {
+        namedFeedForwardLayers.compactMap(\.layer.record) + namedLinearLayers.compactMap(\.layer.record)
+    }
 
     /// Rebuilds the replaced layers a run's state lists (before loading the run's weights).
     public func install(_ records: [LayerRecord]) throws {
         let byPath = Dictionary(records.map { ($0.path, $0) }, uniquingKeysWith: { a, _ in a })
         var installed = Set<String>()
         var failure: Error?
+        replaceFeedForwardLayers { name, layer in
+            guard let record = byPath[name], failure == nil else { return layer }
+            installed.insert(name)
+            guard layer.record != record else { return layer }
+            guard let dense = layer as? FeedForward else {
+                failure = FormatError(file: "state.json", "layer '\(name)' is already replaced by another kind"); return layer
+            }
+            do { return try LayerKinds.make(record, around: dense) } catch { failure = error; return layer }
+        }
         replaceLinearLayers { name, layer in
             guard let record = byPath[name], failure == nil else { return layer }
             installed.insert(name)
@@ -76,5 +88,29 @@ enum LayerKinds {
         case LowRankMixtureLinear.kind: return try LowRankMixtureLinear(record: record, base: base)
         default: throw FormatError(file: "state.json", "layer '\(record.path)': unknown kind '\(record.kind)'")
         }
+    }
+
+    static func make(_ record: LayerRecord, around dense: FeedForward) throws -> any FeedForwardLayer {
+        switch record.kind {
+        case MixtureOfExperts.kind: return try MixtureOfExperts(record: record, dense: dense)
+        default: throw FormatError(file: "state.json", "layer '\(record.path)': unknown kind '\(record.kind)'")
+        }
+    }
+}
+
+extension DecoderLM {
+    /// A copy with its own weights and the same replaced layers (Lifelong-MoE's frozen snapshot of
+    /// the model as it was before a stage). The copy's parameters do not train.
+    public func copy() throws -> DecoderLM {
+        let copy = DecoderLM(config: config, seed: nil)
+        try copy.install(layerRecords)
+        let source = namedParameters
+        let target = copy.namedParameters
+        precondition(source.map(\.name) == target.map(\.name), "DecoderLM.copy: the copy has other parameters")
+        for ((_, from), (_, to)) in zip(source, target) {
+            _ = to.data.update(from: from.data)
+            to.requiresGrad = false
+        }
+        return copy
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import LifelongEngine
+import LifelongFormats
 
 /// A mixture of experts in place of a block's feed-forward layer (Lifelong-MoE, Mixtral):
 ///
@@ -11,40 +12,107 @@ import LifelongEngine
 /// experts' work. With a capacity factor c an expert takes at most ⌈c·N·k / E⌉ tokens (in token
 /// order); a token an expert turns away gets nothing from it (its residual carries it).
 ///
+/// The router's rows are kept in blocks, one per growth (`grow`): block b scores the experts
+/// added with it. A block is its own tensor, so freezing the old experts' rows is leaving their
+/// block out of the trainable parameters — no gradient, no optimiser state, no weight decay.
+///
 /// The Switch/GShard load-balancing loss of the last forward pass is kept in `auxiliaryLoss`:
 ///   E · Σ_{i<k} Σ_e f_{i,e} · P_e,  f_{i,e} = share of tokens whose i-th choice is e,
 ///   P_e = mean router probability of e (softmax over all E logits), as Hugging Face's Mixtral.
 public final class MixtureOfExperts: FeedForwardLayer {
-    public let router: Linear
+    static let kind = "mixture_of_experts"
+    public private(set) var routerBlocks: [Linear]
     public private(set) var experts: [FeedForward]
     public let topK: Int
     public var capacityFactor: Float?
+    /// Where this layer sits in the model (`model.layers.1.mlp`), for its `record`.
+    let path: String
     /// Set by every forward pass in grad mode; nil in inference mode.
     public private(set) var auxiliaryLoss: Tensor?
     /// Tokens each expert received in the last forward pass (the router's load).
     public private(set) var load: [Int] = []
 
     /// `experts` copies of `dense` (upcycling: at initialisation the layer computes what `dense`
-    /// does, whatever the router says, since the gates of a token sum to 1) and a router at zero.
-    public init(upcycling dense: FeedForward, experts count: Int, topK: Int = 2, capacityFactor: Float? = nil) {
+    /// does, whatever the router says, since the gates of a token sum to 1) and a router drawn from
+    /// N(0, routerStd²) (zero without a generator, or with `routerStd` 0).
+    public init(upcycling dense: FeedForward, experts count: Int, topK: Int = 2, capacityFactor: Float? = nil,
+                routerStd: Float = 0.02, rng: inout SeededGenerator?, path: String = "mlp") {
         precondition(count >= topK && topK >= 1, "a mixture needs at least top-k = \(topK) experts, got \(count)")
         experts = (0..<count).map { _ in FeedForward(copying: dense) }
-        router = Linear(weight: Tensor(zeros: [count, dense.up.base.inFeatures], requiresGrad: true), bias: nil, layout: .outIn)
-        self.topK = topK; self.capacityFactor = capacityFactor
+        routerBlocks = [Self.routerBlock(rows: count, width: dense.inFeatures, std: routerStd, rng: &rng)]
+        self.topK = topK; self.capacityFactor = capacityFactor; self.path = path
+    }
+
+    /// `count` freshly initialised experts (a model trained from scratch, the benchmark's Mixtral).
+    public init(config: DecoderConfig, experts count: Int, topK: Int = 2, capacityFactor: Float? = nil,
+                rng: inout SeededGenerator?, path: String = "mlp") {
+        precondition(count >= topK && topK >= 1, "a mixture needs at least top-k = \(topK) experts, got \(count)")
+        experts = (0..<count).map { _ in FeedForward(config: config, rng: &rng) }
+        routerBlocks = [Self.routerBlock(rows: count, width: config.hiddenSize, std: 0.02, rng: &rng)]
+        self.topK = topK; self.capacityFactor = capacityFactor; self.path = path
+    }
+
+    /// A layer as a run's state recorded it, its router blocks sized as recorded; its weights are
+    /// copies of `dense` and a zero router until the run's weights load.
+    convenience init(record: LayerRecord, dense: FeedForward) throws {
+        let s = record.settings
+        let blocks = (0..<(s["router_blocks"] ?? 0)).map { s["router_block.\($0)"] ?? 0 }
+        guard let topK = s["top_k"], (1...64).contains(topK), (1...64).contains(blocks.count),
+              blocks.allSatisfy({ (1...1024).contains($0) }), blocks.reduce(0, +) >= topK else {
+            throw FormatError(file: "state.json", "layer '\(record.path)': top_k in 1…64 and 1…64 router blocks of 1…1024 experts (at least top_k), got \(s)")
+        }
+        let capacity = try s["capacity_factor_permille"].map { permille -> Float in
+            guard (1...1_000_000).contains(permille) else { throw FormatError(file: "state.json", "layer '\(record.path)': capacity_factor_permille \(permille) is not in 1…1000000") }
+            return Float(permille) / 1000
+        }
+        var unset: SeededGenerator? = nil
+        self.init(upcycling: dense, experts: blocks[0], topK: topK, capacityFactor: capacity, routerStd: 0, rng: &unset, path: record.path)
+        for size in blocks.dropFirst() { grow(size, copying: dense, rng: &unset) }
+    }
+
+    private static func routerBlock(rows: Int, width: Int, std: Float, rng: inout SeededGenerator?) -> Linear {
+        Linear(inFeatures: width, outFeatures: rows, bias: false, layout: .outIn, std: std, rng: &rng)
+    }
+
+    /// Adds `count` experts, copies of `source`, and a router block for them (rows drawn as at
+    /// creation). The existing experts and router rows are untouched.
+    public func grow(_ count: Int, copying source: FeedForward, routerStd: Float = 0.02, rng: inout SeededGenerator?) {
+        precondition(count >= 1, "grow: at least one expert")
+        experts += (0..<count).map { _ in FeedForward(copying: source) }
+        routerBlocks.append(Self.routerBlock(rows: count, width: source.inFeatures, std: routerStd, rng: &rng))
+    }
+
+    /// The experts and the router block added by growth `block` (0: the layer's first experts).
+    public func parameters(ofBlock block: Int) -> [Tensor] {
+        let start = routerBlocks[..<block].reduce(0) { $0 + $1.outFeatures }
+        return routerBlocks[block].parameters + experts[start..<(start + routerBlocks[block].outFeatures)].flatMap(\.parameters)
     }
 
     public var namedParameters: [(name: String, tensor: Tensor)] {
-        scoped("router", router) + experts.enumerated().flatMap { scoped("experts.\($0.offset)", $0.element) }
+        routerBlocks.enumerated().flatMap { scoped("router.\($0.offset)", $0.element) }
+            + experts.enumerated().flatMap { scoped("experts.\($0.offset)", $0.element) }
+    }
+
+    public var record: LayerRecord? {
+        var settings = ["top_k": topK, "router_blocks": routerBlocks.count]
+        for (b, block) in routerBlocks.enumerated() { settings["router_block.\(b)"] = block.outFeatures }
+        if let capacityFactor { settings["capacity_factor_permille"] = Int((capacityFactor * 1000).rounded()) }
+        return LayerRecord(path: path, kind: Self.kind, settings: settings)
     }
 
     public func replaceLinearLayers(_ transform: (String, any LinearLayer) -> any LinearLayer) {
         for (i, expert) in experts.enumerated() { expert.replaceLinearLayers { transform("experts.\(i).\($0)", $1) } }
     }
 
+    /// Router logits of tokens [N, d]: every block's rows, side by side.
+    func routerLogits(_ x: Tensor) -> Tensor {
+        routerBlocks.count == 1 ? routerBlocks[0](x) : concatenateLastDimension(routerBlocks.map { $0(x) })
+    }
+
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let shape = x.shape, width = x.lastDim, tokens = x.rowCount, count = experts.count
-        let flat = x.reshaped([tokens, width])
-        let logits = router(flat)
+        let shape = x.shape, tokens = x.rowCount, count = experts.count
+        let flat = x.reshaped([tokens, x.lastDim])
+        let logits = routerLogits(flat)
         let (gates, chosen) = topKGates(logits, k: topK)
         let capacity = capacityFactor.map { Int((Double($0) * Double(tokens * topK) / Double(count)).rounded(.up)) } ?? Int.max
         var rows = [[Int]](repeating: [], count: count), gateIndices = [[Int]](repeating: [], count: count)

@@ -120,6 +120,15 @@ import Testing
         let secondTask = stream[1].name
         try checkResumeEquivalence(slm, stopAt: { $0.task == secondTask && $0.step == 5 }, tag: "slm-slots")
     }
+
+    /// Inside the third stage: the model was grown twice and distils from its snapshot, which the
+    /// resumed run reads back from the run directory.
+    @Test func lifelongMoEResumesInsideAStageOfAGrownModel() throws {
+        var settings = LifelongMoE.Settings()
+        settings.every = 1; settings.l2Weight = 0.1; settings.capacityFactor = 1.5
+        let thirdTask = stream[2].name
+        try checkResumeEquivalence({ LifelongMoE(settings: settings) }, stopAt: { $0.task == thirdTask && $0.step == 5 }, tag: "moe")
+    }
 }
 
 /// SLM's sentence encoder (all-MiniLM-L6-v2), which `make test` pulls.

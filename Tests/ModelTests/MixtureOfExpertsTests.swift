@@ -1,5 +1,6 @@
 import Foundation
 import LifelongEngine
+import LifelongFormats
 import LifelongModels
 import TestSupport
 import Testing
@@ -13,15 +14,14 @@ import Testing
     }
 
     func upcycle(_ model: DecoderLM, experts: Int = 4, capacityFactor: Float? = nil) {
-        model.replaceFeedForwardLayers { _, layer in
-            MixtureOfExperts(upcycling: layer as! FeedForward, experts: experts, capacityFactor: capacityFactor)
-        }
+        var zeroRouter: SeededGenerator? = nil
+        model.installMixturesOfExperts(every: 1, experts: experts, topK: 2, capacityFactor: capacityFactor, rng: &zeroRouter)
     }
 
     func randomiseRouters(_ model: DecoderLM, std: Float = 1) {
         var rng = SeededGenerator(seed: 9)
         for layer in model.mixtureOfExpertsLayers {
-            for i in 0..<layer.router.weight.count { layer.router.weight.data[i] = std * rng.nextGaussian() }
+            for block in layer.routerBlocks { for i in 0..<block.weight.count { block.weight.data[i] = std * rng.nextGaussian() } }
         }
     }
 
@@ -46,7 +46,7 @@ import Testing
         var rng = SeededGenerator(seed: 10)
         for expert in layer.experts { for p in expert.parameters { for i in 0..<p.count { p.data[i] += 0.05 * rng.nextGaussian() } } }
         let x = Tensor((0..<(2 * 3 * 16)).map { _ in rng.nextGaussian() }, shape: [2, 3, 16], requiresGrad: true)
-        checkGradients([x, layer.router.weight] + layer.experts[1].parameters, epsilon: 1e-3, tolerance: 3e-2) { layer(x) }
+        checkGradients([x, layer.routerBlocks[0].weight] + layer.experts[1].parameters, epsilon: 1e-3, tolerance: 3e-2) { layer(x) }
     }
 
     @Test func gradientOfTheLoadBalancingLoss() {
@@ -70,5 +70,68 @@ import Testing
         let lastRows = y.scalars[(4 * 16)...]
         #expect(lastRows.allSatisfy { $0 == 0 }, "the tokens after the first four passed through the residual alone")
         #expect(y.scalars[..<16].contains { $0 != 0 })
+    }
+
+    /// A layer grown twice (three router blocks side by side): the gradients of every block and
+    /// of a grown expert match finite differences.
+    @Test func gradientsOfAGrownLayer() {
+        let model = tinyModel(.llama)
+        upcycle(model, experts: 2)
+        let layer = model.mixtureOfExpertsLayers[0]
+        var rng: SeededGenerator? = SeededGenerator(seed: 12)
+        layer.grow(1, copying: layer.experts[0], routerStd: 1, rng: &rng)
+        layer.grow(2, copying: FeedForward(averaging: layer.experts), routerStd: 1, rng: &rng)
+        randomiseRouters(model, std: 3)
+        var noise = SeededGenerator(seed: 13)
+        for expert in layer.experts { for p in expert.parameters { for i in 0..<p.count { p.data[i] += 0.05 * noise.nextGaussian() } } }
+        #expect(layer.experts.count == 5 && layer.routerBlocks.map(\.outFeatures) == [2, 1, 2])
+        let x = Tensor((0..<(2 * 3 * 16)).map { _ in noise.nextGaussian() }, shape: [2, 3, 16], requiresGrad: true)
+        checkGradients([x] + layer.routerBlocks.map(\.weight) + layer.experts[4].parameters, epsilon: 1e-3, tolerance: 3e-2) { layer(x) }
+    }
+
+    /// The mean expert is the element-wise mean of the experts' weights.
+    @Test func theMeanExpertAveragesTheWeights() {
+        let model = tinyModel(.gpt2)
+        upcycle(model, experts: 2)
+        let experts = model.mixtureOfExpertsLayers[0].experts
+        for p in experts[1].parameters { for i in 0..<p.count { p.data[i] += 1 } }
+        let mean = FeedForward(averaging: experts)
+        for (m, (a, b)) in zip(mean.parameters, zip(experts[0].parameters, experts[1].parameters)) {
+            #expect(zip(m.scalars, zip(a.scalars, b.scalars)).allSatisfy { abs($0 - ($1.0 + $1.1) / 2) < 1e-6 })
+        }
+    }
+
+    /// A grown model's records rebuild the same structure in a fresh model, which then computes
+    /// the same logits from the same weights; `copy()` does both at once.
+    @Test(arguments: [DecoderConfig.Architecture.gpt2, .llama])
+    func recordsRebuildAGrownModel(_ architecture: DecoderConfig.Architecture) throws {
+        let model = tinyModel(architecture)
+        var rng: SeededGenerator? = SeededGenerator(seed: 14)
+        model.installMixturesOfExperts(every: 2, experts: 2, topK: 2, capacityFactor: 1.5, rng: &rng)
+        for layer in model.mixtureOfExpertsLayers { layer.grow(3, copying: layer.experts[1], rng: &rng) }
+        var noise = SeededGenerator(seed: 15)
+        for p in model.parameters { for i in 0..<p.count { p.data[i] += 0.02 * noise.nextGaussian() } }
+        #expect(model.mixtureOfExpertsLayers.count == 1, "every 2 of 2 blocks: the second")
+        let records = model.layerRecords
+        #expect(records.count == 1 && records[0].settings["router_blocks"] == 2 && records[0].settings["capacity_factor_permille"] == 1500)
+
+        let rebuilt = DecoderLM(config: model.config, seed: nil)
+        try rebuilt.install(records)
+        let source = Dictionary(uniqueKeysWithValues: model.namedParameters.map { ($0.name, $0.tensor.scalars) })
+        #expect(rebuilt.namedParameters.map(\.name) == model.namedParameters.map(\.name))
+        for (name, p) in rebuilt.namedParameters { for (i, v) in source[name]!.enumerated() { p.data[i] = v } }
+        let batch = TokenBatch(rows: [[1, 5, 9, 3, 7, 2], [4, 4, 8, 1, 0, 3]])
+        let expected = noGrad { model.logits(batch) }.scalars
+        #expect(noGrad { rebuilt.logits(batch) }.scalars == expected)
+        let copy = try model.copy()
+        #expect(noGrad { copy.logits(batch) }.scalars == expected)
+        #expect(copy.parameters.allSatisfy { !$0.requiresGrad }, "a snapshot does not train")
+        #expect(rebuilt.mixtureOfExpertsLayers[0].capacityFactor == 1.5)
+    }
+
+    @Test func aRecordOutOfRangeIsAnError() {
+        let model = tinyModel(.llama)
+        let bad = LayerRecord(path: "model.layers.0.mlp", kind: "mixture_of_experts", settings: ["top_k": 2, "router_blocks": 1, "router_block.0": 1])
+        #expect(throws: FormatError.self) { try model.install([bad]) }
     }
 }

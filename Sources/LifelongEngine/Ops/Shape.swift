@@ -35,3 +35,28 @@ public func split(_ x: Tensor, widths: [Int]) -> [Tensor] {
         return part
     }
 }
+
+/// The inverse of `split`: the parts side by side along the last dimension (a copy; e.g. the
+/// router blocks of a mixture of experts, one per growth, as one logits matrix).
+public func concatenateLastDimension(_ parts: [Tensor]) -> Tensor {
+    precondition(!parts.isEmpty, "concatenateLastDimension needs at least one part")
+    let rows = parts[0].rowCount, widths = parts.map(\.lastDim), width = widths.reduce(0, +)
+    precondition(parts.allSatisfy { $0.rowCount == rows }, "concatenateLastDimension: parts have different row counts")
+    let out = Tensor(uninitialized: Array(parts[0].shape.dropLast()) + [width], op: "concatenate")
+    let op = out.data.baseAddress!
+    var start = 0
+    var starts: [Int] = []
+    for (part, w) in zip(parts, widths) {
+        let pp = part.data.baseAddress!
+        for r in 0..<rows { (op + r * width + start).update(from: pp + r * w, count: w) }
+        starts.append(start); start += w
+    }
+    out.recordBackward(parts) { dy in
+        for (i, part) in parts.enumerated() {
+            guard let dx = part.gradPointer() else { continue }
+            let (w, s) = (widths[i], starts[i])
+            for r in 0..<rows { for j in 0..<w { dx[r * w + j] += dy[r * width + s + j] } }
+        }
+    }
+    return out
+}

@@ -19,6 +19,7 @@ public enum MethodRegistry {
         ("ewc", EWC.Config.self),
         ("l2kd", L2KD.Config.self),
         ("slm", SLM.Config.self),
+        ("lifelong_moe", LifelongMoE.Config.self),
     ]
 
     public static var names: [String] { configs.map(\.name) }
