@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-TARGETS = {"train-tiny": 2.0, "train-smollm2": 1.3, "gen-batch": 3.0, "gen-single": 5.0, "distill-smollm2": 1.2, "train-lora-smollm2": 1.3}
+TARGETS = {"train-tiny": 2.0, "train-smollm2": 1.3, "gen-batch": 3.0, "gen-single": 5.0, "distill-smollm2": 1.2, "train-lora-smollm2": 1.3, "train-moe-tiny": 1.5}
 
 
 def last_json_line(output, command):

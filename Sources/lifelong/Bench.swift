@@ -5,6 +5,8 @@ import LifelongModels
 
 /// Benchmarks with the shapes of `../shared/bench/torch_reference.py`, printing one JSON line.
 ///   train-tiny     full training step (forward, backward, AdamW), tiny Llama, batch 16 × 128
+///   train-moe-tiny the same step for a tiny Mixtral: every layer a mixture of 8 SwiGLU experts
+///                  (ffn 384), top-2, load-balancing loss 0.01 (the mean over the layers), batch 16 × 128
 ///   train-smollm2  full training step, SmolLM2-135M, batch 8 × 128
 ///   distill-smollm2  L2KD's Word-KD step: SmolLM2 student (forward, backward, AdamW) and a frozen
 ///                  SmolLM2 teacher's forward (fp32, inference mode), T²·KL at every position, T = 2, batch 8 × 128
@@ -23,7 +25,7 @@ import LifelongModels
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Measure the engine's speed on the reference workloads.")
 
-    @Argument(help: "train-tiny, train-smollm2, distill-smollm2, train-lora-smollm2, gen-slm, gen-batch, gen-single, load, matmul or sgemm.") var workload: String
+    @Argument(help: "train-tiny, train-moe-tiny, train-smollm2, distill-smollm2, train-lora-smollm2, gen-slm, gen-batch, gen-single, load, matmul or sgemm.") var workload: String
     @OptionGroup var compute: ComputeOptions
     @Option(help: "A GGUF file, a Hugging Face directory or a cached name, for the SmolLM2 workloads.")
     var model = "smollm2-135m"
@@ -43,6 +45,13 @@ struct Bench: ParsableCommand {
             let config = DecoderConfig(architecture: .llama, vocabSize: 8192, hiddenSize: 128, layerCount: 4, headCount: 4,
                                        kvHeadCount: 2, intermediateSize: 384, maxPositions: 512, tieWordEmbeddings: true)
             try train(DecoderLM(config: config, seed: 0), batchSize: 16, length: 128)
+        case "train-moe-tiny":
+            let config = DecoderConfig(architecture: .llama, vocabSize: 8192, hiddenSize: 128, layerCount: 4, headCount: 4,
+                                       kvHeadCount: 2, intermediateSize: 384, maxPositions: 512, tieWordEmbeddings: true)
+            let model = DecoderLM(config: config, seed: 0)
+            var rng: SeededGenerator? = SeededGenerator(seed: 1)
+            model.replaceFeedForwardLayers { name, _ in MixtureOfExperts(config: config, experts: 8, topK: 2, rng: &rng, path: name) }
+            try train(model, batchSize: 16, length: 128)
         case "train-smollm2":
             try train(modelOption().loadDecoder(forTraining: true), batchSize: 8, length: 128)
         case "distill-smollm2":
@@ -70,7 +79,7 @@ struct Bench: ParsableCommand {
         case "sgemm":
             try sgemmPeak()
         default:
-            throw ValidationError("unknown workload '\(workload)' (train-tiny, train-smollm2, distill-smollm2, train-lora-smollm2, gen-slm, gen-batch, gen-single, load, matmul, sgemm)")
+            throw ValidationError("unknown workload '\(workload)' (train-tiny, train-moe-tiny, train-smollm2, distill-smollm2, train-lora-smollm2, gen-slm, gen-batch, gen-single, load, matmul, sgemm)")
         }
     }
 
@@ -113,13 +122,15 @@ struct Bench: ParsableCommand {
                                batchSize: batchSize, length: length)
         let optimizer = AdamW(parameters: model.parameters, learningRate: 1e-4, weightDecay: 0.01)
         func step() {
-            let loss: Tensor
+            var loss: Tensor
             if let teacher {
                 let target = noGrad { teacher.logits(batch) }
                 loss = klDivergence(student: model.logits(batch), teacher: target, temperature: 2)
             } else {
                 loss = model.languageModelingLoss(batch)
             }
+            let aux = model.auxiliaryLosses  // mixtures of experts: the load-balancing loss, weight 0.01
+            if !aux.isEmpty { loss = add(loss, scale(aux.dropFirst().reduce(aux[0], add), 0.01 / Float(aux.count))) }
             loss.backward()
             optimizer.step()
             optimizer.zeroGrad()
@@ -127,10 +138,15 @@ struct Bench: ParsableCommand {
         step()  // warm-up
         let seconds = time { for _ in 0..<steps { step() } } / Double(steps)
         // 6 FLOPs per parameter and token for the student's step, 2 for the teacher's forward.
-        let flops = (6.0 * Double(model.parameterCount) + 2.0 * Double(teacher?.parameterCount ?? 0)) * Double(batchSize * length)
+        let flops = (6.0 * Double(model.parameterCount - idleExpertParameters(model)) + 2.0 * Double(teacher?.parameterCount ?? 0)) * Double(batchSize * length)
         var fields: [String: Any] = ["tokens_per_second": Double(batchSize * length) / seconds, "seconds_per_step": seconds]
         if trainable == nil { fields["gflops"] = flops / seconds / 1e9 } else { fields["trainable_parameters"] = trainable!.reduce(0) { $0 + $1.count } }
         try report(fields)
+    }
+
+    /// Parameters of the experts a token does not use (each mixture's experts beyond top-k).
+    func idleExpertParameters(_ model: DecoderLM) -> Int {
+        model.mixtureOfExpertsLayers.reduce(0) { $0 + $1.experts.dropFirst($1.topK).reduce(0) { $0 + $1.parameterCount } }
     }
 
     func generate(_ model: DecoderLM, sequences: Int, newTokens: Int) throws {
