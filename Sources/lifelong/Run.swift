@@ -24,8 +24,10 @@ struct Run: ParsableCommand {
         do {
             let (results, directory) = try Lifelong.execute(settings, runs: runs, resume: resume, overwrite: overwrite)
             if let m = results.metrics {
-                print(String(format: "ACC %.2f  BWT %.2f  FWT %.2f  forgetting %.2f  learning accuracy %.2f", m.acc, m.bwt ?? .nan,
-                             m.fwt ?? .nan, m.forgetting ?? .nan, m.learningAcc))
+                let d = results.lowerIsBetter ? "%.3f" : "%.2f"
+                print(String(format: "ACC \(d)  BWT \(d)  FWT \(d)  forgetting \(d)  learning accuracy \(d)", m.acc, m.bwt ?? .nan,
+                             m.fwt ?? .nan, m.forgetting ?? .nan, m.learningAcc)
+                      + (results.lowerIsBetter ? "  (held-out NLL per token: lower is better; BWT and forgetting > 0 are forgetting)" : ""))
             } else {
                 print(String(format: "ACC %.2f", results.finalAverage))
             }

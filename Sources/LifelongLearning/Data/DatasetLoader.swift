@@ -37,7 +37,7 @@ public struct DatasetLoader {
     }
 
     public static let sources = ["sst", "clinc150:DOMAIN", "banking77", "hwu64:SCENARIO", "snips", "agnews", "trec", "mr", "subj", "cr",
-                                 "mpqa", "mwsc", "squad", "qasrl", "woz", "wikisql", "e2e", "rnnlg:DOMAIN"]
+                                 "mpqa", "mwsc", "squad", "qasrl", "woz", "wikisql", "e2e", "rnnlg:DOMAIN", "corpus:NAME", "corpus:DIR"]
 
     /// Loads a source by name, e.g. "sst", "clinc150:banking", "hwu64:alarm".
     public func load(_ source: String) throws -> TaskData {
@@ -62,6 +62,7 @@ public struct DatasetLoader {
         case "wikisql": return try wikisql()
         case "e2e": return try e2e()
         case "rnnlg": return try rnnlg(domain: try require(argument, source))
+        case "corpus": return try Corpora.load(try require(argument, source), loader: self)
         default: throw FormatError(file: source, "unknown data source; known: \(Self.sources.joined(separator: ", "))")
         }
     }

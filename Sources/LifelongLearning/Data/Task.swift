@@ -31,6 +31,11 @@ public enum TaskMetric: String, Codable, Sendable, CaseIterable {
     case lfem
     /// NLG: ROUGE-L F1 (mean over examples) and corpus BLEU-4, against every reference.
     case rougeL = "rouge_l", bleu
+    /// Text corpora: the held-out negative log-likelihood per token, in nats (lower is better).
+    case nll
+
+    /// Scores where lower is better (NLL); the continual metrics say what their signs mean then.
+    public var lowerIsBetter: Bool { self == .nll }
 }
 
 /// A task of the stream: its examples by split, and its metric.
@@ -44,6 +49,9 @@ public struct TaskData: Sendable {
     public init(name: String, metric: TaskMetric, train: [Example], dev: [Example] = [], test: [Example]) {
         self.name = name; self.metric = metric; self.train = train; self.dev = dev; self.test = test
     }
+
+    /// A text corpus (continual pretraining): plain texts, the LM loss, held-out NLL.
+    public var isCorpus: Bool { metric == .nll }
 
     /// The same task with at most `train` / `test` examples per split, drawn with `seed`.
     public func subsampled(train trainCount: Int?, test testCount: Int?, seed: UInt64) -> TaskData {

@@ -1,4 +1,5 @@
 import Foundation
+import LifelongEngine
 import LifelongModels
 
 /// Scores a model on a task: each test example is prompted as `c q ANS` (no task token: no task
@@ -19,8 +20,14 @@ public struct AnswerEvaluator {
         public var predictions: [String]
     }
 
+    /// The task's score on `examples` (its test set by default). A text corpus is scored by the
+    /// held-out NLL per token under the model itself (the predictor must be the model).
     public func evaluate(_ predictor: any AnswerPredictor, on task: TaskData, examples: [Example]? = nil, seed: UInt64 = 0) -> Result {
         let examples = examples ?? task.test
+        if task.isCorpus {
+            guard let model = predictor as? DecoderLM else { preconditionFailure("a corpus is scored by a model's likelihood") }
+            return Result(score: negativeLogLikelihood(model, texts: examples.map(\.context)), predictions: [])
+        }
         let cap = (examples.flatMap(\.answers).map { tokenizer.encode($0).count }.max() ?? 8) + answerSlack
         var predictions: [String] = []
         for start in stride(from: 0, to: examples.count, by: batchSize) {
@@ -34,6 +41,25 @@ public struct AnswerEvaluator {
             predictions += outputs.map { tokenizer.decode($0).trimmingCharacters(in: .whitespaces) }
         }
         return Result(score: TaskMetrics.score(task.metric, predictions: predictions, examples: examples), predictions: predictions)
+    }
+}
+
+extension AnswerEvaluator {
+    /// Mean negative log-likelihood per token (nats) of `texts`, each scored as the training
+    /// sequence `EOS text EOS` (`LAMOLSequences.text`, cut to `maxLength`): every token of the
+    /// text and the final EOS, predicted from what precedes it. exp of it is the perplexity.
+    public func negativeLogLikelihood(_ model: DecoderLM, texts: [String]) -> Double {
+        let eos = tokenizer.endOfExample
+        let sequences = texts.map { LAMOLSequences.text(Array(tokenizer.encode($0).prefix(max(1, maxLength - 2))), eos: eos) }
+        var total = 0.0, count = 0
+        for start in stride(from: 0, to: sequences.count, by: batchSize) {
+            let chunk = sequences[start..<min(start + batchSize, sequences.count)]
+            let padded = PaddedSequences(chunk.enumerated().map { ($0.offset, $0.element) }, padToken: eos)
+            let targets = padded.targets.filter { $0 != LAMOLSequences.ignore }.count
+            let mean = noGrad { crossEntropy(model.logits(padded.tokens), targets: padded.targets) }.item
+            total += Double(mean) * Double(targets); count += targets
+        }
+        return count > 0 ? total / Double(count) : .nan
     }
 }
 

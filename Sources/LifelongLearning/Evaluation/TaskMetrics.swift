@@ -78,6 +78,8 @@ public enum TaskMetrics {
             return 100 * zip(predictions, examples).map { GenerationMetrics.rougeL($0, $1.answers) }.reduce(0, +) / n
         case .bleu:
             return GenerationMetrics.bleu(predictions, examples.map(\.answers))
+        case .nll:
+            preconditionFailure("a corpus is scored by its likelihood (AnswerEvaluator.negativeLogLikelihood), not by predictions")
         }
     }
 }

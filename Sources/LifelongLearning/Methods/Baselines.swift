@@ -3,6 +3,7 @@ import LifelongModels
 /// Sequential fine-tuning: each task in turn, QA loss only. The lower bound.
 public struct Finetune: LifelongMethod {
     public let name = "finetune"
+    public var learnsCorpora: Bool { true }
     public init() {}
 
     public mutating func planStage(_ context: StageContext) throws -> StagePlan {
@@ -16,6 +17,7 @@ public struct Multitask: LifelongMethod {
     public let name = "multitask"
     public var lmLoss: Bool
     public var trainsOnUnion: Bool { true }
+    public var learnsCorpora: Bool { true }
     public init(lmLoss: Bool = false) { self.lmLoss = lmLoss }
 
     public mutating func planStage(_ context: StageContext) throws -> StagePlan {

@@ -8,6 +8,7 @@ import LifelongModels
 /// finished task's training batches. Rows added to the vocabulary later carry no penalty.
 public struct EWC: LifelongMethod {
     public let name = "ewc"
+    public var learnsCorpora: Bool { true }
     /// λ.
     public var strength: Float
     public var fisherExamples: Int

@@ -18,6 +18,9 @@ public protocol LifelongMethod {
     var name: String { get }
     /// Multitask trains once on the union of all tasks instead of task after task.
     var trainsOnUnion: Bool { get }
+    /// The method can learn a stream of text corpora (plain texts, the LM loss): false for
+    /// methods built on the QA format (LAMOL's pseudo-samples, L2KD's teachers, SLM's queries).
+    var learnsCorpora: Bool { get }
     /// A text whose one base-vocabulary token marks answers instead of a new `__ans__` row
     /// (SLM, which trains no vocabulary row). nil: `__ans__`.
     var answerSeparator: String? { get }
@@ -43,6 +46,7 @@ public protocol LifelongMethod {
 
 extension LifelongMethod {
     public var trainsOnUnion: Bool { false }
+    public var learnsCorpora: Bool { false }
     public var answerSeparator: String? { nil }
     public func objective(_ batch: TrainingBatch, model: DecoderLM, settings: TrainingSettings) -> [LossTerm] {
         lamolObjective(batch, model: model, lmWeight: settings.lmWeight)
@@ -124,7 +128,12 @@ public struct StageContext {
 
     /// The QA sequence of a real example (first gold answer, or `answer` when given), and its LM
     /// sequence prompted by `gen`.
+    /// A text of a corpus stream is one LM sequence (`LAMOLSequences.text`), cut to `maxLength`.
     func item(_ example: Example, gen: Int?, origin: ItemOrigin = .current, answer: [Int]? = nil) -> TrainingItem {
+        if task.isCorpus {
+            let text = tokenizer.encode(example.context).prefix(max(1, settings.maxLength - 2))
+            return TrainingItem(qa: LAMOLSequences.text(Array(text), eos: tokenizer.endOfExample), lm: nil, origin: origin)
+        }
         let answer = answer ?? tokenizer.encode(example.answers[0])
         let cq = contextQuestion(example, answer: answer)
         return item(contextQuestion: cq, answer: answer, gen: gen, origin: origin)

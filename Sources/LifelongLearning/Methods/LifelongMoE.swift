@@ -72,6 +72,7 @@ public struct LifelongMoE: LifelongMethod {
     }
 
     public let settings: Settings
+    public var learnsCorpora: Bool { true }
     public private(set) var growth: [Growth] = []
     public private(set) var loads: [Load] = []
     /// p_prev while a stage trains.

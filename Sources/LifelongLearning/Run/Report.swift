@@ -27,7 +27,9 @@ public struct Report {
     /// ACC of the multitask run among the reports, if any: the reference for the gap.
     var multitaskACC: Double? { runs.first { $0.results.method == "multitask" }?.results.finalAverage }
 
-    func f(_ v: Double?) -> String { v.map { String(format: "%.1f", $0) } ?? "—" }
+    /// Scores 0–100 with one decimal; NLLs (every run on text corpora) with three.
+    func f(_ v: Double?) -> String { v.map { String(format: decimals == 3 ? "%.3f" : "%.1f", $0) } ?? "—" }
+    private var decimals: Int { !runs.isEmpty && runs.allSatisfy(\.results.lowerIsBetter) ? 3 : 1 }
 
     public func write(to directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -57,8 +59,7 @@ public struct Report {
         runs.map { run in
             let r = run.results
             // Recomputed from R, so that the report and its formulas always agree.
-            let m = r.matrix.count == r.tasks.count && r.tasks.count > 0
-                ? ContinualMetrics(matrix: r.matrix, baseline: r.baseline.count == r.tasks.count ? r.baseline : nil) : nil
+            let m = ContinualMetrics(results: r)
             let acc = m?.acc ?? r.finalAverage
             return [r.method, (run.directory as NSString).lastPathComponent, f(acc), f(m?.bwt), f(m?.fwt), f(m?.forgetting),
                     f(m?.learningAcc), f(multitaskACC.map { $0 - acc }), String(format: "%.0f s", r.secondsTraining + r.secondsEvaluating)]
@@ -82,6 +83,13 @@ public struct Report {
             let teachers = teacherRows(r)
             if !teachers.isEmpty { md += "\nTeachers (L2KD): each teacher's score on its own task beside the learner's:\n\n" + table(Self.teacherHeader, teachers) }
             if let (header, rows, note) = retrieval(r) { md += "\n\(Self.retrievalTitle) \(note)\n\n" + table(header, rows) }
+            if let moe = MixtureReport(r) {
+                md += "\n\(MixtureReport.growthTitle)\n\n" + table(MixtureReport.growthHeader, moe.growthRows)
+                if let load = moe.finalLoad { md += "\n\(moe.loadTitle)\n\n" + table(load.header, load.rows.map { $0.map { $0 } }) }
+            }
+            if r.lowerIsBetter, let last = r.matrix.last {
+                md += "\nFinal perplexity (exp NLL): " + zip(r.tasks, last).map { "\($0) \(String(format: "%.2f", exp($1)))" }.joined(separator: ", ") + ".\n"
+            }
             if !r.pseudoSamples.isEmpty {
                 md += "\nPseudo-samples:\n\n"
                 md += table(["for task", "of", "generated", "kept", "discarded", "duplicates", "mean length"], r.pseudoSamples.map { s in
@@ -112,6 +120,10 @@ public struct Report {
     func definitionsMarkdown() -> String {
         var md = "\n## Definitions\n\nT tasks; R[i][j] the score on task j after training task i; b_j the untrained model's score.\n\n"
         md += ContinualMetrics.formulas.map { "- \($0)" }.joined(separator: "\n")
+        if runs.contains(where: \.results.lowerIsBetter) {
+            md += "\n\nFor text corpora R holds the held-out NLL per token (nats; perplexity = exp NLL), and the same formulas read:\n\n"
+            md += ContinualMetrics.lowerIsBetterFormulas.map { "- \($0)" }.joined(separator: "\n")
+        }
         md += "\n- Gap to multitask = ACC(multitask) − ACC\n- Scores: EM (exact match, case-sensitive), nEM, nF1 (SQuAD normalisation), accuracy, macro-F1; all 0–100.\n"
         return md
     }
@@ -140,6 +152,7 @@ public struct Report {
         let hasBaseline = r.baseline.count == r.tasks.count
         let rows = (hasBaseline ? ["untrained"] : []) + stages
         let matrix = (hasBaseline ? [r.baseline] : []) + r.matrix
+        let scale = Self.axisTop(matrix.flatMap { $0 }, lowerIsBetter: r.lowerIsBetter)  // NLL: darker is lower
         let width = left + cell * r.tasks.count + 10, height = top + cell * matrix.count + 10
         var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' font-family='sans-serif' font-size='12'>"
         for (j, task) in r.tasks.enumerated() {
@@ -149,7 +162,7 @@ public struct Report {
         for (i, row) in matrix.enumerated() {
             svg += "<text x='\(left - 6)' y='\(top + i * cell + cell / 2 + 4)' text-anchor='end'>\(escape(rows[i]))</text>"
             for (j, v) in row.enumerated() {
-                let t = max(0, min(1, v / 100))
+                let t = max(0, min(1, r.lowerIsBetter ? 1 - v / scale : v / scale))
                 let (red, green) = (Int(255 - 215 * t), Int(255 - 150 * t))
                 svg += "<rect x='\(left + j * cell)' y='\(top + i * cell)' width='\(cell - 2)' height='\(cell - 2)' fill='rgb(\(red),\(green),255)'/>"
                 svg += "<text x='\(left + j * cell + cell / 2 - 1)' y='\(top + i * cell + cell / 2 + 4)' text-anchor='middle' fill='\(t > 0.6 ? "white" : "black")'>\(f(v))</text>"
@@ -166,13 +179,15 @@ public struct Report {
         let width = 720, height = 300, left = 56, bottom = 46, right = 260
         let plotW = width - left - right, plotH = height - bottom - 12
         func x(_ i: Int) -> Int { left + i * plotW / (stages - 1) }
-        func y(_ v: Double) -> Int { 12 + Int(Double(plotH) * (1 - max(0, min(100, v)) / 100)) }
+        let nll = runs.first?.results.lowerIsBetter ?? false
+        let top = Self.axisTop(lines.flatMap { $0.1.map { $0.mean + ($0.sd ?? 0) } }, lowerIsBetter: nll)
+        func y(_ v: Double) -> Int { 12 + Int(Double(plotH) * (1 - max(0, min(top, v)) / top)) }
         var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' font-family='sans-serif' font-size='11'>"
-        svg += "<line x1='\(left)' y1='\(y(0))' x2='\(left + plotW)' y2='\(y(0))' stroke='#999'/><line x1='\(left)' y1='\(y(0))' x2='\(left)' y2='\(y(100))' stroke='#999'/>"
-        for v in stride(from: 0, through: 100, by: 25) { svg += "<text x='\(left - 4)' y='\(y(Double(v)) + 4)' text-anchor='end'>\(v)</text>" }
+        svg += "<line x1='\(left)' y1='\(y(0))' x2='\(left + plotW)' y2='\(y(0))' stroke='#999'/><line x1='\(left)' y1='\(y(0))' x2='\(left)' y2='\(y(top))' stroke='#999'/>"
+        for k in 0...4 { let v = top * Double(k) / 4; svg += "<text x='\(left - 4)' y='\(y(v) + 4)' text-anchor='end'>\(Self.tick(v))</text>" }
         for i in 0..<stages { svg += "<text x='\(x(i))' y='\(height - 28)' text-anchor='middle'>after task \(i + 1)</text>" }
         svg += "<text x='\(left + plotW / 2)' y='\(height - 8)' text-anchor='middle'>stage (tasks learnt so far)</text>"
-        svg += "<text x='14' y='\(12 + plotH / 2)' text-anchor='middle' transform='rotate(-90 14 \(12 + plotH / 2))'>mean score over the tasks seen (0–100)</text>"
+        svg += "<text x='14' y='\(12 + plotH / 2)' text-anchor='middle' transform='rotate(-90 14 \(12 + plotH / 2))'>\(nll ? "mean NLL per token over the distributions seen (lower is better)" : "mean score over the tasks seen (0–100)")</text>"
         for (k, (label, summaries)) in lines.enumerated() {
             let colour = Self.colours[k % Self.colours.count]
             let upper = summaries.enumerated().map { "\(x($0)),\(y($1.mean + ($1.sd ?? 0)))" }
@@ -185,6 +200,14 @@ public struct Report {
         return svg + "</svg>"
     }
 
+    /// The top of a value axis: 100 for scores, the largest value rounded up for NLLs.
+    static func axisTop(_ values: [Double], lowerIsBetter: Bool) -> Double {
+        guard lowerIsBetter else { return 100 }
+        return max(1, (values.filter(\.isFinite).max() ?? 1).rounded(.up))
+    }
+
+    static func tick(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(format: "%.2f", v) }
+
     static let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
     /// One line per task: its score after each stage, from the stage that trains it on.
@@ -194,10 +217,11 @@ public struct Report {
         let plotW = width - left - right, plotH = height - bottom - 10
         let colours = Self.colours
         func x(_ i: Int) -> Int { left + (r.matrix.count == 1 ? 0 : i * plotW / (r.matrix.count - 1)) }
-        func y(_ v: Double) -> Int { 10 + Int(Double(plotH) * (1 - max(0, min(100, v)) / 100)) }
+        let top = Self.axisTop(r.matrix.flatMap { $0 }, lowerIsBetter: r.lowerIsBetter)
+        func y(_ v: Double) -> Int { 10 + Int(Double(plotH) * (1 - max(0, min(top, v)) / top)) }
         var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' font-family='sans-serif' font-size='11'>"
-        svg += "<line x1='\(left)' y1='\(y(0))' x2='\(left + plotW)' y2='\(y(0))' stroke='#999'/><line x1='\(left)' y1='\(y(0))' x2='\(left)' y2='\(y(100))' stroke='#999'/>"
-        for v in stride(from: 0, through: 100, by: 25) { svg += "<text x='\(left - 4)' y='\(y(Double(v)) + 4)' text-anchor='end'>\(v)</text>" }
+        svg += "<line x1='\(left)' y1='\(y(0))' x2='\(left + plotW)' y2='\(y(0))' stroke='#999'/><line x1='\(left)' y1='\(y(0))' x2='\(left)' y2='\(y(top))' stroke='#999'/>"
+        for k in 0...4 { let v = top * Double(k) / 4; svg += "<text x='\(left - 4)' y='\(y(v) + 4)' text-anchor='end'>\(Self.tick(v))</text>" }
         for i in r.matrix.indices { svg += "<text x='\(x(i))' y='\(height - 10)' text-anchor='middle'>after \(i + 1)</text>" }
         for (j, task) in r.tasks.enumerated() {
             let colour = colours[j % colours.count]
@@ -253,6 +277,10 @@ public struct Report {
             let teachers = teacherRows(r)
             if !teachers.isEmpty { page += "<h3>Teachers (L2KD)</h3>" + htmlTable(Self.teacherHeader, teachers) }
             if let (header, rows, note) = retrieval(r) { page += "<h3>Retrieval (SLM)</h3><p>\(escape(Self.retrievalTitle + " " + note))</p>" + htmlTable(header, rows) }
+            if let moe = MixtureReport(r) {
+                page += "<h3>Mixture of experts</h3><p>\(escape(MixtureReport.growthTitle))</p>" + htmlTable(MixtureReport.growthHeader, moe.growthRows)
+                if let load = moe.finalLoad { page += "<p>\(escape(moe.loadTitle))</p>" + moe.loadHeatmap(load, escape: escape) }
+            }
             if !r.pseudoSamples.isEmpty {
                 page += "<h3>Pseudo-samples</h3>" + htmlTable(["for task", "of", "generated", "kept", "discarded", "duplicates"], r.pseudoSamples.map { s in
                     [s.forTask, s.of, "\(s.generated)", "\(s.kept)", s.discarded.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "), "\(s.duplicates)"]
@@ -261,7 +289,12 @@ public struct Report {
         }
         page += "<h2>Definitions</h2><p>T tasks; R[i][j] the score on task j after training task i; b<sub>j</sub> the untrained model's score.</p><ul>"
         page += ContinualMetrics.formulas.map { "<li><code>\(escape($0))</code></li>" }.joined()
-        page += "<li><code>Gap to multitask = ACC(multitask) − ACC</code></li></ul></body></html>\n"
+        page += "<li><code>Gap to multitask = ACC(multitask) − ACC</code></li></ul>"
+        if runs.contains(where: \.results.lowerIsBetter) {
+            page += "<p>For text corpora R holds the held-out NLL per token (nats; perplexity = exp NLL), and the same formulas read:</p><ul>"
+            page += ContinualMetrics.lowerIsBetterFormulas.map { "<li><code>\(escape($0))</code></li>" }.joined() + "</ul>"
+        }
+        page += "</body></html>\n"
         return page
     }
 }

@@ -41,12 +41,14 @@ public struct RunGroups {
     public enum Metric: String, CaseIterable {
         case acc = "ACC", bwt = "BWT", fwt = "FWT", forgetting, learningAccuracy = "learning acc."
 
-        /// Larger is better, except for forgetting.
-        var higherIsBetter: Bool { self != .forgetting }
+        /// Larger is better, except for forgetting; on NLL matrices (`lowerIsBetter`) smaller is
+        /// better for every metric (see `ContinualMetrics` for their signs there).
+        func higherIsBetter(lowerIsBetter: Bool) -> Bool {
+            !lowerIsBetter && self != .forgetting
+        }
 
         public func value(_ r: StreamRunner.Results) -> Double? {
-            let m = r.matrix.count == r.tasks.count && !r.tasks.isEmpty
-                ? ContinualMetrics(matrix: r.matrix, baseline: r.baseline.count == r.tasks.count ? r.baseline : nil) : nil
+            let m = ContinualMetrics(results: r)
             switch self {
             case .acc: return m?.acc ?? (r.matrix.isEmpty ? nil : r.finalAverage)
             case .bwt: return m?.bwt
@@ -97,7 +99,8 @@ public struct RunGroups {
     /// The best mean of `metric` over the groups (multitask, the upper bound, left out).
     func best(_ metric: Metric) -> Double? {
         let means = groups.filter { !$0.isMultitask }.compactMap { $0.summary(metric)?.mean }
-        return metric.higherIsBetter ? means.max() : means.min()
+        let lower = groups.first?.runs.first?.results.lowerIsBetter ?? false
+        return metric.higherIsBetter(lowerIsBetter: lower) ? means.max() : means.min()
     }
 
     // MARK: Exports

@@ -32,6 +32,14 @@ final class RunSession<M: LifelongMethod> {
         stages = method.trainsOnUnion ? [0] : Array(stream.indices)
         if runner.resume && runner.runDirectory == nil { throw FormatError(file: "run", "--resume needs a run directory") }
         try TaskData.validateNames(stream)
+        if let corpus = stream.first(where: \.isCorpus) {
+            if let task = stream.first(where: { !$0.isCorpus }) {
+                throw FormatError(file: "stream", "mixes the text corpus '\(corpus.name)' with the task '\(task.name)': a stream is all corpora or all tasks")
+            }
+            guard method.learnsCorpora else {
+                throw FormatError(file: "method.name", "\(method.name) learns QA-format tasks, not text corpora; use finetune, multitask, ewc or lifelong_moe")
+            }
+        }
     }
 
     deinit { try? logFile?.close() }
@@ -60,7 +68,9 @@ final class RunSession<M: LifelongMethod> {
             report(.message("Resumed from \(folder): stage \(state.stage + 1), step \(state.stepsDone)"))
         }
         if let separator = method.answerSeparator { try tokenizer.useBaseAnswerToken(separator, field: "method.separator") }
-        _ = (tokenizer.answer, tokenizer.endOfExample)
+        // A corpus stream has no answers: no ANS row, so the untrained NLL is the pretrained model's.
+        if !(stream.first?.isCorpus ?? false) { _ = tokenizer.answer }
+        _ = tokenizer.endOfExample
         syncVocabulary()
     }
 
@@ -105,7 +115,7 @@ final class RunSession<M: LifelongMethod> {
         state.secondsEvaluating += Date().timeIntervalSince(start)
         state.finalPredictions = predictions
         try logLine(["event": "evaluation", "after": label, "scores": Dictionary(uniqueKeysWithValues: zip(stream.map(\.name), row))])
-        report(.message("  \(label): " + zip(stream, row).map { "\($0.name) \(String(format: "%.1f", $1))" }.joined(separator: "  ")))
+        report(.message("  \(label): " + zip(stream, row).map { "\($0.name) \(String(format: $0.isCorpus ? "%.3f" : "%.1f", $1))" }.joined(separator: "  ")))
         return row
     }
 
@@ -229,7 +239,8 @@ final class RunSession<M: LifelongMethod> {
         return StreamRunner.Results(
             method: method.name, model: modelName, seed: seed, tasks: stream.map(\.name), metricNames: stream.map(\.metric.rawValue),
             matrix: state.matrix, baseline: state.baseline ?? [],
-            metrics: square ? ContinualMetrics(matrix: state.matrix, baseline: state.baseline ?? []) : nil,
+            metrics: square ? ContinualMetrics(matrix: state.matrix, baseline: state.baseline ?? [],
+                                                lowerIsBetter: stream.allSatisfy(\.isCorpus)) : nil,
             finalAverage: (state.matrix.last ?? []).reduce(0, +) / Double(stream.count),
             pseudoSamples: statistics.pseudoSamples,
             secondsTraining: state.secondsTraining, secondsEvaluating: state.secondsEvaluating,

@@ -43,6 +43,16 @@ public enum LAMOLSequences {
         return TrainingSequence(tokens: tokens, targets: targets, weights: weights)
     }
 
+    /// A plain text (continual pretraining): EOS text EOS, every token after the first predicted.
+    /// The leading EOS separates documents (GPT-2's convention) so that the text's first token is
+    /// predicted too.
+    public static func text(_ text: [Int], eos: Int) -> TrainingSequence {
+        let tokens = [eos] + text + [eos]
+        var targets = [Int](repeating: ignore, count: tokens.count)
+        for t in 0..<(tokens.count - 1) { targets[t] = tokens[t + 1] }
+        return TrainingSequence(tokens: tokens, targets: targets, weights: [Float](repeating: 1, count: tokens.count))
+    }
+
     /// Why a generated pseudo-sample was not kept.
     public enum Discard: String, Codable, Sendable, CaseIterable, Error {
         case noAnswerToken = "no_ans"
