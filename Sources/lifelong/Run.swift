@@ -77,6 +77,11 @@ extension Lifelong {
         runner.checkpointEvery = settings.checkpointEvery
         runner.evaluation.batchSize = settings.evaluation.batchSize
         if settings.evaluation.decoding == .topK { runner.evaluation.strategy = .sample(topK: settings.evaluation.topK) }
+        if let fewShot = settings.evaluation.fewShot {
+            let loader = try DatasetLoader(root: settings.data)
+            runner.evaluation.fewShotTasks = try fewShot.tasks.map { try loader.load($0) }
+            runner.evaluation.fewShotShots = fewShot.shots; runner.evaluation.fewShotExamples = fewShot.examples
+        }
         var method = settings.method.makeMethod()
         let results = try runner.run(&method, stream: stream, model: model, tokenizer: TaskTokenizer(base: base), modelName: settings.model,
                                      startingModel: { try loadModel(settings).0 })

@@ -87,6 +87,7 @@ public struct Report {
                 md += "\n\(MixtureReport.growthTitle)\n\n" + table(MixtureReport.growthHeader, moe.growthRows)
                 if let load = moe.finalLoad { md += "\n\(moe.loadTitle)\n\n" + table(load.header, load.rows.map { $0.map { $0 } }) }
             }
+            if let rows = fewShotRows(r) { md += "\n\(Self.fewShotTitle(r))\n\n" + table(Self.fewShotHeader, rows) }
             if r.lowerIsBetter, let last = r.matrix.last {
                 md += "\nFinal perplexity (exp NLL): " + zip(r.tasks, last).map { "\($0) \(String(format: "%.2f", exp($1)))" }.joined(separator: ", ") + ".\n"
             }
@@ -101,6 +102,21 @@ public struct Report {
         }
         md += ""
         return md + definitionsMarkdown()
+    }
+
+    static let fewShotHeader = ["task", "before the stream", "after the stream", "change"]
+
+    static func fewShotTitle(_ r: StreamRunner.Results) -> String {
+        "Few-shot accuracy (%, \(r.fewShot?.shots ?? 0)-shot prompts, the label with the largest likelihood), before and after the stream:"
+    }
+
+    func fewShotRows(_ r: StreamRunner.Results) -> [[String]]? {
+        guard let record = r.fewShot else { return nil }
+        return record.tasks.enumerated().map { j, task in
+            let before = record.before.map { $0[j] }, after = record.after.map { $0[j] }
+            return [task, before.map { String(format: "%.1f", $0) } ?? "—", after.map { String(format: "%.1f", $0) } ?? "—",
+                    before.flatMap { b in after.map { String(format: "%+.1f", $0 - b) } } ?? "—"]
+        }
     }
 
     static let teacherHeader = ["task", "teacher", "learner after the task", "learner at the end", "Seq-KD answers = gold"]
@@ -277,6 +293,7 @@ public struct Report {
             let teachers = teacherRows(r)
             if !teachers.isEmpty { page += "<h3>Teachers (L2KD)</h3>" + htmlTable(Self.teacherHeader, teachers) }
             if let (header, rows, note) = retrieval(r) { page += "<h3>Retrieval (SLM)</h3><p>\(escape(Self.retrievalTitle + " " + note))</p>" + htmlTable(header, rows) }
+            if let rows = fewShotRows(r) { page += "<h3>Few-shot</h3><p>\(escape(Self.fewShotTitle(r)))</p>" + htmlTable(Self.fewShotHeader, rows) }
             if let moe = MixtureReport(r) {
                 page += "<h3>Mixture of experts</h3><p>\(escape(MixtureReport.growthTitle))</p>" + htmlTable(MixtureReport.growthHeader, moe.growthRows)
                 if let load = moe.finalLoad { page += "<p>\(escape(moe.loadTitle))</p>" + moe.loadHeatmap(load, escape: escape) }

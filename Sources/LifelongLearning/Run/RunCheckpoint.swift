@@ -42,6 +42,8 @@ public struct RunState: Codable, Sendable {
     public var hasWeights = false
     /// Layers a method replaced (SLM's low-rank mixtures), rebuilt before the weights load.
     public var replacedLayers: [LayerRecord]? = nil
+    /// Few-shot accuracies measured so far (before the stream, and after it).
+    public var fewShot: FewShotRecord? = nil
 
     public init() {}
 
@@ -50,7 +52,7 @@ public struct RunState: Codable, Sendable {
         case stepsDone = "steps_done", stageTrained = "stage_trained", optimizerSteps = "optimizer_steps"
         case specialTokens = "special_tokens", methodJSON = "method_json", secondsTraining = "seconds_training"
         case secondsEvaluating = "seconds_evaluating", finalPredictions = "final_predictions", logBytes = "log_bytes"
-        case hasWeights = "has_weights", replacedLayers = "replaced_layers"
+        case hasWeights = "has_weights", replacedLayers = "replaced_layers", fewShot = "few_shot"
     }
 }
 

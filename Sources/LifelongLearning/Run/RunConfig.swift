@@ -15,7 +15,8 @@ import Yams
 /// subsample: {train: 150, test: 100}
 /// method: {name: lamol, prompting: task, sample_ratio: 0.2, top_k: 20}   # the keys depend on the method
 /// training: {learning_rate: 6.25e-5, epochs: 3, tokens_per_batch: 2048, lm_weight: 0.25, answer_weight: 5, max_length: 512}
-/// evaluation: {decoding: greedy, batch_size: 64, top_k: 20}
+/// evaluation: {decoding: greedy, batch_size: 64, top_k: 20,
+///              few_shot: {tasks: [sst, agnews, trec, clinc150:banking], shots: 5, examples: 100}}
 /// checkpoint_every: 200        # optimiser steps between checkpoints inside a task (default: after each task only)
 /// ```
 ///
@@ -47,7 +48,16 @@ public struct RunConfig: Encodable, Sendable {
         public var batchSize = 64
         /// k of `decoding: top_k`.
         public var topK = 20
-        enum CodingKeys: String, CodingKey { case decoding, batchSize = "batch_size", topK = "top_k" }
+        /// Few-shot rank classification before and after the stream (nil: none).
+        public var fewShot: FewShot?
+        enum CodingKeys: String, CodingKey { case decoding, batchSize = "batch_size", topK = "top_k", fewShot = "few_shot" }
+    }
+
+    /// `evaluation.few_shot`: the data sources scored by `FewShotEvaluator`.
+    public struct FewShot: Codable, Sendable, Equatable {
+        public var tasks: [String] = []
+        public var shots = 5
+        public var examples = 100
     }
 
     /// The method's name as the config gives it.
@@ -110,6 +120,15 @@ public struct RunConfig: Encodable, Sendable {
             evaluation.decoding = try e.choice("decoding", Evaluation.Decoding.self, allowed: [.greedy, .topK]) ?? evaluation.decoding
             evaluation.batchSize = try e.int("batch_size", in: 1...4096) ?? evaluation.batchSize
             evaluation.topK = try e.int("top_k", in: 1...1_000_000) ?? evaluation.topK
+            if let f = try e.section("few_shot") {
+                var fewShot = FewShot()
+                fewShot.tasks = try f.strings("tasks") ?? []
+                guard !fewShot.tasks.isEmpty else { throw f.error("tasks", "must list the data sources to score (e.g. [sst, agnews])") }
+                fewShot.shots = try f.int("shots", in: 0...64) ?? fewShot.shots
+                fewShot.examples = try f.int("examples", in: 1...100_000) ?? fewShot.examples
+                try f.finish()
+                evaluation.fewShot = fewShot
+            }
             try e.finish()
         }
         try top.finish()

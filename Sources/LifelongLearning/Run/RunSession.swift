@@ -96,7 +96,31 @@ final class RunSession<M: LifelongMethod> {
     func evaluateBaseline() throws {
         guard let baseline = try evaluateAll("untrained") else { throw interrupted() }
         state.baseline = baseline
+        try evaluateFewShot(after: false)
         try checkpoint()
+    }
+
+    /// Few-shot rank classification of the model itself (a method's predictor decodes; this
+    /// scores likelihoods, so SLM is scored without its increments), once before the stream and
+    /// once after it; a resumed run keeps what it measured.
+    func evaluateFewShot(after: Bool) throws {
+        let tasks = runner.evaluation.fewShotTasks
+        guard !tasks.isEmpty else { return }
+        var record = state.fewShot ?? FewShotRecord(shots: runner.evaluation.fewShotShots, tasks: tasks.map(\.name))
+        guard (after ? record.after : record.before) == nil else { return }
+        var scorer = FewShotEvaluator(tokenizer: tokenizer)
+        scorer.shots = runner.evaluation.fewShotShots; scorer.examples = runner.evaluation.fewShotExamples
+        scorer.maxLength = model.config.architecture == .gpt2 ? model.config.maxPositions : max(runner.settings.maxLength, 1024)
+        let start = Date()
+        let scores = tasks.map { task -> Double in
+            report(.message("  few-shot (\(scorer.shots) shots) \(after ? "after" : "before") the stream: \(task.name)"))
+            return scorer.accuracy(model, on: task, seed: seed &+ 101)
+        }
+        state.secondsEvaluating += Date().timeIntervalSince(start)
+        if after { record.after = scores } else { record.before = scores }
+        state.fewShot = record
+        report(.message("  few-shot \(after ? "after" : "before"): " + zip(tasks, scores).map { "\($0.name) \(String(format: "%.1f", $1))" }.joined(separator: "  ")))
+        if after { try checkpoint() }
     }
 
     /// Evaluates every task with the method's predictor; nil when stopped on request (nothing of
@@ -245,7 +269,8 @@ final class RunSession<M: LifelongMethod> {
             pseudoSamples: statistics.pseudoSamples,
             secondsTraining: state.secondsTraining, secondsEvaluating: state.secondsEvaluating,
             finalPredictions: state.finalPredictions,
-            methodStatistics: statistics.details.isEmpty ? nil : statistics.details, provenance: .current())
+            methodStatistics: statistics.details.isEmpty ? nil : statistics.details, provenance: .current(),
+            fewShot: state.fewShot)
     }
 
     func writeResults() throws {

@@ -31,6 +31,10 @@ public struct StreamRunner {
     public struct EvaluationSettings: Sendable {
         public var batchSize = 64
         public var strategy: SamplingStrategy = .greedy
+        /// Classification tasks scored few-shot before and after the stream (`FewShotEvaluator`).
+        public var fewShotTasks: [TaskData] = []
+        public var fewShotShots = 5
+        public var fewShotExamples = 100
     }
 
     public struct Results: Codable, Sendable {
@@ -56,10 +60,12 @@ public struct StreamRunner {
         /// Version, commit, date, host, threads and BLAS of the program that wrote the results.
         public var provenance: Provenance? = nil
         public var formulas = ContinualMetrics.formulas
+        /// Few-shot accuracies before and after the stream, when the config asks for them.
+        public var fewShot: FewShotRecord? = nil
 
         enum CodingKeys: String, CodingKey {
             case method, model, seed, tasks, matrix, baseline, metrics, formulas
-            case finalPredictions = "final_predictions", methodStatistics = "method_statistics", provenance
+            case finalPredictions = "final_predictions", methodStatistics = "method_statistics", provenance, fewShot = "few_shot"
             case metricNames = "task_metrics", finalAverage = "final_average", pseudoSamples = "pseudo_samples"
             case secondsTraining = "seconds_training", secondsEvaluating = "seconds_evaluating"
         }
@@ -76,6 +82,7 @@ public struct StreamRunner {
         try session.open()
         if session.state.baseline == nil { try session.evaluateBaseline() }
         while session.state.stage < session.stages.count { try session.runStage() }
+        try session.evaluateFewShot(after: true)
         try session.writeResults()
         return session.results()
     }
