@@ -57,16 +57,16 @@ public struct Sweep {
         }
         let baseConfig = try RunConfig(yaml: base, source: baseSource)
         guard let axes = map["axes"]?.mapping, !axes.isEmpty else { throw FormatError(file: source, "'axes' must be a non-empty mapping") }
-        var grid: [[(label: String, override: String)]] = []
+        var grid: [[[(label: String, override: String)]]] = []  // axis → value → the overrides it sets
         for (keyNode, valueNode) in axes {
             guard let key = keyNode.string, !key.isEmpty else { throw FormatError(file: source, "an axis key must be a config key") }
-            grid.append(key == "order" ? try Self.orders(valueNode, stream: baseConfig.stream, source: source)
+            grid.append(key == "order" ? try Self.orders(valueNode, stream: baseConfig.stream, source: source).map { [$0] }
                                        : try Self.values(valueNode, key: key, source: source))
         }
         let count = grid.reduce(1) { $0.multipliedReportingOverflow(by: $1.count).overflow ? Int.max : $0 * $1.count }
         guard count <= Self.maximumPoints else { throw FormatError(file: source, "the grid has \(count) points (at most \(Self.maximumPoints))") }
         points = grid.reduce([[(label: String, override: String)]()]) { partial, axis in
-            partial.flatMap { prefix in axis.map { prefix + [$0] } }
+            partial.flatMap { prefix in axis.map { prefix + $0 } }
         }.map { choices in
             let runName = choices.map(\.label).joined(separator: "_")
             return Point(name: runName, overrides: choices.map(\.override) + ["name=\(runName)"])
@@ -74,15 +74,28 @@ public struct Sweep {
         for point in points { _ = try RunConfig(yaml: base, overrides: point.overrides, source: "\(source): point \(point.name)") }
     }
 
-    /// An ordinary axis: a list of YAML scalars.
-    private static func values(_ node: Node, key: String, source: String) throws -> [(label: String, override: String)] {
+    /// An ordinary axis: a list of YAML scalars, or of mappings of scalars that set several keys
+    /// of the section together (`method: [{name: finetune}, {name: lifelong_moe, dense: true}]`).
+    private static func values(_ node: Node, key: String, source: String) throws -> [[(label: String, override: String)]] {
         guard let list = node.sequence, !list.isEmpty else { throw FormatError(file: source, "axis '\(key)' must be a non-empty list") }
         return try list.map { value in
-            guard let text = value.string else { throw FormatError(file: source, "axis '\(key)': values must be scalars") }
-            let short = key.split(separator: ".").last.map(String.init) ?? key
-            // The method's name labels a point by itself; other keys as key-value.
-            return (key == "method.name" ? sanitized(text) : "\(sanitized(short))-\(sanitized(text))", "\(key)=\(text)")
+            if let map = value.mapping {
+                return try map.map { subkey, subvalue in
+                    guard let name = subkey.string, let text = subvalue.string else {
+                        throw FormatError(file: source, "axis '\(key)': a mapping value must map keys to scalars")
+                    }
+                    return try scalar("\(key).\(name)", text)
+                }
+            }
+            guard let text = value.string else { throw FormatError(file: source, "axis '\(key)': values must be scalars or mappings of scalars") }
+            return [try scalar(key, text)]
         }
+    }
+
+    /// The method's name labels a point by itself; other keys as key-value.
+    private static func scalar(_ key: String, _ text: String) throws -> (label: String, override: String) {
+        let short = key.split(separator: ".").last.map(String.init) ?? key
+        return (key == "method.name" ? sanitized(text) : "\(sanitized(short))-\(sanitized(text))", "\(key)=\(text)")
     }
 
     /// The `order` axis: orders of the base stream, labelled order-1 (the base's own), order-2, ….
