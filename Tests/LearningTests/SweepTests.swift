@@ -26,6 +26,15 @@ import Testing
         #expect(try grid.config(grid.points[0]).method is Finetune.Config, "switching the method drops LAMOL's keys")
     }
 
+    /// A mapping value sets several keys of its section together (a method variant).
+    @Test func aMappingValueSetsSeveralKeys() throws {
+        let grid = try sweep("  method:\n    - {name: finetune}\n    - {name: lifelong_moe, dense: true}\n  seed: [1]")
+        #expect(grid.points.map(\.name) == ["finetune_seed-1", "lifelong-moe_dense-true_seed-1"])
+        #expect(grid.points[1].overrides == ["method.name=lifelong_moe", "method.dense=true", "seed=1", "name=lifelong-moe_dense-true_seed-1"])
+        #expect((try grid.config(grid.points[1]).method as? LifelongMoE.Config)?.settings.dense == true)
+        #expect { try sweep("  method:\n    - {name: [a, b]}") } throws: { "\($0)".contains("mapping value must map keys to scalars") }
+    }
+
     @Test func ordersArePermutationsReversalsRandomOrListed() throws {
         let permutations = try sweep("  order: permutations").points
         #expect(permutations.count == 6 && permutations[0].overrides[0] == "stream=[\"a\", \"b\", \"c\"]")

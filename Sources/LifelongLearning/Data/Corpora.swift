@@ -35,33 +35,39 @@ public enum Corpora {
         default: throw FormatError(file: "corpus:\(argument)", "unknown corpus; built in: \(names.joined(separator: ", ")), or a folder path")
         }
         let tasks = try sources.map(loader.load)
-        return corpus(argument, train: tasks.flatMap { texts(of: $0.train, source: $0.name) },
-                      test: tasks.flatMap { texts(of: $0.test, source: $0.name) })
+        // Each text once, and no held-out text among the training texts (sources overlap: SST and MR).
+        let test = unique(tasks.flatMap { texts(of: $0.test, source: $0.name) }, excluding: [])
+        let train = unique(tasks.flatMap { texts(of: $0.train, source: $0.name) }, excluding: Set(test))
+        return corpus(argument, train: train, test: test)
     }
 
     /// The raw text of a source's examples: the reference sentences of NLG data, the sentences
-    /// of QA paragraphs, the input text of classification data; each text once.
+    /// of QA paragraphs, the input text of classification data.
     static func texts(of examples: [Example], source: String) -> [String] {
-        var seen = Set<String>(), result: [String] = []
-        for example in examples {
-            let candidates: [String]
-            if source.hasPrefix("e2e") || source.hasPrefix("rnnlg") { candidates = example.answers }
-            else if source.hasPrefix("squad") { candidates = sentences(example.context) }
-            else { candidates = [example.context] }
-            for text in candidates.map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }) where !text.isEmpty && seen.insert(text).inserted {
-                result.append(text)
-            }
-        }
-        return result
+        examples.flatMap { example -> [String] in
+            if source.hasPrefix("e2e") || source.hasPrefix("rnnlg") { return example.answers }
+            if source.hasPrefix("squad") { return sentences(example.context) }
+            return [example.context]
+        }.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
     }
 
-    /// A paragraph cut after `.`, `!` or `?` followed by a space and a capital letter.
-    static func sentences(_ paragraph: String) -> [String] {
+    /// The non-empty texts in order, each once, leaving out `excluded`.
+    static func unique(_ texts: [String], excluding excluded: Set<String>) -> [String] {
+        var seen = excluded
+        return texts.filter { !$0.isEmpty && seen.insert($0).inserted }
+    }
+
+    /// A paragraph cut after `.`, `!` or `?` followed by a space and a capital letter, except
+    /// after a title or an initial (`Mr.`, `J.`).
+    public static func sentences(_ paragraph: String) -> [String] {
+        let abbreviations: Set<String> = ["Mr", "Mrs", "Ms", "Dr", "St", "Jr", "Sr", "Prof", "Gen", "Col", "Lt", "Mt", "No", "vs", "Inc", "Co"]
         var result: [String] = [], current = ""
         let characters = Array(paragraph)
         for (i, c) in characters.enumerated() {
             current.append(c)
-            if ".!?".contains(c), i + 2 < characters.count, characters[i + 1] == " ", characters[i + 2].isUppercase {
+            let word = current.dropLast().split(separator: " ").last.map(String.init) ?? ""
+            let abbreviation = c == "." && (abbreviations.contains(word) || (word.count == 1 && word.first!.isUppercase))
+            if ".!?".contains(c), !abbreviation, i + 2 < characters.count, characters[i + 1] == " ", characters[i + 2].isUppercase {
                 result.append(current); current = ""
             }
         }
@@ -69,7 +75,8 @@ public enum Corpora {
         return result.map { $0.trimmingCharacters(in: .whitespaces) }
     }
 
-    static func corpus(_ name: String, train: [String], test: [String]) -> TaskData {
+    /// A corpus task of `train` and held-out `test` texts.
+    public static func corpus(_ name: String, train: [String], test: [String]) -> TaskData {
         func examples(_ texts: [String], _ split: String) -> [Example] {
             texts.enumerated().map { Example(id: "\(name)-\(split)-\($0.offset)", context: $0.element, question: "", answers: [""]) }
         }
