@@ -16,6 +16,12 @@ import LifelongFormats
 /// added with it. A block is its own tensor, so freezing the old experts' rows is leaving their
 /// block out of the trainable parameters — no gradient, no optimiser state, no weight decay.
 ///
+/// `gating`: `.mixtral` sends every token to its top-k experts. `.gshard` (top-2 only) is GShard's
+/// random routing (Lepikhin et al., 2020): while training, a token keeps its second expert only with
+/// probability 2·g₂ (g₂ its renormalised gate), otherwise the first expert's share g₁ alone reaches
+/// it. The draw is a hash of the token's input and the layer's name, not a generator's state, so a
+/// resumed run routes exactly as an uninterrupted one; inference routes to both.
+///
 /// The Switch/GShard load-balancing loss of the last forward pass is kept in `auxiliaryLoss`:
 ///   E · Σ_{i<k} Σ_e f_{i,e} · P_e,  f_{i,e} = share of tokens whose i-th choice is e,
 ///   P_e = mean router probability of e (softmax over all E logits), as Hugging Face's Mixtral.
@@ -25,6 +31,8 @@ public final class MixtureOfExperts: FeedForwardLayer {
     public private(set) var experts: [FeedForward]
     public let topK: Int
     public var capacityFactor: Float?
+    public enum Gating: Int, Sendable { case mixtral = 0, gshard = 1 }
+    public var gating = Gating.mixtral
     /// Where this layer sits in the model (`model.layers.1.mlp`), for its `record`.
     let path: String
     /// Set by every forward pass in grad mode; nil in inference mode.
@@ -65,8 +73,12 @@ public final class MixtureOfExperts: FeedForwardLayer {
             guard (1...1_000_000).contains(permille) else { throw FormatError(file: "state.json", "layer '\(record.path)': capacity_factor_permille \(permille) is not in 1…1000000") }
             return Float(permille) / 1000
         }
+        guard let gating = Gating(rawValue: s["gating"] ?? 0), gating == .mixtral || topK == 2 else {
+            throw FormatError(file: "state.json", "layer '\(record.path)': gating \(s["gating"]!) is not 0 (mixtral) or 1 (gshard, top-2)")
+        }
         var unset: SeededGenerator? = nil
         self.init(upcycling: dense, experts: blocks[0], topK: topK, capacityFactor: capacity, routerStd: 0, rng: &unset, path: record.path)
+        self.gating = gating
         for size in blocks.dropFirst() { grow(size, copying: dense, rng: &unset) }
     }
 
@@ -95,6 +107,7 @@ public final class MixtureOfExperts: FeedForwardLayer {
 
     public var record: LayerRecord? {
         var settings = ["top_k": topK, "router_blocks": routerBlocks.count]
+        if gating != .mixtral { settings["gating"] = gating.rawValue }
         for (b, block) in routerBlocks.enumerated() { settings["router_block.\(b)"] = block.outFeatures }
         if let capacityFactor { settings["capacity_factor_permille"] = Int((capacityFactor * 1000).rounded()) }
         return LayerRecord(path: path, kind: Self.kind, settings: settings)
@@ -116,10 +129,12 @@ public final class MixtureOfExperts: FeedForwardLayer {
         let (gates, chosen) = topKGates(logits, k: topK)
         let capacity = capacityFactor.map { Int((Double($0) * Double(tokens * topK) / Double(count)).rounded(.up)) } ?? Int.max
         var rows = [[Int]](repeating: [], count: count), gateIndices = [[Int]](repeating: [], count: count)
+        let randomRouting = gating == .gshard && GradMode.isEnabled
         for t in 0..<tokens {
             for i in 0..<topK {
                 let e = chosen[t * topK + i]
                 guard rows[e].count < capacity else { continue }  // overflow: the residual alone
+                if randomRouting && i == 1 && Self.draw(flat, row: t, salt: path) >= 2 * gates.data[t * topK + 1] { continue }
                 rows[e].append(t); gateIndices[e].append(t * topK + i)
             }
         }
@@ -129,6 +144,16 @@ public final class MixtureOfExperts: FeedForwardLayer {
         let y = combineExperts(outputs, rows: used.map { rows[$0] }, gates: gates, gateIndices: used.map { gateIndices[$0] }, count: tokens)
         auxiliaryLoss = GradMode.isEnabled ? Self.loadBalancingLoss(logits: logits, chosen: chosen, topK: topK) : nil
         return y.reshaped(shape)
+    }
+
+    /// A number in [0, 1) from the bits of row `row` of `x` and `salt` (FNV-1a): GShard's coin.
+    public static func draw(_ x: Tensor, row: Int, salt: String) -> Float {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        func mix(_ byte: UInt64) { hash = (hash ^ byte) &* 0x100_0000_01b3 }
+        for byte in salt.utf8 { mix(UInt64(byte)) }
+        let d = x.lastDim, p = x.data.baseAddress! + row * d
+        for j in 0..<d { let bits = p[j].bitPattern; for k in 0..<4 { mix(UInt64((bits >> (8 * k)) & 0xff)) } }
+        return Float(hash >> 40) / Float(1 << 24)
     }
 
     /// E · Σ_{i,e} f_{i,e} · P_e; the gradient reaches the router through P (f counts choices).

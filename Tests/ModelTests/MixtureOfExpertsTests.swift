@@ -134,4 +134,32 @@ import Testing
         let bad = LayerRecord(path: "model.layers.0.mlp", kind: "mixture_of_experts", settings: ["top_k": 2, "router_blocks": 1, "router_block.0": 1])
         #expect(throws: FormatError.self) { try model.install([bad]) }
     }
+
+    /// GShard's routing: with equal logits (g₂ = ½) the second expert is always kept, so the
+    /// layer computes what Mixtral's does; with a router sure of its first choice (g₂ ≈ 0) the
+    /// second expert is dropped while training, and the router's and experts' gradients still
+    /// match finite differences.
+    @Test func gshardKeepsTheSecondExpertWithProbabilityTwiceItsGate() {
+        let model = tinyModel(.llama)
+        upcycle(model, experts: 2)
+        let layer = model.mixtureOfExpertsLayers[0]
+        var rng = SeededGenerator(seed: 16)
+        for expert in layer.experts { for p in expert.parameters { for i in 0..<p.count { p.data[i] += 0.05 * rng.nextGaussian() } } }
+        let x = Tensor((0..<(40 * 16)).map { _ in rng.nextGaussian() }, shape: [1, 40, 16], requiresGrad: true)
+        let mixtral = layer(x).scalars
+        layer.gating = .gshard
+        #expect(layer(x).scalars == mixtral && layer.load == [40, 40], "g₂ = ½: always kept")
+        for i in 0..<16 { layer.routerBlocks[0].weight.data[i] = 0 }
+        for i in 0..<16 { layer.routerBlocks[0].weight.data[16 + i] = 0 }
+        layer.routerBlocks[0].weight.data[0] = 40  // expert 0's logit ≫ expert 1's on most tokens
+        _ = layer(x)
+        #expect(layer.load.reduce(0, +) < 70, "confident tokens drop their second expert: \(layer.load)")
+        #expect(noGrad { layer(x) }.scalars.count == 640 && layer.load.reduce(0, +) == 80, "inference routes to both")
+        layer.routerBlocks[0].weight.data[0] = 1
+        let few = Tensor(Array(x.scalars.prefix(6 * 16)), shape: [1, 6, 16])  // few tokens: none near its coin's threshold
+        _ = layer(few)
+        #expect(layer.load.reduce(0, +) < 12, "some second expert dropped: \(layer.load)")
+        // Not the input's gradient by finite differences: moving x moves the coin (a hash of its bits).
+        checkGradients([layer.routerBlocks[0].weight] + layer.experts[0].parameters, epsilon: 1e-3, tolerance: 3e-2) { layer(few) }
+    }
 }

@@ -21,6 +21,8 @@ import LifelongModels
 /// Ablations from the same config: `freeze: false` (old experts train too), `kd_weight: 0`,
 /// `dense: true` (no mixture: fine-tuning, with KD when kd_weight > 0).
 public struct LifelongMoE: LifelongMethod {
+    public enum Gating: String, Codable, Sendable, CaseIterable { case mixtral, gshard }
+
     public enum ExpertInitialization: String, Codable, Sendable, CaseIterable {
         /// A copy of the starting model's dense feed-forward layer at that block.
         case dense
@@ -37,6 +39,8 @@ public struct LifelongMoE: LifelongMethod {
         public var kdWeight: Float = 1
         public var l2Weight: Float = 0
         public var capacityFactor: Float?
+        /// `gshard`: GShard's random dispatch of the second expert while training (top-2 only).
+        public var gating = Gating.mixtral
         public var expertInit = ExpertInitialization.dense
         public var freeze = true
         public var dense = false
@@ -112,7 +116,10 @@ public struct LifelongMoE: LifelongMethod {
             throw FormatError(file: "method.every", "every \(settings.every) places no mixture in this model's \(model.blocks.count) blocks")
         }
         try grow(layers, stage: context.index, context: context, rng: &rng)
-        for layer in layers { layer.capacityFactor = settings.capacityFactor }
+        for layer in layers {
+            layer.capacityFactor = settings.capacityFactor
+            layer.gating = settings.gating == .gshard ? .gshard : .mixtral
+        }
         recordGrowth(context, before: before)
         guard settings.freeze, context.index > 0 else { return StagePlan(items: items) }
         let frozen = Set(layers.flatMap { layer in (0..<(layer.routerBlocks.count - 1)).flatMap { layer.parameters(ofBlock: $0) } }.map(ObjectIdentifier.init))
@@ -287,7 +294,8 @@ struct LifelongMoESnapshot {
 
 extension LifelongMoE {
     /// `method: {name: lifelong_moe, experts: 2, experts_per_stage: 2, every: 2, top_k: 2, aux_weight: 0.01,
-    /// kd_weight: 1.0, l2_weight: 0, capacity_factor: null, expert_init: dense | mean, freeze: true, dense: false}`
+    /// kd_weight: 1.0, l2_weight: 0, capacity_factor: null, gating: mixtral | gshard, expert_init: dense | mean,
+    /// freeze: true, dense: false}`
     public struct Config: MethodConfig {
         public var name = "lifelong_moe"
         public var settings = Settings()
@@ -295,7 +303,7 @@ extension LifelongMoE {
         enum CodingKeys: String, CodingKey {
             case name, experts, every, freeze, dense
             case expertsPerStage = "experts_per_stage", topK = "top_k", auxWeight = "aux_weight", kdWeight = "kd_weight"
-            case l2Weight = "l2_weight", capacityFactor = "capacity_factor", expertInit = "expert_init"
+            case l2Weight = "l2_weight", capacityFactor = "capacity_factor", expertInit = "expert_init", gating
         }
 
         public init(name: String, section s: ConfigSection) throws {
@@ -308,12 +316,14 @@ extension LifelongMoE {
             v.kdWeight = try s.float("kd_weight", in: 0...1e6) ?? v.kdWeight
             v.l2Weight = try s.float("l2_weight", in: 0...1e12) ?? v.l2Weight
             v.capacityFactor = try s.float("capacity_factor", in: 0.01...1024)
+            v.gating = try s.choice("gating", Gating.self, allowed: Gating.allCases) ?? v.gating
             v.expertInit = try s.choice("expert_init", ExpertInitialization.self, allowed: ExpertInitialization.allCases) ?? v.expertInit
             v.freeze = try s.bool("freeze") ?? v.freeze
             v.dense = try s.bool("dense") ?? v.dense
             guard v.dense || v.topK <= v.experts else {
                 throw s.error("top_k", "\(v.topK) is more than the \(v.experts) experts a mixture starts with")
             }
+            guard v.gating == .mixtral || v.topK == 2 else { throw s.error("gating", "gshard routes the top 2 experts; top_k is \(v.topK)") }
             settings = v
         }
 
@@ -325,7 +335,7 @@ extension LifelongMoE {
             try c.encode(v.topK, forKey: .topK); try c.encode(yamlNumber(v.auxWeight), forKey: .auxWeight)
             try c.encode(yamlNumber(v.kdWeight), forKey: .kdWeight); try c.encode(yamlNumber(v.l2Weight), forKey: .l2Weight)
             try c.encode(v.capacityFactor.map(yamlNumber), forKey: .capacityFactor)
-            try c.encode(v.expertInit, forKey: .expertInit); try c.encode(v.freeze, forKey: .freeze); try c.encode(v.dense, forKey: .dense)
+            try c.encode(v.gating, forKey: .gating); try c.encode(v.expertInit, forKey: .expertInit); try c.encode(v.freeze, forKey: .freeze); try c.encode(v.dense, forKey: .dense)
         }
 
         public func makeMethod() -> any LifelongMethod { LifelongMoE(settings: settings) }
