@@ -115,6 +115,51 @@ import Testing
     }
 }
 
+extension ReportTests {
+    /// The report's content, read from its model: the group table with the best mean in bold, the
+    /// untrained row in R, the training curves from log.jsonl, pseudo-sample examples (kept and
+    /// discarded), final predictions, provenance and config; Markdown and HTML render the same blocks.
+    @Test func theReportModelHoldsEverySection() throws {
+        let directory = NSTemporaryDirectory() + "report-model-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        for (name, matrix) in [("lamol", [[90.0, 0.0], [60.0, 80.0]]), ("finetune", [[90.0, 0.0], [10.0, 80.0]])] {
+            let path = "\(directory)/\(name)"
+            try FileManager.default.createDirectory(atPath: path + "/samples", withIntermediateDirectories: true)
+            let results: [String: Any] = [
+                "method": name, "model": "m", "seed": 1, "tasks": ["a", "b"], "task_metrics": ["em", "em"], "matrix": matrix,
+                "baseline": [5, 0], "final_average": matrix.last!.reduce(0, +) / 2, "pseudo_samples": [],
+                "seconds_training": 1, "seconds_evaluating": 1, "formulas": [],
+                "final_predictions": ["a": [["yes", "yes"], ["no", "yes"]], "b": [["x", "y"]]],
+                "provenance": ["version": "0.3.0-dev", "commit": "abc1234", "date": "2026-12-02", "host": "h", "threads": 2, "blas": "OpenBLAS"],
+            ]
+            try JSONSerialization.data(withJSONObject: results).write(to: URL(fileURLWithPath: path + "/results.json"))
+            try "name: \(name)\nseed: 1\nmethod: {name: \(name)}\n".write(toFile: path + "/config.yaml", atomically: true, encoding: .utf8)
+            let log = (0..<6).map { "{\"step\": \($0 % 3), \"task\": \"\($0 < 3 ? "a" : "b")\", \"qa_loss\": \(3.0 - Double($0) * 0.3), \"lm_loss\": 1.5}" }
+            try (log.joined(separator: "\n") + "\n").write(toFile: path + "/log.jsonl", atomically: true, encoding: .utf8)
+            try "{\"source\": \"a\", \"text\": \"kept one\"}\n{\"source\": \"a\", \"text\": \"bad\\u0001|\", \"discarded\": \"no_ans\"}\n"
+                .write(toFile: path + "/samples/b.jsonl", atomically: true, encoding: .utf8)
+        }
+        let report = try Report(runDirectories: ["\(directory)/lamol", "\(directory)/finetune"])
+        let doc = report.document()
+        let groups = try #require(doc.tables(under: "Methods compared (mean ± sd over seeds and task orders)").first)
+        #expect(groups.rows.map { $0[0] } == ["lamol", "finetune"], "\(groups.rows)")
+        #expect(groups.bold.contains([0, 2]) && !groups.bold.contains([1, 2]), "lamol's ACC (70) is the best")
+        let lamol = doc.tables(under: "lamol — lamol")
+        #expect(lamol.first?.rows.first == ["untrained", "5.0", "0.0"], "R with the untrained row first")
+        let predictions = doc.tables(under: "Final predictions").first
+        #expect(predictions?.rows.prefix(2).map { $0 } == [["a", "yes", "yes"], ["a", "no", "yes"]])
+        let samples = try #require(doc.tables(under: "Pseudo-sample examples").first)
+        #expect(samples.rows.map { $0[2] } == ["yes", "no (no_ans)"])
+        let figures = doc.blocks.compactMap { block -> String? in if case let .figure(_, caption) = block { return caption } else { return nil } }
+        #expect(figures.filter { $0.hasPrefix("Training curves") }.count == 2)
+        #expect(doc.blocks.contains(.list(["version 0.3.0-dev", "commit abc1234", "date 2026-12-02", "host h", "threads 2", "BLAS OpenBLAS"])))
+        #expect(doc.blocks.contains(.code("name: lamol\nseed: 1\nmethod: {name: lamol}\n")))
+        // The Markdown keeps a generated text on one line; both renderings carry every table.
+        #expect(report.markdown().contains("| b | a | no (no_ans) | bad\u{FFFD}\\| |"))
+        #expect(report.html().components(separatedBy: "<table>").count - 1 == doc.blocks.filter { if case .table = $0 { return true } else { return false } }.count)
+    }
+}
+
 @Suite struct RunGroupsTests {
     /// Runs that differ only in seed form one group: mean and sample sd by hand; a method run with
     /// another setting is its own group, labelled by the key that differs; CSV and LaTeX carry them.

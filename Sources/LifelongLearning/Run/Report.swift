@@ -41,18 +41,20 @@ public struct Report {
 
     static let groupHeader = ["method", "n (seeds)"] + RunGroups.Metric.allCases.map(\.rawValue) + ["gap to multitask"]
 
-    /// One row per group: mean ± sd of each metric; `bold` marks the best mean of a column.
-    func groupRows(bold: (String) -> String) -> [[String]] {
+    /// One row per group: mean ± sd of each metric, the best mean of each column in bold.
+    func groupTable() -> ReportDocument.Table {
         let groups = self.groups
-        return groups.groups.map { group in
-            let cells = RunGroups.Metric.allCases.map { metric -> String in
+        var table = ReportDocument.Table(header: Self.groupHeader, rows: [])
+        for (r, group) in groups.groups.enumerated() {
+            let cells = RunGroups.Metric.allCases.enumerated().map { c, metric -> String in
                 guard let s = group.summary(metric) else { return "—" }
-                let text = f(s.mean) + (s.sd.map { " ± " + f($0) } ?? "")
-                return groups.isBest(s, metric, group) ? bold(text) : text
+                if groups.isBest(s, metric, group) { table.bold.insert([r, c + 2]) }
+                return f(s.mean) + (s.sd.map { " ± " + f($0) } ?? "")
             }
             let gap = groups.multitaskACC.flatMap { mt in group.summary(.acc).map { f(mt - $0.mean) } } ?? "—"
-            return [group.label, "\(group.runs.count) (\(group.seeds.map(String.init).joined(separator: ", ")))"] + cells + [gap]
+            table.rows.append([group.label, "\(group.runs.count) (\(group.seeds.map(String.init).joined(separator: ", ")))"] + cells + [gap])
         }
+        return table
     }
 
     func comparisonRows() -> [[String]] {
@@ -68,41 +70,75 @@ public struct Report {
 
     static let comparisonHeader = ["method", "run", "ACC", "BWT", "FWT", "forgetting", "learning acc.", "gap to multitask", "time"]
 
-    public func markdown() -> String {
-        var md = "# Lifelong learning report\n\n## Methods compared (mean ± sd over seeds and task orders)\n\n"
-        md += table(Self.groupHeader, groupRows { "**\($0)**" })
-        md += "\n## Runs\n\n" + table(Self.comparisonHeader, comparisonRows())
-        for run in runs {
-            let r = run.results
-            md += "\n## \(r.method) — \((run.directory as NSString).lastPathComponent)\n\nModel \(r.model), seed \(r.seed). "
-            md += "R[i][j] = score on task j (column) after training stage i (row); metrics per task: "
-            md += zip(r.tasks, r.metricNames).map { "\($0) \($1)" }.joined(separator: ", ") + ".\n\n"
-            let stageNames = r.matrix.count == r.tasks.count ? r.tasks : ["all tasks"]
-            md += table(["after ↓ / task →"] + r.tasks,
-                        [["untrained"] + r.baseline.map { f($0) }] + zip(stageNames, r.matrix).map { [$0] + $1.map { f($0) } })
-            let teachers = teacherRows(r)
-            if !teachers.isEmpty { md += "\nTeachers (L2KD): each teacher's score on its own task beside the learner's:\n\n" + table(Self.teacherHeader, teachers) }
-            if let (header, rows, note) = retrieval(r) { md += "\n\(Self.retrievalTitle) \(note)\n\n" + table(header, rows) }
-            if let moe = MixtureReport(r) {
-                md += "\n\(MixtureReport.growthTitle)\n\n" + table(MixtureReport.growthHeader, moe.growthRows)
-                if let load = moe.finalLoad { md += "\n\(moe.loadTitle)\n\n" + table(load.header, load.rows.map { $0.map { $0 } }) }
-            }
-            if let rows = fewShotRows(r) { md += "\n\(Self.fewShotTitle(r))\n\n" + table(Self.fewShotHeader, rows) }
-            if r.lowerIsBetter, let last = r.matrix.last {
-                md += "\nFinal perplexity (exp NLL): " + zip(r.tasks, last).map { "\($0) \(String(format: "%.2f", exp($1)))" }.joined(separator: ", ") + ".\n"
-            }
-            if !r.pseudoSamples.isEmpty {
-                md += "\nPseudo-samples:\n\n"
-                md += table(["for task", "of", "generated", "kept", "discarded", "duplicates", "mean length"], r.pseudoSamples.map { s in
-                    [s.forTask, s.of, "\(s.generated)", "\(s.kept)",
-                     s.discarded.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "),
-                     "\(s.duplicates)", s.kept > 0 ? String(format: "%.1f", Double(s.totalLength) / Double(s.kept)) : "—"]
-                })
+    public func markdown() -> String { document().markdown() }
+    public func html() -> String { document().html() }
+
+    /// The whole report: the groups, every run, the definitions.
+    public func document() -> ReportDocument {
+        var doc = ReportDocument(title: "Lifelong learning report")
+        doc.add(.heading(level: 2, "Methods compared (mean ± sd over seeds and task orders)"))
+        doc.add(.table(groupTable()))
+        if let curves = averageCurves(groups) {
+            doc.add(.figure(svg: curves, caption: "The mean score over the tasks seen so far after each stage, one line per group, shaded ± one sd over its runs."))
+        }
+        doc.add(.heading(level: 2, "Runs"))
+        doc.add(.table(.init(header: Self.comparisonHeader, rows: comparisonRows())))
+        for run in runs { addRun(run, to: &doc) }
+        addDefinitions(to: &doc)
+        return doc
+    }
+
+    private func addRun(_ run: Run, to doc: inout ReportDocument) {
+        let r = run.results
+        doc.add(.heading(level: 2, "\(r.method) — \((run.directory as NSString).lastPathComponent)"))
+        doc.add(.paragraph("Model \(r.model), seed \(r.seed). R[i][j] = score on task j (column) after training stage i (row); metrics per task: "
+                           + zip(r.tasks, r.metricNames).map { "\($0) \($1)" }.joined(separator: ", ") + "."))
+        let stageNames = r.matrix.count == r.tasks.count ? r.tasks : ["all tasks"]
+        doc.add(.table(.init(header: ["after ↓ / task →"] + r.tasks,
+                             rows: [["untrained"] + r.baseline.map { f($0) }] + zip(stageNames, r.matrix).map { [$0] + $1.map { f($0) } })))
+        doc.add(.figure(svg: heatmap(r), caption: "R as a heatmap (the untrained model's row first)."))
+        if let svg = curves(r) { doc.add(.figure(svg: svg, caption: "Each task's score after every stage, from the stage that trains it on.")) }
+        if r.lowerIsBetter, let last = r.matrix.last {
+            doc.add(.paragraph("Final perplexity (exp NLL): " + zip(r.tasks, last).map { "\($0) \(String(format: "%.2f", exp($1)))" }.joined(separator: ", ") + "."))
+        }
+        let teachers = teacherRows(r)
+        if !teachers.isEmpty {
+            doc.add(.heading(level: 3, "Teachers (L2KD)"))
+            doc.add(.paragraph("Each teacher's score on its own task beside the learner's:"))
+            doc.add(.table(.init(header: Self.teacherHeader, rows: teachers)))
+        }
+        if let (header, rows, note) = retrieval(r) {
+            doc.add(.heading(level: 3, "Retrieval (SLM)"))
+            doc.add(.paragraph(Self.retrievalTitle + " " + note))
+            doc.add(.table(.init(header: header, rows: rows)))
+        }
+        if let rows = fewShotRows(r) {
+            doc.add(.heading(level: 3, "Few-shot"))
+            doc.add(.paragraph(Self.fewShotTitle(r)))
+            doc.add(.table(.init(header: Self.fewShotHeader, rows: rows)))
+        }
+        if let moe = MixtureReport(r) {
+            doc.add(.heading(level: 3, "Mixture of experts"))
+            doc.add(.paragraph(MixtureReport.growthTitle))
+            doc.add(.table(.init(header: MixtureReport.growthHeader, rows: moe.growthRows)))
+            if let load = moe.finalLoad {
+                doc.add(.paragraph(moe.loadTitle))
+                doc.add(.table(.init(header: load.header, rows: load.rows)))
+                doc.add(.figure(svg: moe.loadHeatmap(load, escape: ReportDocument.escape), caption: "The router's load, task × expert, with its colour bar."))
             }
         }
-        md += ""
-        return md + definitionsMarkdown()
+        if !r.pseudoSamples.isEmpty {
+            doc.add(.heading(level: 3, "Pseudo-samples"))
+            doc.add(.table(.init(header: ["for task", "of", "generated", "kept", "discarded", "duplicates", "mean length"], rows: r.pseudoSamples.map { s in
+                [s.forTask, s.of, "\(s.generated)", "\(s.kept)",
+                 s.discarded.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "),
+                 "\(s.duplicates)", s.kept > 0 ? String(format: "%.1f", Double(s.totalLength) / Double(s.kept)) : "—"]
+            })))
+        }
+        RunFiles(directory: run.directory).add(to: &doc, results: r)
     }
+
+    func escape(_ s: String) -> String { ReportDocument.escape(s) }
 
     static let fewShotHeader = ["task", "before the stream", "after the stream", "change"]
 
@@ -133,33 +169,6 @@ public struct Report {
         }
     }
 
-    func definitionsMarkdown() -> String {
-        var md = "\n## Definitions\n\nT tasks; R[i][j] the score on task j after training task i; b_j the untrained model's score.\n\n"
-        md += ContinualMetrics.formulas.map { "- \($0)" }.joined(separator: "\n")
-        if runs.contains(where: \.results.lowerIsBetter) {
-            md += "\n\nFor text corpora R holds the held-out NLL per token (nats; perplexity = exp NLL), and the same formulas read:\n\n"
-            md += ContinualMetrics.lowerIsBetterFormulas.map { "- \($0)" }.joined(separator: "\n")
-        }
-        md += "\n- Gap to multitask = ACC(multitask) − ACC\n- Scores: EM (exact match, case-sensitive), nEM, nF1 (SQuAD normalisation), accuracy, macro-F1; all 0–100.\n"
-        return md
-    }
-
-    func table(_ header: [String], _ rows: [[String]]) -> String {
-        "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---|" }.joined() + "\n"
-            + rows.map { "| " + $0.joined(separator: " | ") + " |\n" }.joined()
-    }
-
-    // MARK: HTML
-
-    func escape(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
-    }
-
-    func htmlTable(_ header: [String], _ rows: [[String]]) -> String {
-        "<table><tr>" + header.map { "<th>\(escape($0))</th>" }.joined() + "</tr>"
-            + rows.map { "<tr>" + $0.map { "<td>\(escape($0))</td>" }.joined() + "</tr>" }.joined() + "</table>"
-    }
-
     /// R as coloured cells (white 0 → blue 100) with the score in each; the untrained model's row
     /// (b) first, as in the Markdown table.
     func heatmap(_ r: StreamRunner.Results) -> String {
@@ -169,7 +178,7 @@ public struct Report {
         let rows = (hasBaseline ? ["untrained"] : []) + stages
         let matrix = (hasBaseline ? [r.baseline] : []) + r.matrix
         let scale = Self.axisTop(matrix.flatMap { $0 }, lowerIsBetter: r.lowerIsBetter)  // NLL: darker is lower
-        let width = left + cell * r.tasks.count + 10, height = top + cell * matrix.count + 10
+        let width = left + cell * r.tasks.count + 100, height = top + cell * matrix.count + 10
         var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' font-family='sans-serif' font-size='12'>"
         for (j, task) in r.tasks.enumerated() {
             let x = left + j * cell + cell / 2
@@ -184,14 +193,23 @@ public struct Report {
                 svg += "<text x='\(left + j * cell + cell / 2 - 1)' y='\(top + i * cell + cell / 2 + 4)' text-anchor='middle' fill='\(t > 0.6 ? "white" : "black")'>\(f(v))</text>"
             }
         }
+        // The colour bar: what a shade means, best at the top.
+        let barX = left + cell * r.tasks.count + 16, barH = cell * matrix.count - 2
+        for k in 0..<10 {
+            let t = Double(k) / 9
+            svg += "<rect x='\(barX)' y='\(top + barH - (k + 1) * barH / 10)' width='14' height='\(barH / 10 + 1)' fill='rgb(\(Int(255 - 215 * t)),\(Int(255 - 150 * t)),255)'/>"
+        }
+        let (best, worst) = r.lowerIsBetter ? ("0", Self.tick(scale)) : (Self.tick(scale), "0")
+        svg += "<text x='\(barX + 18)' y='\(top + 10)'>\(best)</text><text x='\(barX + 18)' y='\(top + barH)'>\(worst)</text>"
+        svg += "<text x='\(barX + 18)' y='\(top + barH / 2)'>\(r.lowerIsBetter ? "NLL" : "score")</text>"
         return svg + "</svg>"
     }
 
     /// One line per group: the average score over the tasks seen so far after each stage, mean
     /// over the group's runs with a band of ± one standard deviation.
-    func averageCurves(_ groups: RunGroups) -> String {
+    func averageCurves(_ groups: RunGroups) -> String? {
         let lines = groups.groups.map { ($0.label, $0.averageSeenSoFar) }.filter { !$0.1.isEmpty }
-        guard let stages = lines.map(\.1.count).max(), stages > 1 else { return "" }
+        guard let stages = lines.map(\.1.count).max(), stages > 1 else { return nil }
         let width = 720, height = 300, left = 56, bottom = 46, right = 260
         let plotW = width - left - right, plotH = height - bottom - 12
         func x(_ i: Int) -> Int { left + i * plotW / (stages - 1) }
@@ -227,8 +245,8 @@ public struct Report {
     static let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
     /// One line per task: its score after each stage, from the stage that trains it on.
-    func curves(_ r: StreamRunner.Results) -> String {
-        guard r.matrix.count > 1 else { return "" }
+    func curves(_ r: StreamRunner.Results) -> String? {
+        guard r.matrix.count > 1 else { return nil }
         let width = 520, height = 240, left = 40, bottom = 30, right = 150
         let plotW = width - left - right, plotH = height - bottom - 10
         let colours = Self.colours
@@ -274,44 +292,14 @@ public struct Report {
         return (["true task ↓ / retrieved →"] + names + ["retrieval accuracy %"], rows, note)
     }
 
-    public func html() -> String {
-        var page = """
-        <!doctype html><html><head><meta charset='utf-8'><title>Lifelong learning report</title><style>
-        body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}
-        td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f3f3f3}h2{margin-top:2em}code{background:#f3f3f3}
-        </style></head><body><h1>Lifelong learning report</h1><h2>Methods compared (mean ± sd over seeds and task orders)</h2>
-        """
-        page += htmlTable(Self.groupHeader, groupRows { "\u{1}\($0)\u{2}" })
-            .replacingOccurrences(of: "\u{1}", with: "<b>").replacingOccurrences(of: "\u{2}", with: "</b>")
-        page += averageCurves(groups)
-        page += "<h2>Runs</h2>" + htmlTable(Self.comparisonHeader, comparisonRows())
-        for run in runs {
-            let r = run.results
-            page += "<h2>\(escape(r.method)) — \(escape((run.directory as NSString).lastPathComponent))</h2>"
-            page += "<p>Model \(escape(r.model)), seed \(r.seed). Score matrix R (row: after stage, column: task).</p>"
-            page += heatmap(r) + curves(r)
-            let teachers = teacherRows(r)
-            if !teachers.isEmpty { page += "<h3>Teachers (L2KD)</h3>" + htmlTable(Self.teacherHeader, teachers) }
-            if let (header, rows, note) = retrieval(r) { page += "<h3>Retrieval (SLM)</h3><p>\(escape(Self.retrievalTitle + " " + note))</p>" + htmlTable(header, rows) }
-            if let rows = fewShotRows(r) { page += "<h3>Few-shot</h3><p>\(escape(Self.fewShotTitle(r)))</p>" + htmlTable(Self.fewShotHeader, rows) }
-            if let moe = MixtureReport(r) {
-                page += "<h3>Mixture of experts</h3><p>\(escape(MixtureReport.growthTitle))</p>" + htmlTable(MixtureReport.growthHeader, moe.growthRows)
-                if let load = moe.finalLoad { page += "<p>\(escape(moe.loadTitle))</p>" + moe.loadHeatmap(load, escape: escape) }
-            }
-            if !r.pseudoSamples.isEmpty {
-                page += "<h3>Pseudo-samples</h3>" + htmlTable(["for task", "of", "generated", "kept", "discarded", "duplicates"], r.pseudoSamples.map { s in
-                    [s.forTask, s.of, "\(s.generated)", "\(s.kept)", s.discarded.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "), "\(s.duplicates)"]
-                })
-            }
-        }
-        page += "<h2>Definitions</h2><p>T tasks; R[i][j] the score on task j after training task i; b<sub>j</sub> the untrained model's score.</p><ul>"
-        page += ContinualMetrics.formulas.map { "<li><code>\(escape($0))</code></li>" }.joined()
-        page += "<li><code>Gap to multitask = ACC(multitask) − ACC</code></li></ul>"
+    private func addDefinitions(to doc: inout ReportDocument) {
+        doc.add(.heading(level: 2, "Definitions"))
+        doc.add(.paragraph("T tasks; R[i][j] the score on task j after training task i; b_j the untrained model's score."))
+        doc.add(.list(ContinualMetrics.formulas + ["Gap to multitask = ACC(multitask) − ACC"]))
         if runs.contains(where: \.results.lowerIsBetter) {
-            page += "<p>For text corpora R holds the held-out NLL per token (nats; perplexity = exp NLL), and the same formulas read:</p><ul>"
-            page += ContinualMetrics.lowerIsBetterFormulas.map { "<li><code>\(escape($0))</code></li>" }.joined() + "</ul>"
+            doc.add(.paragraph("For text corpora R holds the held-out NLL per token (nats; perplexity = exp NLL), and the same formulas read:"))
+            doc.add(.list(ContinualMetrics.lowerIsBetterFormulas))
         }
-        page += "</body></html>\n"
-        return page
+        doc.add(.paragraph("Scores: EM (exact match, case-sensitive), nEM, nF1 (SQuAD normalisation), accuracy, macro-F1, ROUGE-L, BLEU; all 0–100."))
     }
 }
