@@ -131,6 +131,11 @@ extension ReportTests {
                 "seconds_training": 1, "seconds_evaluating": 1, "formulas": [],
                 "final_predictions": ["a": [["yes", "yes"], ["no", "yes"]], "b": [["x", "y"]]],
                 "provenance": ["version": "0.3.0-dev", "commit": "abc1234", "date": "2026-12-02", "host": "h", "threads": 2, "blas": "OpenBLAS"],
+                "few_shot": ["shots": 3, "tasks": ["sst"], "before": [50.0], "after": [62.5]],
+                "method_statistics": ["mixture_of_experts": [
+                    "growth": [["task": "a", "experts_per_layer": 2, "mixture_layers": 1, "parameters": 1000, "parameters_added": 200,
+                                "active_parameters_per_token": 900, "forward_flops_per_token": 1800]],
+                    "loads": [["after": "b", "tasks": ["a", "b"], "share": [[0.75, 0.25], [0.5, 0.5]]]]]],
             ]
             try JSONSerialization.data(withJSONObject: results).write(to: URL(fileURLWithPath: path + "/results.json"))
             try "name: \(name)\nseed: 1\nmethod: {name: \(name)}\n".write(toFile: path + "/config.yaml", atomically: true, encoding: .utf8)
@@ -150,8 +155,12 @@ extension ReportTests {
         #expect(predictions?.rows.prefix(2).map { $0 } == [["a", "yes", "yes"], ["a", "no", "yes"]])
         let samples = try #require(doc.tables(under: "Pseudo-sample examples").first)
         #expect(samples.rows.map { $0[2] } == ["yes", "no (no_ans)"])
+        #expect(doc.tables(under: "Few-shot").first?.rows == [["sst", "50.0", "62.5", "+12.5"]])
+        let moe = doc.tables(under: "Mixture of experts")
+        #expect(moe.first?.rows == [["a", "2", "1", "1,000", "200", "900", "1,800"]])
+        #expect(moe.last?.rows == [["a", "75.0", "25.0"], ["b", "50.0", "50.0"]], "router load in percent, task × expert")
         let figures = doc.blocks.compactMap { block -> String? in if case let .figure(_, caption) = block { return caption } else { return nil } }
-        #expect(figures.filter { $0.hasPrefix("Training curves") }.count == 2)
+        #expect(figures.filter { $0.hasPrefix("Training curves") }.count == 2 && figures.contains { $0.hasPrefix("The router's load") })
         #expect(doc.blocks.contains(.list(["version 0.3.0-dev", "commit abc1234", "date 2026-12-02", "host h", "threads 2", "BLAS OpenBLAS"])))
         #expect(doc.blocks.contains(.code("name: lamol\nseed: 1\nmethod: {name: lamol}\n")))
         // The Markdown keeps a generated text on one line; both renderings carry every table.

@@ -41,7 +41,7 @@ struct MixtureReport {
     }
 
     /// The load as coloured cells (white 0 % → orange at the largest share), with a colour bar.
-    func loadHeatmap(_ load: (header: [String], rows: [[String]], shares: [[Double]]), escape: (String) -> String) -> String {
+    func loadHeatmap(_ load: (header: [String], rows: [[String]], shares: [[Double]])) -> String {
         let cell = 40, left = 130, top = 30
         let experts = load.header.count - 1, peak = max(1e-9, load.shares.flatMap { $0 }.max() ?? 1)
         let width = left + cell * experts + 90, height = top + cell * load.rows.count + 40
@@ -50,7 +50,7 @@ struct MixtureReport {
         for e in 0..<experts { svg += "<text x='\(left + e * cell + cell / 2)' y='\(top - 8)' text-anchor='middle'>\(e)</text>" }
         svg += "<text x='\(left + experts * cell / 2)' y='12' text-anchor='middle'>expert</text>"
         for (i, row) in load.shares.enumerated() {
-            svg += "<text x='\(left - 6)' y='\(top + i * cell + cell / 2 + 4)' text-anchor='end'>\(escape(load.rows[i][0]))</text>"
+            svg += "<text x='\(left - 6)' y='\(top + i * cell + cell / 2 + 4)' text-anchor='end'>\(ReportDocument.escape(load.rows[i][0]))</text>"
             for (e, v) in row.enumerated() {
                 svg += "<rect x='\(left + e * cell)' y='\(top + i * cell)' width='\(cell - 2)' height='\(cell - 2)' fill='\(colour(v / peak))'/>"
                 svg += "<text x='\(left + e * cell + cell / 2 - 1)' y='\(top + i * cell + cell / 2 + 4)' text-anchor='middle'>\(Int((100 * v).rounded()))</text>"

@@ -124,7 +124,7 @@ public struct Report {
             if let load = moe.finalLoad {
                 doc.add(.paragraph(moe.loadTitle))
                 doc.add(.table(.init(header: load.header, rows: load.rows)))
-                doc.add(.figure(svg: moe.loadHeatmap(load, escape: ReportDocument.escape), caption: "The router's load, task × expert, with its colour bar."))
+                doc.add(.figure(svg: moe.loadHeatmap(load), caption: "The router's load, task × expert, with its colour bar."))
             }
         }
         if !r.pseudoSamples.isEmpty {
