@@ -79,7 +79,7 @@ public struct Report {
         doc.add(.heading(level: 2, "Methods compared (mean ± sd over seeds and task orders)"))
         doc.add(.table(groupTable()))
         if let curves = averageCurves(groups) {
-            doc.add(.figure(svg: curves, caption: "The mean score over the tasks seen so far after each stage, one line per group, shaded ± one sd over its runs."))
+            doc.add(.figure(svg: curves, caption: "The mean score (NLL per token for text corpora) over the tasks seen so far after each stage, one line per group, shaded ± one sd over its runs."))
         }
         doc.add(.heading(level: 2, "Runs"))
         doc.add(.table(.init(header: Self.comparisonHeader, rows: comparisonRows())))
@@ -221,7 +221,7 @@ public struct Report {
         for k in 0...4 { let v = top * Double(k) / 4; svg += "<text x='\(left - 4)' y='\(y(v) + 4)' text-anchor='end'>\(Self.tick(v))</text>" }
         for i in 0..<stages { svg += "<text x='\(x(i))' y='\(height - 28)' text-anchor='middle'>after task \(i + 1)</text>" }
         svg += "<text x='\(left + plotW / 2)' y='\(height - 8)' text-anchor='middle'>stage (tasks learnt so far)</text>"
-        svg += "<text x='14' y='\(12 + plotH / 2)' text-anchor='middle' transform='rotate(-90 14 \(12 + plotH / 2))'>\(nll ? "mean NLL per token over the distributions seen (lower is better)" : "mean score over the tasks seen (0–100)")</text>"
+        svg += "<text x='14' y='\(12 + plotH / 2)' text-anchor='middle' transform='rotate(-90 14 \(12 + plotH / 2))'>\(nll ? "mean NLL over distributions seen (lower: better)" : "mean score over the tasks seen (0–100)")</text>"
         for (k, (label, summaries)) in lines.enumerated() {
             let colour = Self.colours[k % Self.colours.count]
             let upper = summaries.enumerated().map { "\(x($0)),\(y($1.mean + ($1.sd ?? 0)))" }
