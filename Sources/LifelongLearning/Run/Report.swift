@@ -247,7 +247,7 @@ public struct Report {
     /// One line per task: its score after each stage, from the stage that trains it on.
     func curves(_ r: StreamRunner.Results) -> String? {
         guard r.matrix.count > 1 else { return nil }
-        let width = 520, height = 240, left = 40, bottom = 30, right = 150
+        let width = 560, height = 270, left = 60, bottom = 60, right = 150
         let plotW = width - left - right, plotH = height - bottom - 10
         let colours = Self.colours
         func x(_ i: Int) -> Int { left + (r.matrix.count == 1 ? 0 : i * plotW / (r.matrix.count - 1)) }
@@ -256,13 +256,20 @@ public struct Report {
         var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' font-family='sans-serif' font-size='11'>"
         svg += "<line x1='\(left)' y1='\(y(0))' x2='\(left + plotW)' y2='\(y(0))' stroke='#999'/><line x1='\(left)' y1='\(y(0))' x2='\(left)' y2='\(y(top))' stroke='#999'/>"
         for k in 0...4 { let v = top * Double(k) / 4; svg += "<text x='\(left - 4)' y='\(y(v) + 4)' text-anchor='end'>\(Self.tick(v))</text>" }
-        for i in r.matrix.indices { svg += "<text x='\(x(i))' y='\(height - 10)' text-anchor='middle'>after \(i + 1)</text>" }
+        for i in r.matrix.indices {  // each stage named by the task it trained
+            let name = r.matrix.count == r.tasks.count ? r.tasks[i] : "all tasks"
+            svg += "<text x='\(x(i))' y='\(y(0) + 14)' text-anchor='end' font-size='10' transform='rotate(-20 \(x(i)) \(y(0) + 14))'>\(escape(name))</text>"
+        }
+        svg += "<text x='\(left + plotW / 2)' y='\(height - 4)' text-anchor='middle'>after training on (stage)</text>"
+        let metric = r.lowerIsBetter ? "held-out NLL per token" : "score (" + Set(r.metricNames).sorted().joined(separator: ", ") + ")"
+        svg += "<text x='14' y='\(10 + plotH / 2)' text-anchor='middle' transform='rotate(-90 14 \(10 + plotH / 2))'>\(escape(metric))</text>"
         for (j, task) in r.tasks.enumerated() {
             let colour = colours[j % colours.count]
             let points = (j..<r.matrix.count).map { "\(x($0)),\(y(r.matrix[$0][j]))" }.joined(separator: " ")
             svg += "<polyline points='\(points)' fill='none' stroke='\(colour)' stroke-width='2'/>"
             for i in j..<r.matrix.count { svg += "<circle cx='\(x(i))' cy='\(y(r.matrix[i][j]))' r='3' fill='\(colour)'/>" }
-            svg += "<text x='\(left + plotW + 8)' y='\(20 + j * 16)' fill='\(colour)'>\(escape(task))</text>"
+            svg += "<rect x='\(left + plotW + 8)' y='\(11 + j * 16)' width='10' height='10' fill='\(colour)'/>"
+            svg += "<text x='\(left + plotW + 22)' y='\(20 + j * 16)'>\(escape(task))</text>"
         }
         return svg + "</svg>"
     }
