@@ -149,6 +149,14 @@ extension ReportTests {
         let groups = try #require(doc.tables(under: "Methods compared (mean ± sd over seeds and task orders)").first)
         #expect(groups.rows.map { $0[0] } == ["lamol", "finetune"], "\(groups.rows)")
         #expect(groups.bold.contains([0, 2]) && !groups.bold.contains([1, 2]), "lamol's ACC (70) is the best")
+        // A run stopped after its first stage (a failed sweep point) shows the rows it has.
+        let partial = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/finetune/results.json"))) as! [String: Any]
+        var stopped = partial
+        stopped["matrix"] = [[90.0, 0.0]]
+        try JSONSerialization.data(withJSONObject: stopped).write(to: URL(fileURLWithPath: "\(directory)/finetune/results.json"))
+        let stoppedDoc = try Report(runDirectories: ["\(directory)/finetune"]).document()
+        #expect(stoppedDoc.tables(under: "finetune — finetune").first?.rows.map { $0[0] } == ["untrained", "a"])
+        try JSONSerialization.data(withJSONObject: partial).write(to: URL(fileURLWithPath: "\(directory)/finetune/results.json"))
         let lamol = doc.tables(under: "lamol — lamol")
         #expect(lamol.first?.rows.first == ["untrained", "5.0", "0.0"], "R with the untrained row first")
         let predictions = doc.tables(under: "Final predictions").first

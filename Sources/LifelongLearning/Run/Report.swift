@@ -93,7 +93,7 @@ public struct Report {
         doc.add(.heading(level: 2, "\(r.method) — \((run.directory as NSString).lastPathComponent)"))
         doc.add(.paragraph("Model \(r.model), seed \(r.seed). R[i][j] = score on task j (column) after training stage i (row); metrics per task: "
                            + zip(r.tasks, r.metricNames).map { "\($0) \($1)" }.joined(separator: ", ") + "."))
-        let stageNames = r.matrix.count == r.tasks.count ? r.tasks : ["all tasks"]
+        let stageNames = Self.stageNames(r)
         doc.add(.table(.init(header: ["after ↓ / task →"] + r.tasks,
                              rows: [["untrained"] + r.baseline.map { f($0) }] + zip(stageNames, r.matrix).map { [$0] + $1.map { f($0) } })))
         doc.add(.figure(svg: heatmap(r), caption: "R as a heatmap (the untrained model's row first)."))
@@ -140,6 +140,13 @@ public struct Report {
 
     func escape(_ s: String) -> String { ReportDocument.escape(s) }
 
+    /// What each row of R followed: multitask's one stage on all tasks, else the task of each
+    /// stage so far (a run stopped part-way has fewer rows than tasks).
+    static func stageNames(_ r: StreamRunner.Results) -> [String] {
+        if r.method == "multitask" && r.matrix.count == 1 { return ["all tasks"] }
+        return r.matrix.indices.map { $0 < r.tasks.count ? r.tasks[$0] : "stage \($0 + 1)" }
+    }
+
     static let fewShotHeader = ["task", "before the stream", "after the stream", "change"]
 
     static func fewShotTitle(_ r: StreamRunner.Results) -> String {
@@ -173,7 +180,7 @@ public struct Report {
     /// (b) first, as in the Markdown table.
     func heatmap(_ r: StreamRunner.Results) -> String {
         let cell = 64, left = 130, top = 100
-        let stages = r.matrix.count == r.tasks.count ? r.tasks.map { "after \($0)" } : ["after all tasks"]
+        let stages = Self.stageNames(r).map { "after \($0)" }
         let hasBaseline = r.baseline.count == r.tasks.count
         let rows = (hasBaseline ? ["untrained"] : []) + stages
         let matrix = (hasBaseline ? [r.baseline] : []) + r.matrix
@@ -257,7 +264,7 @@ public struct Report {
         svg += "<line x1='\(left)' y1='\(y(0))' x2='\(left + plotW)' y2='\(y(0))' stroke='#999'/><line x1='\(left)' y1='\(y(0))' x2='\(left)' y2='\(y(top))' stroke='#999'/>"
         for k in 0...4 { let v = top * Double(k) / 4; svg += "<text x='\(left - 4)' y='\(y(v) + 4)' text-anchor='end'>\(Self.tick(v))</text>" }
         for i in r.matrix.indices {  // each stage named by the task it trained
-            let name = r.matrix.count == r.tasks.count ? r.tasks[i] : "all tasks"
+            let name = Self.stageNames(r)[i]
             svg += "<text x='\(x(i))' y='\(y(0) + 14)' text-anchor='end' font-size='10' transform='rotate(-20 \(x(i)) \(y(0) + 14))'>\(escape(name))</text>"
         }
         svg += "<text x='\(left + plotW / 2)' y='\(height - 4)' text-anchor='middle'>after training on (stage)</text>"
