@@ -50,7 +50,7 @@ extension AnswerEvaluator {
     /// text and the final EOS, predicted from what precedes it. exp of it is the perplexity.
     public func negativeLogLikelihood(_ model: DecoderLM, texts: [String]) -> Double {
         let eos = tokenizer.endOfExample
-        let sequences = texts.map { LAMOLSequences.text(Array(tokenizer.encode($0).prefix(max(1, maxLength - 2))), eos: eos) }
+        let sequences = texts.map { LAMOLSequences.text($0, tokenizer: tokenizer, maxLength: maxLength) }
         var total = 0.0, count = 0
         for start in stride(from: 0, to: sequences.count, by: batchSize) {
             let chunk = sequences[start..<min(start + batchSize, sequences.count)]

@@ -131,8 +131,8 @@ public struct StageContext {
     /// A text of a corpus stream is one LM sequence (`LAMOLSequences.text`), cut to `maxLength`.
     func item(_ example: Example, gen: Int?, origin: ItemOrigin = .current, answer: [Int]? = nil) -> TrainingItem {
         if task.isCorpus {
-            let text = tokenizer.encode(example.context).prefix(max(1, settings.maxLength - 2))
-            return TrainingItem(qa: LAMOLSequences.text(Array(text), eos: tokenizer.endOfExample), lm: nil, origin: origin)
+            return TrainingItem(qa: LAMOLSequences.text(example.context, tokenizer: tokenizer, maxLength: settings.maxLength),
+                                lm: nil, origin: origin)
         }
         let answer = answer ?? tokenizer.encode(example.answers[0])
         let cq = contextQuestion(example, answer: answer)

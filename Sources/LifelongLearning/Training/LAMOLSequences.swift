@@ -53,6 +53,12 @@ public enum LAMOLSequences {
         return TrainingSequence(tokens: tokens, targets: targets, weights: [Float](repeating: 1, count: tokens.count))
     }
 
+    /// A corpus text as a training or scoring sequence: its tokens cut to fit `maxLength` with
+    /// the two EOS around it.
+    public static func text(_ text: String, tokenizer: TaskTokenizer, maxLength: Int) -> TrainingSequence {
+        self.text(Array(tokenizer.encode(text).prefix(max(1, maxLength - 2))), eos: tokenizer.endOfExample)
+    }
+
     /// Why a generated pseudo-sample was not kept.
     public enum Discard: String, Codable, Sendable, CaseIterable, Error {
         case noAnswerToken = "no_ans"
