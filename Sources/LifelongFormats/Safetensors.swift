@@ -94,8 +94,18 @@ public final class SafetensorsFile {
             entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
         }
         entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
-        for (previous, next) in zip(entries, entries.dropFirst()) where next.begin < previous.end {
-            throw fail("tensors '\(previous.name)' and '\(next.name)' overlap in the data section")
+        // As the reference implementation: the tensors tile the data section exactly, from 0 to its
+        // end. A header length a few bytes off shifts every tensor and is caught here.
+        var covered = 0
+        for entry in entries {
+            guard entry.begin == covered else {
+                throw fail(entry.begin < covered ? "tensor '\(entry.name)' overlaps the one before it in the data section"
+                           : "tensor '\(entry.name)' starts at \(entry.begin), leaving a gap after byte \(covered) of the data section")
+            }
+            covered = entry.end
+        }
+        guard covered == dataSize else {
+            throw fail("the tensors end at byte \(covered) of the data section, which has \(dataSize) bytes (header length or file size wrong)")
         }
         self.metadata = metadata
         self.entries = entries

@@ -8,27 +8,31 @@ public struct BertConfig: Codable, Equatable, Sendable {
     public var layerNormEpsilon: Float
 
     public static func huggingFace(configAt path: String) throws -> BertConfig {
-        guard let data = FileManager.default.contents(atPath: path),
-              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw FormatError(file: path, "cannot read a JSON object")
-        }
-        guard json["model_type"] as? String == "bert" else { throw FormatError(file: path, "model_type is not 'bert'") }
-        if let act = json["hidden_act"] as? String, act != "gelu" {
+        let json = try JSONFields(contentsOf: path)
+        guard try json.string("model_type") == "bert" else { throw FormatError(file: path, "model_type is not 'bert'") }
+        if let act = try json.string("hidden_act"), act != "gelu" {
             throw FormatError(file: path, "hidden_act '\(act)' is not supported (gelu)")
         }
-        func int(_ key: String) throws -> Int {
-            guard let n = (json[key] as? NSNumber)?.intValue, n > 0 else { throw FormatError(file: path, "field '\(key)' is missing or not a positive integer") }
-            return n
-        }
+        let limits = DecoderConfig.limits
         let config = BertConfig(
-            vocabSize: try int("vocab_size"), hiddenSize: try int("hidden_size"), layerCount: try int("num_hidden_layers"),
-            headCount: try int("num_attention_heads"), intermediateSize: try int("intermediate_size"),
-            maxPositions: try int("max_position_embeddings"), typeVocabSize: try int("type_vocab_size"),
-            layerNormEpsilon: (json["layer_norm_eps"] as? NSNumber)?.floatValue ?? 1e-12)
+            vocabSize: try json.int("vocab_size", in: 1...limits.vocabulary), hiddenSize: try json.int("hidden_size", in: 1...limits.hidden),
+            layerCount: try json.int("num_hidden_layers", in: 1...limits.layers),
+            headCount: try json.int("num_attention_heads", in: 1...limits.heads),
+            intermediateSize: try json.int("intermediate_size", in: 1...limits.intermediate),
+            maxPositions: try json.int("max_position_embeddings", in: 1...limits.positions),
+            typeVocabSize: try json.int("type_vocab_size", in: 1...1024),
+            layerNormEpsilon: try json.float("layer_norm_eps", default: 1e-12, in: 1e-30...0.5))
         guard config.hiddenSize % config.headCount == 0 else {
             throw FormatError(file: path, "hidden_size \(config.hiddenSize) is not a multiple of \(config.headCount) heads")
         }
         return config
+    }
+
+    /// A lower bound on the parameter count (embeddings and the layers' matrices), compared with
+    /// the checkpoint's values before anything is allocated.
+    var minimumParameterCount: Int {
+        let d = hiddenSize
+        return (vocabSize + maxPositions) * d + layerCount * (4 * d * d + 2 * d * intermediateSize)
     }
 }
 
@@ -92,8 +96,14 @@ public final class BertEncoder: Module {
     /// Loads `config.json` + `model.safetensors` from a Hugging Face directory (the pooler, unused
     /// by sentence embeddings, is ignored).
     public convenience init(huggingFaceDirectory directory: String) throws {
-        self.init(config: try BertConfig.huggingFace(configAt: (directory as NSString).appendingPathComponent("config.json")), seed: nil)
-        try TensorCheckpoint(directory: directory).load(into: namedParameters, optionalPrefix: "bert.",
+        let configPath = (directory as NSString).appendingPathComponent("config.json")
+        let config = try BertConfig.huggingFace(configAt: configPath)
+        let checkpoint = try TensorCheckpoint(directory: directory)
+        guard config.minimumParameterCount <= checkpoint.elementCount else {
+            throw FormatError(file: configPath, "describes at least \(config.minimumParameterCount) parameters; the checkpoint holds \(checkpoint.elementCount) values")
+        }
+        self.init(config: config, seed: nil)
+        try checkpoint.load(into: namedParameters, optionalPrefix: "bert.",
                                                         ignoring: ["position_ids", "pooler.dense.weight", "pooler.dense.bias"])
     }
 
@@ -119,7 +129,11 @@ public final class SentenceEncoder {
 
     public init(directory: String) throws {
         encoder = try BertEncoder(huggingFaceDirectory: directory)
-        tokenizer = try WordPieceTokenizer.bert(vocabTXT: (directory as NSString).appendingPathComponent("vocab.txt"))
+        let vocabulary = (directory as NSString).appendingPathComponent("vocab.txt")
+        tokenizer = try WordPieceTokenizer.bert(vocabTXT: vocabulary)
+        guard tokenizer.vocabularySize <= encoder.config.vocabSize else {
+            throw FormatError(file: vocabulary, "has \(tokenizer.vocabularySize) tokens; the model's vocabulary only \(encoder.config.vocabSize)")
+        }
         let settings = (directory as NSString).appendingPathComponent("sentence_bert_config.json")
         let json = FileManager.default.contents(atPath: settings).flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]
         maxLength = min((json?["max_seq_length"] as? NSNumber)?.intValue ?? 512, encoder.config.maxPositions)

@@ -49,6 +49,12 @@ public struct TensorCheckpoint {
 
     public func shape(_ name: String) -> [Int]? { location[name]?.entry.shape }
 
+    /// The number of values in all the tensors (their shapes were checked against the file's bytes).
+    public var elementCount: Int { location.values.reduce(0) { $0 + $1.entry.shape.reduce(1, *) } }
+
+    /// The file a message about the checkpoint names.
+    public var description: String { Set(location.values.map(\.file.path)).sorted().first ?? "checkpoint" }
+
     /// Fills `parameters` by name. A checkpoint name may lack `optionalPrefix`; every parameter must
     /// be found, and every checkpoint tensor used, except names ending in one of `ignoring`.
     public func load(into parameters: [(name: String, tensor: Tensor)], optionalPrefix: String, ignoring: [String]) throws {
@@ -56,33 +62,47 @@ public struct TensorCheckpoint {
         for (name, tensor) in parameters {
             let candidates = [name, optionalPrefix + name, name.hasPrefix(optionalPrefix) ? String(name.dropFirst(optionalPrefix.count)) : name]
             guard let found = candidates.first(where: contains) else {
-                throw FormatError(file: "checkpoint", "missing parameter '\(name)'")
+                throw FormatError(file: description, "missing parameter '\(name)'")
             }
             try read(found, into: tensor)
             used.insert(found)
         }
         let unexpected = names.filter { name in !used.contains(name) && !ignoring.contains(where: name.hasSuffix) }
         if !unexpected.isEmpty {
-            throw FormatError(file: "checkpoint", "tensors the model has no place for: \(unexpected.sorted().prefix(5).joined(separator: ", "))")
+            throw FormatError(file: description, "tensors the model has no place for: \(unexpected.sorted().prefix(5).joined(separator: ", "))")
         }
     }
 
     /// Copies tensor `name` (converted to fp32) into `destination`, whose shape must match.
     public func read(_ name: String, into destination: Tensor) throws {
-        guard let (file, entry) = location[name] else { throw FormatError(file: "checkpoint", "missing tensor '\(name)'") }
+        guard let (file, entry) = location[name] else { throw FormatError(file: description, "missing tensor '\(name)'") }
         guard entry.shape == destination.shape else {
             throw FormatError(file: file.path, "tensor '\(name)' has shape \(entry.shape), the model expects \(destination.shape)")
         }
         try file.readFloats(entry, into: destination.data)
+        try destination.requireFinite(name, file: file.path)
+    }
+}
+
+extension Tensor {
+    /// A weight read from a file must be a number: NaN or infinity would only surface later as
+    /// non-finite logits or a diverged run, far from the file at fault.
+    func requireFinite(_ name: String, file: String) throws {
+        if let bad = data.firstIndex(where: { !$0.isFinite }) {
+            throw FormatError(file: file, "tensor '\(name)' holds a non-finite value (\(data[bad]) at index \(bad))")
+        }
     }
 }
 
 extension DecoderLM {
     /// Loads a Hugging Face directory: `config.json` plus `model.safetensors` (or shards).
     public convenience init(huggingFaceDirectory directory: String) throws {
-        let config = try DecoderConfig.huggingFace(configAt: (directory as NSString).appendingPathComponent("config.json"))
+        let configPath = (directory as NSString).appendingPathComponent("config.json")
+        let config = try DecoderConfig.huggingFace(configAt: configPath)
+        let checkpoint = try TensorCheckpoint(directory: directory)
+        try config.checkFits(elements: checkpoint.elementCount, file: configPath)
         self.init(config: config, seed: nil)
-        try load(try TensorCheckpoint(directory: directory))
+        try load(checkpoint)
     }
 
     /// Sets every parameter from the checkpoint. Names may omit the `transformer.` / `model.`

@@ -9,19 +9,35 @@ extension DecoderConfig {
         guard architecture == "llama" else {
             throw FormatError(file: file.path, "general.architecture '\(architecture)' is not supported (llama)")
         }
-        func int(_ key: String) throws -> Int {
-            guard let v = try file.require("llama." + key).int, v > 0 else { throw FormatError(file: file.path, "llama.\(key) is not a positive integer") }
+        let limits = DecoderConfig.limits
+        /// An integer key in 1…limit (absent: `fallback`, or an error when there is none).
+        func int(_ key: String, _ limit: Int, default fallback: Int? = nil) throws -> Int {
+            let name = "llama." + key
+            guard let value = file.metadata[name] else {
+                guard let fallback else { throw FormatError(file: file.path, "metadata key \(name) is missing") }
+                return fallback
+            }
+            guard let v = value.int else { throw FormatError(file: file.path, "\(name) must be an integer") }
+            guard (1...limit).contains(v) else { throw FormatError(file: file.path, "\(name) must be in 1…\(limit), not \(v)") }
             return v
         }
-        let heads = try int("attention.head_count")
-        let vocab = file.metadata["llama.vocab_size"]?.int ?? file.metadata["tokenizer.ggml.tokens"]?.array?.count ?? 0
+        func float(_ key: String, default fallback: Double) throws -> Float {
+            let name = "llama." + key
+            guard let value = file.metadata[name] else { return Float(fallback) }
+            guard let v = value.double, v.isFinite else { throw FormatError(file: file.path, "\(name) must be a finite number") }
+            return Float(v)
+        }
+        let heads = try int("attention.head_count", limits.heads)
+        let tokenCount = file.metadata["tokenizer.ggml.tokens"]?.array?.count
         let config = DecoderConfig(
-            architecture: .llama, vocabSize: vocab, hiddenSize: try int("embedding_length"),
-            layerCount: try int("block_count"), headCount: heads,
-            kvHeadCount: file.metadata["llama.attention.head_count_kv"]?.int ?? heads,
-            intermediateSize: try int("feed_forward_length"), maxPositions: try int("context_length"),
-            normEpsilon: Float(file.metadata["llama.attention.layer_norm_rms_epsilon"]?.double ?? 1e-5),
-            ropeTheta: Float(file.metadata["llama.rope.freq_base"]?.double ?? 10_000),
+            architecture: .llama, vocabSize: try int("vocab_size", limits.vocabulary, default: tokenCount ?? 0),
+            hiddenSize: try int("embedding_length", limits.hidden),
+            layerCount: try int("block_count", limits.layers), headCount: heads,
+            kvHeadCount: try int("attention.head_count_kv", limits.heads, default: heads),
+            intermediateSize: try int("feed_forward_length", limits.intermediate),
+            maxPositions: try int("context_length", limits.positions),
+            normEpsilon: try float("attention.layer_norm_rms_epsilon", default: 1e-5),
+            ropeTheta: try float("rope.freq_base", default: 10_000),
             tieWordEmbeddings: file.info("output.weight") == nil)
         do { try config.validate() } catch let error as FormatError { throw FormatError(file: file.path, error.message) }
         return config
@@ -36,7 +52,9 @@ extension DecoderLM {
     /// weight values). Such a model refuses to train until `dropQuantizedWeights()` is called.
     public convenience init(gguf path: String, keepQuantized: Bool = false) throws {
         let file = try GGUFFile(path: path)
-        self.init(config: try DecoderConfig.gguf(file), seed: nil)
+        let config = try DecoderConfig.gguf(file)
+        try config.checkFits(elements: file.tensors.reduce(0) { $0 + $1.elementCount }, file: path)
+        self.init(config: config, seed: nil)
         try load(file, keepQuantized: keepQuantized)
     }
 
@@ -82,6 +100,7 @@ extension DecoderLM {
         for (info, tensor, heads) in loads {
             let rowOrder = heads.map { rotaryRowSource(rows: tensor.shape[0], heads: $0) }
             file.dequantize(info, into: tensor.data)
+            try tensor.requireFinite(info.name, file: file.path)
             if let rowOrder {
                 let columns = tensor.shape[1], w = tensor.data.baseAddress!
                 tensor.scalars.withUnsafeBufferPointer { copy in

@@ -27,6 +27,15 @@ public struct GenerationOptions: Sendable {
     }
 }
 
+/// The model produced NaN or infinite logits (weights gone bad, or an overflow): no token can be
+/// sampled from them, and printing one anyway would be a silent wrong answer.
+public struct NonFiniteLogits: Error, CustomStringConvertible {
+    public let step: Int, sequence: Int
+    public var description: String {
+        "the model's logits are NaN or infinite (new token \(step + 1) of sequence \(sequence + 1)): refusing to sample from them"
+    }
+}
+
 extension DecoderLM {
     /// Continues every prompt, all in one batch, and returns the new tokens of each.
     ///
@@ -35,7 +44,7 @@ extension DecoderLM {
     /// does not depend on the other prompts in the batch. The prompts are read in one forward pass
     /// (prefill); then every step feeds one token per sequence through the KV cache. Randomness
     /// comes from one generator seeded with `options.seed`, drawn sequence by sequence.
-    public func generate(prompts: [[Int]], options: GenerationOptions) -> [[Int]] {
+    public func generate(prompts: [[Int]], options: GenerationOptions) throws -> [[Int]] {
         precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "generate: every prompt needs at least one token")
         let batchSize = prompts.count, promptLength = prompts.map(\.count).max()!
         let capacity = promptLength + options.maxNewTokens
@@ -57,13 +66,14 @@ extension DecoderLM {
         var finished = [Bool](repeating: false, count: batchSize)
         var suppressing = [Bool](repeating: options.suppressed != nil, count: batchSize)
 
-        noGrad {
+        try noGrad {
             var batch = TokenBatch(ids: ids, batchSize: batchSize, length: promptLength, mask: mask, positions: positions)
-            for _ in 0..<options.maxNewTokens {
+            for step in 0..<options.maxNewTokens {
                 let logits = lastPositionLogits(hiddenStates(batch, cache: cache))
                 var next = [Int](repeating: 0, count: batchSize)
                 for b in 0..<batchSize where !finished[b] {
                     let row = UnsafeMutableBufferPointer(start: logits.data.baseAddress! + b * config.vocabSize, count: config.vocabSize)
+                    guard row.allSatisfy(\.isFinite) else { throw NonFiniteLogits(step: step, sequence: b) }
                     if suppressing[b], let suppressed = options.suppressed {
                         for token in suppressed.tokens where token < row.count { row[token] = -.infinity }
                     }

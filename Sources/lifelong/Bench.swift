@@ -151,10 +151,10 @@ struct Bench: ParsableCommand {
 
     func generate(_ model: DecoderLM, sequences: Int, newTokens: Int) throws {
         let prompts = [[Int]](repeating: [1], count: sequences)
-        _ = model.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: 4, strategy: .sample(topK: 20)))
+        _ = try model.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: 4, strategy: .sample(topK: 20)))
         var produced = 0
-        let seconds = time {
-            let out = model.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: newTokens, strategy: .sample(topK: 20), seed: 1))
+        let seconds = try time {
+            let out = try model.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: newTokens, strategy: .sample(topK: 20), seed: 1))
             produced = out.reduce(0) { $0 + $1.count }
         }
         try report(["tokens_per_second": Double(produced) / seconds, "seconds": seconds,
@@ -175,8 +175,8 @@ struct Bench: ParsableCommand {
         let prompts = (0..<sequences).map { _ in (0..<16).map { _ in Int(rng.next() % UInt64(model.config.vocabSize)) } }
         let keys = Tensor(randomNormal: [slots, encoder.encoder.config.hiddenSize], std: 1, rng: &rng)
         let options = GenerationOptions(maxNewTokens: newTokens)
-        func plain() { model.setSlotWeights([]); _ = model.generate(prompts: prompts, options: options) }
-        func retrieving() {
+        func plain() throws { model.setSlotWeights([]); _ = try model.generate(prompts: prompts, options: options) }
+        func retrieving() throws {
             let queries = texts.flatMap { encoder.embed([$0], batchSize: 1)[0] }  // one text per pass, as SLM embeds
             let similarity = groupedCosineSimilarity(queries: queries, keys: keys, groups: 6).scalars
             model.setSlotWeights((0..<sequences).flatMap { n -> [Float] in
@@ -185,12 +185,12 @@ struct Bench: ParsableCommand {
                 for j in order.prefix(2) { row[j] = 0.5 }
                 return row
             })
-            _ = model.generate(prompts: prompts, options: options)
+            _ = try model.generate(prompts: prompts, options: options)
         }
-        plain(); retrieving()  // warm-up
+        try plain(); try retrieving()  // warm-up
         var plainSeconds: [Double] = [], slmSeconds: [Double] = []
         for _ in 0..<repeats {
-            plainSeconds.append(time(plain)); slmSeconds.append(time(retrieving))
+            plainSeconds.append(try time(plain)); slmSeconds.append(try time(retrieving))
         }
         let (p, s) = (plainSeconds.sorted()[repeats / 2], slmSeconds.sorted()[repeats / 2])
         try report(["plain_tokens_per_second": Double(sequences * newTokens) / p, "slm_tokens_per_second": Double(sequences * newTokens) / s,
@@ -287,9 +287,9 @@ struct Bench: ParsableCommand {
     }
 }
 
-func time(_ body: () -> Void) -> Double {
+func time(_ body: () throws -> Void) rethrows -> Double {
     let start = DispatchTime.now().uptimeNanoseconds
-    body()
+    try body()
     return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 }
 

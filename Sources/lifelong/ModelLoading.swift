@@ -60,6 +60,17 @@ struct ModelOption: ParsableArguments {
                                               mergesTXT: (path as NSString).appendingPathComponent("merges.txt"))
     }
 
+    /// The tokenizer and the decoder, checked against each other: every id the tokenizer can
+    /// produce must have a row in the model's embedding.
+    func load(forTraining: Bool) throws -> (DecoderLM, ByteLevelBPETokenizer) {
+        let tokenizer = try loadTokenizer()
+        let decoder = try loadDecoder(forTraining: forTraining)
+        guard tokenizer.vocabularySize <= decoder.config.vocabSize else {
+            throw FormatError(file: try decoderPath(), "the tokenizer has \(tokenizer.vocabularySize) tokens; the model's vocabulary only \(decoder.config.vocabSize)")
+        }
+        return (decoder, tokenizer)
+    }
+
     /// The decoder; for inference it keeps a GGUF file's quantised weights unless `--fp32` is given.
     func loadDecoder(forTraining: Bool) throws -> DecoderLM {
         let path = try decoderPath()
@@ -106,15 +117,14 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         try compute.apply()
-        let tokenizer = try model.loadTokenizer()
-        let decoder = try model.loadDecoder(forTraining: false)
+        let (decoder, tokenizer) = try model.load(forTraining: false)
         let promptIds = tokenizer.encode(prompt)
         guard !promptIds.isEmpty else { throw ValidationError("the prompt is empty") }
         try checkGenerationFits(decoder, promptLength: promptIds.count, maxTokens: maxTokens)
         let sampling = topK != nil || topP != nil || temperature != nil
         let strategy: SamplingStrategy = sampling ? .sample(temperature: temperature ?? 1, topK: topK, topP: topP) : .greedy
         let stops = Set([tokenizer.eosToken].compactMap { $0 })
-        let output = decoder.generate(prompts: [promptIds], options: GenerationOptions(
+        let output = try decoder.generate(prompts: [promptIds], options: GenerationOptions(
             maxNewTokens: maxTokens, strategy: strategy, stopTokens: stops, seed: seed))[0]
         let text = tokenizer.decode(output)
         if json {

@@ -19,7 +19,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try compute.apply()
-        guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw ValidationError("cannot read \(config)") }
+        guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw FormatError.io(file: config, "cannot read as UTF-8 text") }
         let settings = try RunConfig(yaml: text, overrides: overrides, source: config)
         do {
             let (results, directory) = try Lifelong.execute(settings, runs: runs, resume: resume, overwrite: overwrite)
@@ -103,7 +103,10 @@ extension Lifelong {
             } else if FileManager.default.fileExists(atPath: (entry as NSString).appendingPathComponent("train.jsonl")) {
                 tasks.append(try TaskDirectory.read(entry))
             } else {
-                tasks.append(try loader().load(entry))
+                do { tasks.append(try loader().load(entry)) } catch let error as FormatError where error.file == entry {
+                    throw FormatError(file: "stream", "'\(entry)' is neither a task directory (with train.jsonl), a built-in stream "
+                                      + "(\(BuiltInStreams.names.sorted().joined(separator: ", "))) nor a data source: \(error.message)")
+                }
             }
         }
         guard !tasks.isEmpty else { throw ValidationError("the stream is empty") }
@@ -124,7 +127,7 @@ extension Lifelong {
             return (DecoderLM(config: decoderConfig, seed: config.seed), tokenizer)
         }
         let option = try ModelOption.parse(["--model", config.model])
-        return (try option.loadDecoder(forTraining: true), try option.loadTokenizer())
+        return try option.load(forTraining: true)
     }
 }
 
@@ -149,7 +152,7 @@ struct Sample: ParsableCommand {
     func run() throws {
         try compute.apply()
         let configPath = (runDirectory as NSString).appendingPathComponent("config.yaml")
-        guard let text = try? String(contentsOfFile: configPath, encoding: .utf8) else { throw ValidationError("cannot read \(configPath)") }
+        guard let text = try? String(contentsOfFile: configPath, encoding: .utf8) else { throw FormatError.io(file: configPath, "cannot read as UTF-8 text") }
         let config = try RunConfig(yaml: text, source: configPath)
         let (model, base) = try Lifelong.loadModel(config)
         let tokenizer = TaskTokenizer(base: base)
@@ -161,7 +164,7 @@ struct Sample: ParsableCommand {
         let ids = tokenizer.encodeWithSpecialNames(prompt)
         guard !ids.isEmpty else { throw ValidationError("the prompt is empty") }
         try checkGenerationFits(model, promptLength: ids.count, maxTokens: maxTokens, count: count)
-        let outputs = model.generate(prompts: Array(repeating: ids, count: count), options: GenerationOptions(
+        let outputs = try model.generate(prompts: Array(repeating: ids, count: count), options: GenerationOptions(
             maxNewTokens: maxTokens, strategy: topK.map { .sample(topK: $0) } ?? .greedy, stopTokens: [tokenizer.endOfExample], seed: seed))
         for output in outputs { print(prompt + tokenizer.decode(output, showingEndOfText: true)) }
     }

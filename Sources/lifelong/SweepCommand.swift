@@ -37,7 +37,7 @@ struct SweepCommand: ParsableCommand {
 
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)  // a line per finished point, also when the output goes to a file
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw FormatError.io(file: file, "cannot read as UTF-8 text") }
         let sweep = try Sweep(yaml: text, source: file)
         let directory = (runs as NSString).appendingPathComponent(sweep.name)
         if dryRun {

@@ -70,6 +70,17 @@ import Testing
         expectError(path, containing: "shorter than the 8-byte header length")
     }
 
+    /// A header length a few bytes short shifts every tensor by those bytes: the tensors then no
+    /// longer end where the data section ends. Trailing bytes and gaps are refused the same way.
+    @Test func theTensorsMustTileTheDataSectionExactly() {
+        let header = #"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}  "#  // two pad spaces, as writers pad
+        expectError(file(header: header, data: [0, 0, 128, 63], headerLength: UInt64(header.utf8.count - 1)),
+                    containing: "the tensors end at byte 4 of the data section, which has 5 bytes")
+        expectError(file(header: header, data: [0, 0, 128, 63, 0], name: "trailing"), containing: "which has 5 bytes")
+        expectError(file(header: #"{"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, data: [UInt8](repeating: 0, count: 8), name: "gap"),
+                    containing: "leaving a gap after byte 0")
+    }
+
     @Test func headerLengthPastTheEnd() {
         expectError(file(header: "{}", data: [], headerLength: 1 << 40), containing: "runs past the end")
     }

@@ -87,7 +87,7 @@ import Testing
         let example = last.train[0]
         let prompt = contextQuestionTokens(example, tokenizer: tokenizer, maxLength: 40) + [tokenizer.answer]
         let longest = last.train.flatMap(\.answers).map { tokenizer.encode($0).count }.max()!
-        let answer = grown.generate(prompts: [prompt], options: GenerationOptions(maxNewTokens: longest + 2, stopTokens: [tokenizer.endOfExample]))[0]
+        let answer = try grown.generate(prompts: [prompt], options: GenerationOptions(maxNewTokens: longest + 2, stopTokens: [tokenizer.endOfExample]))[0]
         var context = StageContext(index: 2, stream: stream, model: model, tokenizer: tokenizer, settings: settings, seed: 2 &+ 2)
         context.runDirectory = directory
         context.startingModel = makeModel

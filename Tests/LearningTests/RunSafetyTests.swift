@@ -38,7 +38,7 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: checkpoints.directory).sorted() == ["latest", (second as NSString).lastPathComponent])
     }
 
-    @Test(arguments: ["../../x", "a/b", "", "ans", ".hidden"])
+    @Test(arguments: ["../../x", "a/b", "", "ans", ".hidden", "a__b", "<|endoftext|>", "two words"])
     func taskNamesThatCouldEscapeOrCollideAreRefused(name: String) throws {
         let task = TaskData(name: name, metric: .em, train: [Example(id: "1", context: "c", question: "q", answers: ["a"])],
                             test: [Example(id: "1", context: "c", question: "q", answers: ["a"])])

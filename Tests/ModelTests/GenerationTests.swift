@@ -19,14 +19,14 @@ import Testing
     @Test(arguments: ["tiny-gpt2", "tiny-llama"])
     func batchedGreedyMatchesTransformers(model name: String) throws {
         let (model, prompts, outputs) = try references(name)
-        let generated = model.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: 8))
+        let generated = try model.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: 8))
         #expect(generated == outputs)
     }
 
     @Test func cachedDecodingEqualsRecomputingThePrefix() throws {
         let (model, prompts, _) = try references("tiny-llama")
         for prompt in prompts {
-            let cached = model.generate(prompts: [prompt], options: GenerationOptions(maxNewTokens: 10))
+            let cached = try model.generate(prompts: [prompt], options: GenerationOptions(maxNewTokens: 10))
             #expect(cached[0] == model.greedyContinuation(of: prompt, maxNewTokens: 10))
         }
     }
@@ -34,7 +34,7 @@ import Testing
     @Test func stopTokensEndEachSequenceSeparately() throws {
         let (model, prompts, outputs) = try references("tiny-gpt2")
         let stop = outputs[0][2]
-        let generated = model.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: 8, stopTokens: [stop]))
+        let generated = try model.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: 8, stopTokens: [stop]))
         for (got, full) in zip(generated, outputs) {
             #expect(got == Array(full.prefix { $0 != stop }))
         }
@@ -43,11 +43,13 @@ import Testing
     @Test func samplingIsSeededAndRespectsTopK() throws {
         let (model, prompts, _) = try references("tiny-llama")
         let options = GenerationOptions(maxNewTokens: 12, strategy: .sample(temperature: 1, topK: 3), seed: 11)
-        let first = model.generate(prompts: prompts, options: options)
-        #expect(first == model.generate(prompts: prompts, options: options))
+        let first = try model.generate(prompts: prompts, options: options)
+        let again = try model.generate(prompts: prompts, options: options)
+        #expect(first == again)
         var other = options
         other.seed = 12
-        #expect(first != model.generate(prompts: prompts, options: other))
+        let reseeded = try model.generate(prompts: prompts, options: other)
+        #expect(first != reseeded)
         // Every sampled token is among the 3 most likely given its prefix.
         for (prompt, output) in zip(prompts, first) {
             var prefix = prompt

@@ -65,7 +65,7 @@ import Testing
             #expect(error <= 1e-3, "prompt \(i): relative error \(error)")
         }
         // One sequence decodes through the one-row (matrix-vector) kernels.
-        let single = model.generate(prompts: [try expected.integers("prompt0")], options: GenerationOptions(maxNewTokens: 16))
+        let single = try model.generate(prompts: [try expected.integers("prompt0")], options: GenerationOptions(maxNewTokens: 16))
         #expect(single[0] == (try expected.integers("greedy0")))
     }
 
@@ -73,7 +73,7 @@ import Testing
     func batchedGreedyContinuationsMatchTransformers(quantized: Bool) throws {
         let (model, expected) = (try require(quantized ? Self.quantizedModel : Self.model), try require(Self.expected))
         let prompts = try (0..<4).map { try expected.integers("prompt\($0)") }
-        let generated = model.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: 16))
+        let generated = try model.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: 16))
         for i in 0..<4 {
             #expect(generated[i] == (try expected.integers("greedy\(i)")), "prompt \(i)")
         }

@@ -15,23 +15,28 @@ extension ByteLevelBPETokenizer {
             guard let s = v.string else { throw FormatError(file: file.path, "tokenizer.ggml.tokens[\(i)] is not a string") }
             return s
         }
-        let merges = try (file.metadata["tokenizer.ggml.merges"]?.array ?? []).enumerated().map { i, v in
+        let merges = try (file.optionalArray("tokenizer.ggml.merges") ?? []).enumerated().map { i, v in
             try splitMerge(v.string, index: i, source: file.path)
         }
         var specials: [String: Int] = [:]
-        if let types = file.metadata["tokenizer.ggml.token_type"]?.array {
+        if let types = try file.optionalArray("tokenizer.ggml.token_type") {
             guard types.count == tokens.count else {
                 throw FormatError(file: file.path, "tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens")
             }
-            for (id, type) in types.enumerated() where type.int == 3 || type.int == 4 { specials[tokens[id]] = id }
+            for (id, type) in types.enumerated() {
+                guard let kind = type.int, (0...6).contains(kind) else {
+                    throw FormatError(file: file.path, "tokenizer.ggml.token_type[\(id)] must be a token type 0…6")
+                }
+                if kind == 3 || kind == 4 { specials[tokens[id]] = id }
+            }
         }
-        let pre = file.metadata["tokenizer.ggml.pre"]?.string ?? "default"
+        let pre = try file.optionalString("tokenizer.ggml.pre") ?? "default"
         guard ["default", "gpt2", "smollm"].contains(pre) else {
             throw FormatError(file: file.path, "tokenizer.ggml.pre '\(pre)' is not supported (gpt2, smollm)")
         }
         return try ByteLevelBPETokenizer(
             tokens: tokens, merges: merges, specialTokens: specials, preTokenizer: GPT2PreTokenizer(),
-            bosToken: file.metadata["tokenizer.ggml.bos_token_id"]?.int, eosToken: file.metadata["tokenizer.ggml.eos_token_id"]?.int,
+            bosToken: try file.optionalInt("tokenizer.ggml.bos_token_id"), eosToken: try file.optionalInt("tokenizer.ggml.eos_token_id"),
             source: file.path)
     }
 
@@ -47,9 +52,7 @@ extension ByteLevelBPETokenizer {
             throw FormatError(file: path, "model must be a BPE model with a vocab")
         }
         var isolateDigits = false
-        let pre = json["pre_tokenizer"] as? [String: Any]
-        let steps = pre?["type"] as? String == "Sequence" ? (pre?["pretokenizers"] as? [[String: Any]] ?? []) : (pre.map { [$0] } ?? [])
-        for step in steps {
+        for step in try preTokenizerSteps(json["pre_tokenizer"], source: path) {
             switch step["type"] as? String {
             case "ByteLevel":
                 if step["add_prefix_space"] as? Bool == true {
@@ -65,15 +68,26 @@ extension ByteLevelBPETokenizer {
             }
         }
         var specials: [String: Int] = [:]
-        for added in json["added_tokens"] as? [[String: Any]] ?? [] {
-            guard let content = added["content"] as? String, let id = (added["id"] as? NSNumber)?.intValue else {
-                throw FormatError(file: path, "added_tokens entry without content and id")
+        guard let added = (json["added_tokens"] ?? []) as? [Any] else { throw FormatError(file: path, "added_tokens must be a list") }
+        for (i, entry) in added.enumerated() {
+            guard let entry = entry as? [String: Any], let content = entry["content"] as? String, !content.isEmpty,
+                  let id = entry["id"].flatMap(JSONFields.integer) else {
+                throw FormatError(file: path, "added_tokens[\(i)] needs a non-empty 'content' and an integer 'id'")
             }
             specials[content] = id
         }
-        let tokens = try denseVocabulary(vocab.mapValues { ($0 as? NSNumber)?.intValue ?? -1 }, extra: specials, source: path)
-        let merges = try (model["merges"] as? [Any] ?? []).enumerated().map { i, entry -> (String, String) in
-            if let pair = entry as? [String], pair.count == 2 { return (pair[0], pair[1]) }
+        var ids: [String: Int] = [:]
+        for (token, value) in vocab {
+            guard let id = JSONFields.integer(value) else { throw FormatError(file: path, "model.vocab['\(token)'] must be an integer id, not \(value)") }
+            ids[token] = id
+        }
+        let tokens = try denseVocabulary(ids, extra: specials, source: path)
+        guard let mergeList = (model["merges"] ?? []) as? [Any] else { throw FormatError(file: path, "model.merges must be a list") }
+        let merges = try mergeList.enumerated().map { i, entry -> (String, String) in
+            if let pair = entry as? [String] {
+                guard pair.count == 2 else { throw FormatError(file: path, "model.merges[\(i)] must be two tokens") }
+                return (pair[0], pair[1])
+            }
             return try splitMerge(entry as? String, index: i, source: path)
         }
         return try ByteLevelBPETokenizer(tokens: tokens, merges: merges, specialTokens: specials,
@@ -96,7 +110,12 @@ extension ByteLevelBPETokenizer {
             guard parts.count == 2 else { throw FormatError(file: mergesTXT, "line \(number + 1): expected two tokens") }
             merges.append((String(parts[0]), String(parts[1])))
         }
-        let tokens = try denseVocabulary(vocab.mapValues(\.intValue), extra: [:], source: vocabJSON)
+        var ids: [String: Int] = [:]
+        for (token, value) in vocab {
+            guard let id = JSONFields.integer(value) else { throw FormatError(file: vocabJSON, "'\(token)' must have an integer id, not \(value)") }
+            ids[token] = id
+        }
+        let tokens = try denseVocabulary(ids, extra: [:], source: vocabJSON)
         let eos = vocab["<|endoftext|>"]?.intValue
         return try ByteLevelBPETokenizer(tokens: tokens, merges: merges,
                                          specialTokens: eos.map { ["<|endoftext|>": $0] } ?? [:],
@@ -105,17 +124,33 @@ extension ByteLevelBPETokenizer {
 }
 
 private func splitMerge(_ merge: String?, index: Int, source: String) throws -> (String, String) {
-    guard let merge, let space = merge.firstIndex(of: " ") else {
+    let parts = merge?.split(separator: " ", omittingEmptySubsequences: false) ?? []
+    guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else {
         throw FormatError(file: source, "merge \(index) is not two tokens separated by a space")
     }
-    return (String(merge[..<space]), String(merge[merge.index(after: space)...]))
+    return (String(parts[0]), String(parts[1]))
+}
+
+/// The steps of a `pre_tokenizer` (one, or a `Sequence`'s list); absent or null: none.
+private func preTokenizerSteps(_ value: Any?, source: String) throws -> [[String: Any]] {
+    guard let value, !(value is NSNull) else { return [] }
+    guard let pre = value as? [String: Any] else { throw FormatError(file: source, "pre_tokenizer must be an object") }
+    guard pre["type"] as? String == "Sequence" else { return [pre] }
+    guard let steps = pre["pretokenizers"] as? [[String: Any]] else {
+        throw FormatError(file: source, "pre_tokenizer.pretokenizers must be a list of objects")
+    }
+    return steps
 }
 
 /// id → token for ids 0..<n, which must all be present exactly once.
 private func denseVocabulary(_ vocab: [String: Int], extra: [String: Int], source: String) throws -> [String] {
     let all = vocab.merging(extra) { a, _ in a }
+    let limit = ByteLevelBPETokenizer.maxVocabularySize
+    if let (token, id) = all.first(where: { !(0..<limit).contains($0.value) }) {
+        throw FormatError(file: source, "token '\(token)' has id \(id), outside 0..<\(limit)")
+    }
     let count = (all.values.max() ?? -1) + 1
-    guard all.values.allSatisfy({ $0 >= 0 }), count <= all.count + extra.count, count < 10_000_000 else {
+    guard count <= all.count + extra.count else {
         throw FormatError(file: source, "vocabulary ids must be 0..<n without gaps")
     }
     var tokens = [String?](repeating: nil, count: count)

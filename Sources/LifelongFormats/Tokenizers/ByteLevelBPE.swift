@@ -19,6 +19,9 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
     private let cacheLock = NSLock()
 
     public var vocabularySize: Int { tokens.count }
+    /// Ids from a file must lie below this (4M, beyond any real vocabulary), so that no id can ask
+    /// for an unbounded table.
+    public static let maxVocabularySize = 1 << 22
     public var endOfTextToken: Int? { eosToken }
 
     /// `merges` are pairs of token strings in priority order; `specialTokens` maps text to id.
@@ -49,6 +52,11 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
         self.mergeOf = mergeOf
         for (text, id) in specialTokens where id < 0 || id >= tokens.count {
             throw FormatError(file: source, "special token '\(text)' has id \(id) outside the vocabulary")
+        }
+        for (name, id) in [("bos", bosToken), ("eos", eosToken)] {
+            if let id, !tokens.indices.contains(id) {
+                throw FormatError(file: source, "the \(name) token id \(id) is outside the vocabulary of \(tokens.count) tokens")
+            }
         }
         specialsLongestFirst = Self.longestFirst(specialTokens)
     }

@@ -81,7 +81,7 @@ public struct DatasetLoader {
     func text(_ relative: String) throws -> String {
         let file = path(relative)
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw FormatError(file: file, "cannot read (is the data directory \(root) right?)")
+            throw FormatError.io(file: file, "cannot read (is the data directory \(root) right?)")
         }
         if let text = String(data: data, encoding: .utf8) { return text }
         if let text = String(data: data, encoding: .windowsCP1252) { return text }

@@ -1,3 +1,4 @@
+import Foundation
 import LifelongFormats
 import LifelongEngine
 
@@ -94,21 +95,28 @@ struct SeededShuffler {
 }
 
 extension TaskData {
-    /// Names a run can use for files (`samples/<name>.jsonl`, `teachers/<name>/`) and for the task's
-    /// `__<name>__` token: not empty, no path separator or NUL, not `.`/`..`, not a name of the
-    /// other special tokens (`ans`, `gen`, `eos`), and unique in the stream.
+    /// The characters of a task name (built-in names such as `clinc150:banking` use `:`).
+    static let nameCharacters = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "_-.:+@"))
+
+    /// What is wrong with a task name, or nil: it becomes a file name (`samples/<name>.jsonl`) and
+    /// a token (`__name__`), so it may hold no path separator, no dot in front, no special token.
+    public static func nameProblem(_ name: String) -> String? {
+        name.isEmpty ? "is empty"
+            : name.contains("/") || name.contains("\\") || name.contains("\0") ? "contains a path separator or NUL"
+            : name.hasPrefix(".") ? "starts with a dot"
+            : ["ans", "gen", "eos"].contains(name) ? "is the name of a special token (__\(name)__)"
+            : name.contains("__") ? "contains '__' (task tokens are written __name__)"
+            : name.unicodeScalars.contains(where: { !nameCharacters.contains($0) })
+                ? "may only hold letters, digits and _ - . : + @ (it becomes a file name and a token)"
+            : name.count > 200 ? "is longer than 200 characters" : nil
+    }
+
+    /// Every name is valid (`nameProblem`) and unique in the stream.
     public static func validateNames(_ stream: [TaskData]) throws {
         var seen = Set<String>()
         for task in stream {
-            let name = task.name
-            let problem: String? =
-                name.isEmpty ? "is empty"
-                : name.contains("/") || name.contains("\\") || name.contains("\0") ? "contains a path separator or NUL"
-                : name == "." || name == ".." || name.hasPrefix(".") ? "starts with a dot"
-                : ["ans", "gen", "eos"].contains(name) ? "is the name of a special token (__\(name)__)"
-                : name.count > 200 ? "is longer than 200 characters"
-                : !seen.insert(name).inserted ? "appears twice in the stream" : nil
-            if let problem { throw FormatError(file: "task '\(name)'", "the task name \(problem)") }
+            if let problem = nameProblem(task.name) { throw FormatError(file: "task '\(task.name)'", "the task name \(problem)") }
+            guard seen.insert(task.name).inserted else { throw FormatError(file: "task '\(task.name)'", "the task name appears twice in the stream") }
         }
     }
 }

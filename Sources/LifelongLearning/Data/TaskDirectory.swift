@@ -15,9 +15,12 @@ public enum TaskDirectory {
                 throw FormatError(file: info, "not a JSON object")
             }
             if let n = json["name"] { guard let s = n as? String else { throw FormatError(file: info, "field 'name' is not a string") }; name = s }
+            if let problem = TaskData.nameProblem(name) { throw FormatError(file: info, "field 'name': '\(name)' \(problem)") }
             if let m = json["metric"] {
-                guard let s = m as? String, let parsed = TaskMetric(rawValue: s) else {
-                    throw FormatError(file: info, "field 'metric' must be one of \(TaskMetric.allCases.map(\.rawValue).joined(separator: ", "))")
+                let metrics = TaskMetric.allCases.filter { $0 != .nll }
+                guard let s = m as? String, let parsed = TaskMetric(rawValue: s), metrics.contains(parsed) else {
+                    throw FormatError(file: info, "field 'metric' must be one of \(metrics.map(\.rawValue).joined(separator: ", ")) "
+                                      + "(nll scores text corpora: give those as corpus:DIR)")
                 }
                 metric = parsed
             }
@@ -28,7 +31,9 @@ public enum TaskDirectory {
                 if required { throw FormatError(file: path, "missing (a task directory needs train.jsonl and test.jsonl)") }
                 return []
             }
-            return try readJSONLines(path)
+            let examples = try readJSONLines(path)
+            if required && examples.isEmpty { throw FormatError(file: path, "holds no examples") }
+            return examples
         }
         return TaskData(name: name, metric: metric, train: try split("train.jsonl", required: true),
                         dev: try split("dev.jsonl", required: false), test: try split("test.jsonl", required: true))
@@ -49,14 +54,13 @@ public enum TaskDirectory {
                 guard let value = json[key] as? String else { throw FormatError(file: where_, "field '\(key)' is missing or not a string") }
                 return value
             }
-            guard let answers = json["answers"] as? [String], !answers.isEmpty else {
-                throw FormatError(file: where_, "field 'answers' must be a non-empty array of strings")
+            guard let answers = json["answers"] as? [String], !answers.isEmpty, !answers.contains(where: \.isEmpty) else {
+                throw FormatError(file: where_, "field 'answers' must be a non-empty array of non-empty strings")
             }
-            let id = (json["id"] as? String) ?? (json["id"] as? NSNumber)?.stringValue ?? "\(index + 1)"
-            if json["dialogue"] != nil && !(json["dialogue"] is String) { throw FormatError(file: where_, "field 'dialogue' must be a string") }
-            if json["turn"] != nil && !(json["turn"] is Int) { throw FormatError(file: where_, "field 'turn' must be an integer") }
+            let fields = JSONFields(path: where_, values: json)
+            let id = try fields.string("id") ?? (try fields.optionalInt("id", in: Int.min...Int.max)).map(String.init) ?? "\(index + 1)"
             examples.append(Example(id: id, context: try string("context"), question: try string("question"), answers: answers,
-                                    dialogue: json["dialogue"] as? String, turn: json["turn"] as? Int))
+                                    dialogue: try fields.string("dialogue"), turn: try fields.optionalInt("turn", in: 0...1_000_000)))
         }
         return examples
     }

@@ -22,13 +22,15 @@ public struct AnswerEvaluator {
 
     /// The task's score on `examples` (its test set by default). A text corpus is scored by the
     /// held-out NLL per token under the model itself (the predictor must be the model).
-    public func evaluate(_ predictor: any AnswerPredictor, on task: TaskData, examples: [Example]? = nil, seed: UInt64 = 0) -> Result {
+    public func evaluate(_ predictor: any AnswerPredictor, on task: TaskData, examples: [Example]? = nil, seed: UInt64 = 0) throws -> Result {
         let examples = examples ?? task.test
         if task.isCorpus {
             guard let model = predictor as? DecoderLM else { preconditionFailure("a corpus is scored by a model's likelihood") }
             return Result(score: negativeLogLikelihood(model, texts: examples.map(\.context)), predictions: [])
         }
-        let cap = (examples.flatMap(\.answers).map { tokenizer.encode($0).count }.max() ?? 8) + answerSlack
+        // The answer budget leaves at least half of max_length to the prompt (a gold answer longer
+        // than that cannot be generated in full and scores as wrong).
+        let cap = min((examples.flatMap(\.answers).map { tokenizer.encode($0).count }.max() ?? 8) + answerSlack, max(1, maxLength / 2 - 2))
         var predictions: [String] = []
         for start in stride(from: 0, to: examples.count, by: batchSize) {
             let chunk = examples[start..<min(start + batchSize, examples.count)]
@@ -36,7 +38,7 @@ public struct AnswerEvaluator {
                 let cq = contextQuestionTokens(example, tokenizer: tokenizer, maxLength: maxLength - cap - 2)
                 return cq + [tokenizer.answer]
             }
-            let outputs = predictor.answers(prompts: prompts, examples: chunk, of: task, options: GenerationOptions(
+            let outputs = try predictor.answers(prompts: prompts, examples: chunk, of: task, options: GenerationOptions(
                 maxNewTokens: cap + 1, strategy: strategy, stopTokens: [tokenizer.endOfExample], seed: seed &+ UInt64(start)))
             predictions += outputs.map { tokenizer.decode($0).trimmingCharacters(in: .whitespaces) }
         }

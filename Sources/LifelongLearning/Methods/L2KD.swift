@@ -78,20 +78,20 @@ public struct L2KD: LifelongMethod {
         defer { if !variant.distils { self.teacher = nil } }  // Seq-KD needs the teacher only for its answers
         if trained || !teachers.contains(where: { $0.task == task.name }) {
             teachers.removeAll { $0.task == task.name }
-            let score = context.evaluator.map { $0.evaluate(teacher, on: task, seed: context.seed).score }
+            let score = try context.evaluator.map { try $0.evaluate(teacher, on: task, seed: context.seed).score }
             teachers.append(TeacherRecord(task: task.name, score: score))
             context.report(.message("  l2kd: teacher of \(task.name) scores \(score.map { String(format: "%.1f", $0) } ?? "–")"))
         }
         var plan = try lamol.planStage(context)
-        if context.resumedItems == nil && variant.replacesAnswers { useTeacherAnswers(teacher, in: &plan, gen: gen, context: context) }
+        if context.resumedItems == nil && variant.replacesAnswers { try useTeacherAnswers(teacher, in: &plan, gen: gen, context: context) }
         return plan
     }
 
     /// Seq-KD: the task's real items (at the start of LAMOL's plan, in order) get the teacher's
     /// greedy answers (the gold one where the teacher answers nothing); counts the agreements.
-    private mutating func useTeacherAnswers(_ teacher: DecoderLM, in plan: inout StagePlan, gen: Int, context: StageContext) {
+    private mutating func useTeacherAnswers(_ teacher: DecoderLM, in plan: inout StagePlan, gen: Int, context: StageContext) throws {
         let task = context.task
-        let answers = teacherAnswers(teacher, examples: task.train, context: context)
+        let answers = try teacherAnswers(teacher, examples: task.train, context: context)
         var equal = 0
         for (i, example) in task.train.enumerated() {
             let gold = context.tokenizer.encode(example.answers[0])
@@ -104,16 +104,16 @@ public struct L2KD: LifelongMethod {
     }
 
     /// The teacher's greedy answer to each example (`c q ANS` → tokens before EOS), in batches.
-    private func teacherAnswers(_ teacher: DecoderLM, examples: [Example], context: StageContext) -> [[Int]] {
+    private func teacherAnswers(_ teacher: DecoderLM, examples: [Example], context: StageContext) throws -> [[Int]] {
         let tokenizer = context.tokenizer
         let longest = examples.flatMap(\.answers).map { tokenizer.encode($0).count }.max() ?? 8
-        let cap = longest + 2
+        let cap = min(longest + 2, max(1, context.settings.maxLength / 2 - 2))  // as AnswerEvaluator: half of max_length stays for the prompt
         let batchSize = context.evaluator?.batchSize ?? 64
-        return stride(from: 0, to: examples.count, by: batchSize).flatMap { start in
+        return try stride(from: 0, to: examples.count, by: batchSize).flatMap { start in
             let prompts = examples[start..<min(start + batchSize, examples.count)].map { example in
                 contextQuestionTokens(example, tokenizer: tokenizer, maxLength: context.settings.maxLength - cap - 2) + [tokenizer.answer]
             }
-            return teacher.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: cap, strategy: .greedy,
+            return try teacher.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: cap, strategy: .greedy,
                                                                                  stopTokens: [tokenizer.endOfExample]))
         }
     }

@@ -93,7 +93,7 @@ public struct LAMOL: LifelongMethod {
         var outputs: [[Int]] = []
         for start in stride(from: 0, to: count, by: 64) {
             context.report(.generating(done: start, total: count))
-            outputs += context.model.generate(prompts: [[Int]](repeating: [prompt], count: min(64, count - start)),
+            outputs += try context.model.generate(prompts: [[Int]](repeating: [prompt], count: min(64, count - start)),
                                    options: GenerationOptions(maxNewTokens: maxSampleLength, strategy: .sample(topK: topK),
                                                               stopTokens: [tokenizer.endOfExample],
                                                               seed: context.seed &+ seed &* 1_000_003 &+ UInt64(start),

@@ -134,7 +134,9 @@ public struct StageContext {
             return TrainingItem(qa: LAMOLSequences.text(example.context, tokenizer: tokenizer, maxLength: settings.maxLength),
                                 lm: nil, origin: origin)
         }
-        let answer = answer ?? tokenizer.encode(example.answers[0])
+        // An answer that leaves no room for its question within max_length is cut at its end:
+        // the sequence must fit the model, and a target cut short still teaches its beginning.
+        let answer = Array((answer ?? tokenizer.encode(example.answers[0])).prefix(settings.maxLength / 2))
         let cq = contextQuestion(example, answer: answer)
         return item(contextQuestion: cq, answer: answer, gen: gen, origin: origin)
     }

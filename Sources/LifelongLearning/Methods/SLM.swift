@@ -242,10 +242,10 @@ struct SLMPredictor: AnswerPredictor {
     let model: DecoderLM
     let queries: [String: ArraySlice<Float>]
 
-    func answers(prompts: [[Int]], examples: ArraySlice<Example>, of task: TaskData, options: GenerationOptions) -> [[Int]] {
+    func answers(prompts: [[Int]], examples: ArraySlice<Example>, of task: TaskData, options: GenerationOptions) throws -> [[Int]] {
         model.setSlotWeights(mixture(examples: examples, task: task))
         defer { model.setSlotWeights([]) }
-        return model.generate(prompts: prompts, options: options)
+        return try model.generate(prompts: prompts, options: options)
     }
 
     private func mixture(examples: ArraySlice<Example>, task: TaskData) -> [Float] {

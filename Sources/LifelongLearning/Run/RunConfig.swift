@@ -67,18 +67,17 @@ public struct RunConfig: Encodable, Sendable {
 
     /// Parses YAML text, then applies `key.path=value` overrides (values are YAML scalars).
     public init(yaml text: String, overrides: [String] = [], source: String) throws {
-        let loaded: Any?
-        do { loaded = try Yams.load(yaml: text) } catch { throw FormatError(file: source, "not valid YAML: \(error)") }
-        guard let root = loaded as? [String: Any] else { throw FormatError(file: source, "the config must be a YAML mapping") }
+        guard let root = try YAMLText.load(text, source: source) as? [String: Any] else { throw FormatError(file: source, "the config must be a YAML mapping") }
         var tree = root
         var overridden: Set<String> = []
         for override in overrides {
             guard let equals = override.firstIndex(of: "="), equals != override.startIndex else {
                 throw FormatError(file: "--set \(override)", "expected key=value")
             }
-            let path = override[..<equals].split(separator: ".").map(String.init)
+            let path = override[..<equals].split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            guard !path.contains(where: \.isEmpty) else { throw FormatError(file: "--set \(override)", "the key path has an empty part") }
             overridden.insert(path.joined(separator: "."))
-            let value = try Yams.load(yaml: String(override[override.index(after: equals)...])) ?? ""
+            let value = try YAMLText.load(String(override[override.index(after: equals)...]), source: "--set \(override)") ?? ""
             tree = Self.setting(tree, path[...], value)
         }
         // `--set method.name=other` switches the file's method section to another method: the file's
@@ -87,7 +86,13 @@ public struct RunConfig: Encodable, Sendable {
         let fileMethod = root["method"] as? [String: Any]
         let switched = overridden.contains("method.name") && (fileMethod?["name"] as? String ?? "lamol") != ((tree["method"] as? [String: Any])?["name"] as? String)
         let lenient = switched ? Set((fileMethod ?? [:]).keys.filter { !overridden.contains("method.\($0)") }) : []
-        try apply(ConfigSection(tree, prefix: "", source: source), lenientMethodKeys: lenient)
+        do { try apply(ConfigSection(tree, prefix: "", source: source), lenientMethodKeys: lenient) } catch let error as FormatError {
+            // A value given as an override is named as such: the file does not hold it.
+            if let override = overrides.first(where: { o in overridden.contains { error.message.contains("'\($0)'") && o.hasPrefix($0 + "=") } }) {
+                throw FormatError(file: "\(source) (set: \(override))", error.message)
+            }
+            throw error
+        }
     }
 
     private static func setting(_ tree: [String: Any], _ path: ArraySlice<String>, _ value: Any) -> [String: Any] {

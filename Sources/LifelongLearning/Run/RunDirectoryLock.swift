@@ -11,7 +11,7 @@ public final class RunDirectoryLock {
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
         let path = (runDirectory as NSString).appendingPathComponent(".lock")
         descriptor = open(path, O_RDWR | O_CREAT, 0o644)
-        guard descriptor >= 0 else { throw FormatError(file: path, "cannot open: \(String(cString: strerror(errno)))") }
+        guard descriptor >= 0 else { throw FormatError.io(file: path, "cannot open: \(String(cString: strerror(errno)))") }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
             close(descriptor)

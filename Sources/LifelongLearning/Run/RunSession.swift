@@ -78,7 +78,7 @@ final class RunSession<M: LifelongMethod> {
     private func openLog(in runDirectory: String) throws {
         let logPath = (runDirectory as NSString).appendingPathComponent("log.jsonl")
         if !FileManager.default.fileExists(atPath: logPath) || resumedFrom == nil {
-            guard FileManager.default.createFile(atPath: logPath, contents: nil) else { throw FormatError(file: logPath, "cannot create") }
+            guard FileManager.default.createFile(atPath: logPath, contents: nil) else { throw FormatError.io(file: logPath, "cannot create") }
         }
         logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         try logFile?.truncate(atOffset: UInt64(state.logBytes))
@@ -132,7 +132,7 @@ final class RunSession<M: LifelongMethod> {
         for (index, task) in stream.enumerated() {
             if runner.shouldStop() { return nil }
             report(.evaluating(index: index, count: stream.count, task: task.name))
-            let result = evaluator.evaluate(predictor, on: task, seed: seed)
+            let result = try evaluator.evaluate(predictor, on: task, seed: seed)
             predictions[task.name] = zip(result.predictions, task.test).prefix(5).map { [$0, $1.answers[0]] }
             row.append(result.score)
         }
@@ -232,7 +232,7 @@ final class RunSession<M: LifelongMethod> {
     private func append(_ line: Data) throws {
         guard let logFile else { return }
         do { try logFile.write(contentsOf: line + Data("\n".utf8)) } catch {
-            throw FormatError(file: (runner.runDirectory! as NSString).appendingPathComponent("log.jsonl"), "cannot write: \(error.localizedDescription)")
+            throw FormatError.io(file: (runner.runDirectory! as NSString).appendingPathComponent("log.jsonl"), "cannot write: \(describeFileError(error))")
         }
     }
 

@@ -71,12 +71,27 @@ public struct StreamRunner {
         }
     }
 
+    /// This runner with `max_length` cut to a GPT-2 model's learned positions: no sequence, real
+    /// or generated, may need a position the model has no embedding for. Fewer than 8 positions
+    /// leave no room for a question and its answer and are refused.
+    func fitted(to model: DecoderLM) throws -> StreamRunner {
+        let positions = model.config.maxPositions
+        guard model.config.architecture == .gpt2, positions < settings.maxLength else { return self }
+        guard positions >= 8 else {
+            throw FormatError(file: "model", "has \(positions) positions; a run needs at least 8 (training.max_length is \(settings.maxLength))")
+        }
+        report(.message("training.max_length \(settings.maxLength) is cut to the model's \(positions) positions"))
+        var fitted = self
+        fitted.settings.maxLength = positions
+        return fitted
+    }
+
     /// Runs `method` over `stream`, from `model` as given (or from the run directory's last
     /// checkpoint with `resume`). `startingModel` makes a fresh copy of the model the run starts
     /// from, for methods that need one (L2KD's teachers).
     public func run<M: LifelongMethod>(_ method: inout M, stream: [TaskData], model: DecoderLM, tokenizer: TaskTokenizer,
                                        modelName: String, startingModel: (() throws -> DecoderLM)? = nil) throws -> Results {
-        let session = try RunSession(runner: self, method: method, stream: stream, model: model, tokenizer: tokenizer,
+        let session = try RunSession(runner: try fitted(to: model), method: method, stream: stream, model: model, tokenizer: tokenizer,
                                      modelName: modelName, startingModel: startingModel)
         defer { method = session.method }
         try session.open()

@@ -36,6 +36,7 @@ public struct Sweep {
 
     public init(yaml text: String, source: String) throws {
         let root: Node?
+        _ = try YAMLText.load(text, source: source)  // bounded, with scalar keys
         do { root = try Yams.compose(yaml: text) } catch { throw FormatError(file: source, "not valid YAML: \(error)") }
         guard let map = root?.mapping else { throw FormatError(file: source, "a sweep must be a YAML mapping") }
         for (key, _) in map where !["name", "base", "axes"].contains(key.string ?? "") {
