@@ -19,6 +19,9 @@ public struct GenerationOptions: Sendable {
     /// Tokens that cannot be chosen before token `until` has been generated (e.g. no end of
     /// example before LAMOL's answer token).
     public var suppressed: (tokens: Set<Int>, until: Int)?
+    /// Called once the prompts have been read (the prefill), before the first new token is
+    /// chosen: the command line times prompt reading and generation apart with it.
+    public var afterPrefill: (@Sendable () -> Void)?
 
     public init(maxNewTokens: Int, strategy: SamplingStrategy = .greedy, stopTokens: Set<Int> = [], seed: UInt64 = 0,
                 suppressed: (tokens: Set<Int>, until: Int)? = nil) {
@@ -70,6 +73,7 @@ extension DecoderLM {
             var batch = TokenBatch(ids: ids, batchSize: batchSize, length: promptLength, mask: mask, positions: positions)
             for step in 0..<options.maxNewTokens {
                 let logits = lastPositionLogits(hiddenStates(batch, cache: cache))
+                if step == 0 { options.afterPrefill?() }
                 var next = [Int](repeating: 0, count: batchSize)
                 for b in 0..<batchSize where !finished[b] {
                     let row = UnsafeMutableBufferPointer(start: logits.data.baseAddress! + b * config.vocabSize, count: config.vocabSize)

@@ -106,6 +106,7 @@ struct Generate: ParsableCommand {
     @Option(help: "Sampling temperature.") var temperature: Float?
     @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
     @Flag(help: "Print one JSON line with prompt_ids, output_ids and text.") var json = false
+    @Flag(help: "Do not print the speed and memory line at the end (on standard error).") var quiet = false
 
     func validate() throws {
         if greedy && (topK != nil || topP != nil || temperature != nil) {
@@ -124,8 +125,11 @@ struct Generate: ParsableCommand {
         let sampling = topK != nil || topP != nil || temperature != nil
         let strategy: SamplingStrategy = sampling ? .sample(temperature: temperature ?? 1, topK: topK, topP: topP) : .greedy
         let stops = Set([tokenizer.eosToken].compactMap { $0 })
-        let output = try decoder.generate(prompts: [promptIds], options: GenerationOptions(
-            maxNewTokens: maxTokens, strategy: strategy, stopTokens: stops, seed: seed))[0]
+        var options = GenerationOptions(maxNewTokens: maxTokens, strategy: strategy, stopTokens: stops, seed: seed)
+        let clock = GenerationClock()
+        options.afterPrefill = { clock.markPrefill() }
+        let output = try decoder.generate(prompts: [promptIds], options: options)[0]
+        let (prefill, total) = clock.finish()
         let text = tokenizer.decode(output)
         if json {
             let object: [String: Any] = ["prompt_ids": promptIds, "output_ids": output, "text": text]
@@ -134,6 +138,28 @@ struct Generate: ParsableCommand {
         } else {
             print(prompt + text)
         }
+        if !quiet {
+            // As mlx_lm and llama.cpp do: prompt and generation speed apart, then peak memory.
+            let generated = output.count + (output.count < maxTokens ? 1 : 0)  // the stop token was computed too
+            let line = String(format: "prompt: %d tokens, %.1f tokens/s · generation: %d tokens, %.1f tokens/s · peak memory %.0f MB\n",
+                              promptIds.count, Double(promptIds.count) / max(prefill, 1e-9), generated,
+                              Double(max(generated - 1, 0)) / max(total - prefill, 1e-9), peakResidentMegabytes())
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+}
+
+/// Wall-clock times of one generation: when the prefill ended and when everything ended.
+final class GenerationClock: @unchecked Sendable {
+    private let start = DispatchTime.now().uptimeNanoseconds
+    private var prefillEnd: UInt64?
+
+    func markPrefill() { prefillEnd = DispatchTime.now().uptimeNanoseconds }
+
+    /// (prefill seconds, total seconds).
+    func finish() -> (Double, Double) {
+        let end = DispatchTime.now().uptimeNanoseconds
+        return (Double((prefillEnd ?? end) - start) / 1e9, Double(end - start) / 1e9)
     }
 }
 
