@@ -43,6 +43,8 @@ import Testing
         #expect(log.split(separator: "\n").count >= 4 && log.contains("\"lm_loss\""))
         // Evaluations are events of the log (untrained + after each task), and the results say what wrote them.
         #expect(log.components(separatedBy: "\"event\":\"evaluation\"").count - 1 == 1 + 4)
+        let start = try JSONSerialization.jsonObject(with: Data(log.split(separator: "\n")[0].utf8)) as? [String: Any]
+        #expect(start?["event"] as? String == "start" && (start?["provenance"] as? [String: Any])?["commit"] != nil)
         let provenance = saved?["provenance"] as? [String: Any]
         #expect(provenance?["version"] as? String == Provenance.version && (provenance?["threads"] as? Int ?? 0) >= 1)
         #expect((provenance?["commit"] as? String)?.isEmpty == false && provenance?["blas"] != nil)

@@ -61,6 +61,7 @@ final class RunSession<M: LifelongMethod> {
                 try? FileManager.default.removeItem(atPath: (runDirectory as NSString).appendingPathComponent("teachers"))
             }
             try openLog(in: runDirectory)
+            try logStart()
         }
         if let folder = resumedFrom, state.hasWeights {
             try method.restore(try checkpoints!.methodState(from: folder, json: state.methodJSON))
@@ -83,6 +84,16 @@ final class RunSession<M: LifelongMethod> {
         logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         try logFile?.truncate(atOffset: UInt64(state.logBytes))
         try logFile?.seekToEnd()
+    }
+
+    /// The first line of a fresh run's log, and a line where a resumed run continues: what produced
+    /// the lines that follow (version, commit, date, host, threads, BLAS) and from which model.
+    private func logStart() throws {
+        let provenance = try JSONSerialization.jsonObject(with: JSONEncoder().encode(Provenance.current()))
+        var event: [String: Any] = ["event": resumedFrom == nil ? "start" : "resumed", "model": modelName,
+                                    "method": method.name, "provenance": provenance]
+        if let folder = resumedFrom { event["checkpoint"] = (folder as NSString).lastPathComponent }
+        try logLine(event)
     }
 
     /// Grows the model for special tokens the tokenizer has and the model lacks.
