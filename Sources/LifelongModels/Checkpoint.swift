@@ -109,6 +109,9 @@ extension DecoderLM {
     /// prefix (original GPT-2 files do). Every parameter must be present; a tensor the model has no
     /// place for is an error too, except buffers that hold no weights.
     public func load(_ checkpoint: TensorCheckpoint) throws {
+        if !config.tieWordEmbeddings && !checkpoint.contains("lm_head.weight") {
+            throw FormatError(file: checkpoint.description, "has no 'lm_head.weight', but the config sets tie_word_embeddings: false (an untied output layer)")
+        }
         try checkpoint.load(into: namedParameters, optionalPrefix: config.architecture == .gpt2 ? "transformer." : "model.",
                             ignoring: [".attn.bias", ".attn.masked_bias", "rotary_emb.inv_freq"]
                                 + (config.tieWordEmbeddings ? ["lm_head.weight"] : []))
