@@ -30,8 +30,8 @@ struct Bench: ParsableCommand {
     @Option(help: "A GGUF file, a Hugging Face directory or a cached name, for the SmolLM2 workloads.")
     var model = "smollm2-135m"
     @Flag(help: "Generate with fp32 weights even when the GGUF file is quantised.") var fp32 = false
-    @Option(help: "Timed training steps after one warm-up step (their mean is reported).") var steps = 3
-    @Option(help: "Timed repetitions for matmul and load (the median is reported).") var repeats = 5
+    @Option(parsing: .unconditional, help: "Timed training steps after one warm-up step (their mean is reported).") var steps = 3
+    @Option(parsing: .unconditional, help: "Timed repetitions for matmul and load (the median is reported).") var repeats = 5
 
     func validate() throws {
         guard (1...10_000).contains(steps) else { throw ValidationError("--steps must be in 1…10000, not \(steps)") }

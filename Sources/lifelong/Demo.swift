@@ -13,9 +13,9 @@ struct Demo: ParsableCommand {
         abstract: "Fine-tune vs LAMOL on a small synthetic task stream: forgetting and its repair, in a few minutes.")
 
     @OptionGroup var compute: ComputeOptions
-    @Option(help: "Random seed.") var seed: UInt64 = 1
-    @Option(help: "Training examples per task (at most 400).") var trainExamples = 400
-    @Option(help: "Epochs per task.") var epochs = 4
+    @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Training examples per task (at most 400).") var trainExamples = 400
+    @Option(parsing: .unconditional, help: "Epochs per task.") var epochs = 4
     @Option(help: "Where to write the runs (replaced if they exist).") var output = "runs/demo"
 
     /// The demo's runs: examples/synthetic-methods.yaml with fine-tuning and with LAMOL^TASK.

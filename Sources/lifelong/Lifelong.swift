@@ -54,7 +54,7 @@ func validateSampling(topK: Int?, topP: Float?, temperature: Float?) throws {
 
 /// Options every compute-heavy command shares.
 struct ComputeOptions: ParsableArguments {
-    @Option(help: "Threads for BLAS and the engine's kernels (default: all cores).")
+    @Option(parsing: .unconditional, help: "Threads for BLAS and the engine's kernels (default: all cores).")
     var threads: Int?
 
     func apply() throws {

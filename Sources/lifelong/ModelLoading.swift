@@ -99,12 +99,12 @@ struct Generate: ParsableCommand {
     @OptionGroup var model: ModelOption
     @OptionGroup var compute: ComputeOptions
     @Option(help: "The prompt.") var prompt: String
-    @Option(help: "Maximum number of new tokens.") var maxTokens = 64
+    @Option(parsing: .unconditional, help: "Maximum number of new tokens.") var maxTokens = 64
     @Flag(help: "Greedy decoding (the default unless a sampling option is given).") var greedy = false
-    @Option(help: "Sample from the k most likely tokens.") var topK: Int?
-    @Option(help: "Sample from the smallest set of tokens whose probability reaches p.") var topP: Float?
-    @Option(help: "Sampling temperature.") var temperature: Float?
-    @Option(help: "Random seed for sampling.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Sample from the k most likely tokens.") var topK: Int?
+    @Option(parsing: .unconditional, help: "Sample from the smallest set of tokens whose probability reaches p.") var topP: Float?
+    @Option(parsing: .unconditional, help: "Sampling temperature.") var temperature: Float?
+    @Option(parsing: .unconditional, help: "Random seed for sampling.") var seed: UInt64 = 0
     @Flag(help: "Print one JSON line with prompt_ids, output_ids and text.") var json = false
     @Flag(help: "Do not print the speed and memory line at the end (on standard error).") var quiet = false
 

@@ -137,10 +137,10 @@ struct Sample: ParsableCommand {
         abstract: "Continue a prompt with a run's latest checkpoint; special tokens (__ans__, __TASK__) may be written by name.")
     @Argument(help: "The run directory (runs/<name>).") var runDirectory: String
     @Option(help: "The prompt, e.g. '__sst__' for a LAMOL^TASK pseudo-sample or 'a review __ans__' for an answer.") var prompt: String
-    @Option(help: "Maximum number of new tokens.") var maxTokens = 64
-    @Option(help: "Sample from the k most likely tokens (default: greedy).") var topK: Int?
-    @Option(help: "Number of continuations.") var count = 1
-    @Option(help: "Random seed.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Maximum number of new tokens.") var maxTokens = 64
+    @Option(parsing: .unconditional, help: "Sample from the k most likely tokens (default: greedy).") var topK: Int?
+    @Option(parsing: .unconditional, help: "Number of continuations.") var count = 1
+    @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 0
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {

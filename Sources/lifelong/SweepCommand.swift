@@ -13,14 +13,14 @@ struct SweepCommand: ParsableCommand {
 
     @Argument(help: "The sweep file (YAML: name, base, axes).") var file: String
     @Option(help: "Parent directory of the sweep's directory.") var runs = "runs"
-    @Option(help: "Points run at once, each in its own process.") var jobs = 1
-    @Option(help: "Threads per point (default: the cores divided by --jobs).") var threads: Int?
+    @Option(parsing: .unconditional, help: "Points run at once, each in its own process.") var jobs = 1
+    @Option(parsing: .unconditional, help: "Threads per point (default: the cores divided by --jobs).") var threads: Int?
     @Flag(help: "List the points and their overrides; run nothing.") var dryRun = false
     @Flag(help: "Show each point's state: done, running, failed, interrupted or pending.") var status = false
     @Flag(help: "Submit the points as a Slurm job array (sbatch) instead of running them here.") var slurm = false
     @Option(help: "Slurm: partition.") var partition: String?
     @Option(help: "Slurm: time limit per point.") var time = "04:00:00"
-    @Option(help: "Slurm: CPUs per point (also its --threads).") var cpus = 2
+    @Option(parsing: .unconditional, help: "Slurm: CPUs per point (also its --threads).") var cpus = 2
     @Option(help: "Slurm: memory per point.") var memory = "8G"
     @Option(help: ArgumentHelp("Run only the point of this index (what each Slurm array task does).", visibility: .hidden))
     var point: Int?
