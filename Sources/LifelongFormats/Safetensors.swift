@@ -74,13 +74,13 @@ public final class SafetensorsFile {
             var shape: [Int] = []
             var elements = 1
             for dim in shapeValues {
-                guard let n = Self.integer(dim), n >= 0 else { throw fail("tensor '\(name)': shape \(shapeValues) has a bad dimension") }
+                guard let n = JSONFields.integer(dim), n >= 0 else { throw fail("tensor '\(name)': shape \(shapeValues) has a bad dimension") }
                 let (product, overflow) = elements.multipliedReportingOverflow(by: n)
                 guard !overflow else { throw fail("tensor '\(name)': shape \(shapeValues) overflows") }
                 shape.append(n); elements = product
             }
             guard let offsets = info["data_offsets"] as? [Any], offsets.count == 2,
-                  let begin = Self.integer(offsets[0]), let end = Self.integer(offsets[1]) else {
+                  let begin = JSONFields.integer(offsets[0]), let end = JSONFields.integer(offsets[1]) else {
                 throw fail("tensor '\(name)': data_offsets must be two integers")
             }
             guard begin >= 0, begin <= end else { throw fail("tensor '\(name)': data_offsets [\(begin), \(end)] are reversed or negative") }
@@ -110,14 +110,6 @@ public final class SafetensorsFile {
         self.metadata = metadata
         self.entries = entries
         index = Dictionary(uniqueKeysWithValues: entries.enumerated().map { ($1.name, $0) })
-    }
-
-    private static func integer(_ value: Any) -> Int? {
-        // JSON numbers arrive as NSNumber; accept only whole values that fit exactly in a Double.
-        guard let number = value as? NSNumber else { return nil }
-        let d = number.doubleValue
-        guard d.rounded() == d, abs(d) <= 0x1p53 else { return nil }
-        return Int(d)
     }
 
     public var names: [String] { entries.map(\.name) }

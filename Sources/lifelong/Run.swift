@@ -75,6 +75,11 @@ extension Lifelong {
         runner.shouldStop = { interrupt.isRequested }
         runner.resume = resume
         runner.checkpointEvery = settings.checkpointEvery
+        if settings.model != "scratch" {
+            let path = try resolveModel(settings.model)
+            let weights = path.hasSuffix(".gguf") ? path : (path as NSString).appendingPathComponent("model.safetensors")
+            runner.modelFile = (weights, ModelCache().recordedSHA256(ofFile: weights))
+        }
         runner.evaluation.batchSize = settings.evaluation.batchSize
         if settings.evaluation.decoding == .topK { runner.evaluation.strategy = .sample(topK: settings.evaluation.topK) }
         if let fewShot = settings.evaluation.fewShot {

@@ -13,10 +13,20 @@ public struct Provenance: Codable, Sendable, Equatable {
     public var host: String
     public var threads: Int
     public var blas: String
+    /// The model file the run started from, and its sha256 as `lifelong models pull` recorded it
+    /// (nil for a scratch model; the sha256 is nil for a file outside the model cache).
+    public var modelFile: String?
+    public var modelSHA256: String?
 
-    public static func current() -> Provenance {
+    enum CodingKeys: String, CodingKey {
+        case version, commit, date, host, threads, blas
+        case modelFile = "model_file", modelSHA256 = "model_sha256"
+    }
+
+    public static func current(modelFile: String? = nil, modelSHA256: String? = nil) -> Provenance {
         Provenance(version: version, commit: sourceCommit, date: ISO8601DateFormatter().string(from: Date()),
-                   host: ProcessInfo.processInfo.hostName, threads: Parallel.threads, blas: BLAS.name)
+                   host: ProcessInfo.processInfo.hostName, threads: Parallel.threads, blas: BLAS.name,
+                   modelFile: modelFile, modelSHA256: modelSHA256)
     }
 
     /// Read from the `.git` folder beside this file's source tree (HEAD, then the ref it names,

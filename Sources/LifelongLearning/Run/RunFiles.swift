@@ -24,7 +24,8 @@ struct RunFiles {
         }
         doc.add(.heading(level: 3, "Provenance and config"))
         if let p = r.provenance {
-            doc.add(.list(["version \(p.version)", "commit \(p.commit)", "date \(p.date)", "host \(p.host)", "threads \(p.threads)", "BLAS \(p.blas)"]))
+            let model = p.modelFile.map { ["model file \($0)" + (p.modelSHA256.map { " (sha256 \($0))" } ?? "")] } ?? []
+            doc.add(.list(["version \(p.version)", "commit \(p.commit)", "date \(p.date)", "host \(p.host)", "threads \(p.threads)", "BLAS \(p.blas)"] + model))
         } else {
             doc.add(.paragraph("No provenance in results.json (written by an older version)."))
         }

@@ -86,10 +86,12 @@ final class RunSession<M: LifelongMethod> {
         try logFile?.seekToEnd()
     }
 
+    private var provenance: Provenance { .current(modelFile: runner.modelFile?.path, modelSHA256: runner.modelFile?.sha256) }
+
     /// The first line of a fresh run's log, and a line where a resumed run continues: what produced
     /// the lines that follow (version, commit, date, host, threads, BLAS) and from which model.
     private func logStart() throws {
-        let provenance = try JSONSerialization.jsonObject(with: JSONEncoder().encode(Provenance.current()))
+        let provenance = try JSONSerialization.jsonObject(with: JSONEncoder().encode(provenance))
         var event: [String: Any] = ["event": resumedFrom == nil ? "start" : "resumed", "model": modelName,
                                     "method": method.name, "provenance": provenance]
         if let folder = resumedFrom { event["checkpoint"] = (folder as NSString).lastPathComponent }
@@ -280,7 +282,7 @@ final class RunSession<M: LifelongMethod> {
             pseudoSamples: statistics.pseudoSamples,
             secondsTraining: state.secondsTraining, secondsEvaluating: state.secondsEvaluating,
             finalPredictions: state.finalPredictions,
-            methodStatistics: statistics.details.isEmpty ? nil : statistics.details, provenance: .current(),
+            methodStatistics: statistics.details.isEmpty ? nil : statistics.details, provenance: provenance,
             fewShot: state.fewShot)
     }
 

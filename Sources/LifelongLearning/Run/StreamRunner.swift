@@ -20,6 +20,8 @@ public struct StreamRunner {
     public var resume = false
     /// Optimiser steps between checkpoints inside a stage (nil: only after each stage).
     public var checkpointEvery: Int? = nil
+    /// The model file and its recorded sha256, for the provenance in results.json and log.jsonl.
+    public var modelFile: (path: String, sha256: String?)? = nil
     /// Polled after each step and each evaluated task; true makes the run write a checkpoint and
     /// throw `RunInterrupted`.
     public var shouldStop: () -> Bool = { false }
