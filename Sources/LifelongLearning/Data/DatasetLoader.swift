@@ -31,7 +31,7 @@ public struct DatasetLoader {
         if let env = ProcessInfo.processInfo.environment["LIFELONG_DATA"] { self.root = env; return }
         let shared = FileManager.default.currentDirectoryPath + "/../shared/data"
         guard FileManager.default.fileExists(atPath: shared) else {
-            throw FormatError(file: shared, "no data directory: pass --data or set LIFELONG_DATA (the public datasets, see the README)")
+            throw FormatError(file: shared, "no data directory: give it as `data:` in a run config, `--input` to `lifelong data`, or LIFELONG_DATA (the public datasets, see the README)")
         }
         self.root = (shared as NSString).standardizingPath
     }
