@@ -13,11 +13,7 @@ extension DecoderConfig {
         /// An integer key in 1…limit (absent: `fallback`, or an error when there is none).
         func int(_ key: String, _ limit: Int, default fallback: Int? = nil) throws -> Int {
             let name = "llama." + key
-            guard let value = file.metadata[name] else {
-                guard let fallback else { throw FormatError(file: file.path, "metadata key \(name) is missing") }
-                return fallback
-            }
-            guard let v = value.int else { throw FormatError(file: file.path, "\(name) must be an integer") }
+            guard let v = try file.optionalInt(name) ?? fallback else { throw FormatError(file: file.path, "metadata key \(name) is missing") }
             guard (1...limit).contains(v) else { throw FormatError(file: file.path, "\(name) must be in 1…\(limit), not \(v)") }
             return v
         }

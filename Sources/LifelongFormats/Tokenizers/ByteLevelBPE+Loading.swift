@@ -76,12 +76,7 @@ extension ByteLevelBPETokenizer {
             }
             specials[content] = id
         }
-        var ids: [String: Int] = [:]
-        for (token, value) in vocab {
-            guard let id = JSONFields.integer(value) else { throw FormatError(file: path, "model.vocab['\(token)'] must be an integer id, not \(value)") }
-            ids[token] = id
-        }
-        let tokens = try denseVocabulary(ids, extra: specials, source: path)
+        let tokens = try denseVocabulary(vocab, extra: specials, source: path)
         guard let mergeList = (model["merges"] ?? []) as? [Any] else { throw FormatError(file: path, "model.merges must be a list") }
         let merges = try mergeList.enumerated().map { i, entry -> (String, String) in
             if let pair = entry as? [String] {
@@ -110,12 +105,7 @@ extension ByteLevelBPETokenizer {
             guard parts.count == 2 else { throw FormatError(file: mergesTXT, "line \(number + 1): expected two tokens") }
             merges.append((String(parts[0]), String(parts[1])))
         }
-        var ids: [String: Int] = [:]
-        for (token, value) in vocab {
-            guard let id = JSONFields.integer(value) else { throw FormatError(file: vocabJSON, "'\(token)' must have an integer id, not \(value)") }
-            ids[token] = id
-        }
-        let tokens = try denseVocabulary(ids, extra: [:], source: vocabJSON)
+        let tokens = try denseVocabulary(vocab, extra: [:], source: vocabJSON)
         let eos = vocab["<|endoftext|>"]?.intValue
         return try ByteLevelBPETokenizer(tokens: tokens, merges: merges,
                                          specialTokens: eos.map { ["<|endoftext|>": $0] } ?? [:],
@@ -142,9 +132,15 @@ private func preTokenizerSteps(_ value: Any?, source: String) throws -> [[String
     return steps
 }
 
-/// id → token for ids 0..<n, which must all be present exactly once.
-private func denseVocabulary(_ vocab: [String: Int], extra: [String: Int], source: String) throws -> [String] {
-    let all = vocab.merging(extra) { a, _ in a }
+/// id → token for ids 0..<n, which must all be present exactly once; `vocab`'s ids are the
+/// file's JSON values, each an exact integer.
+private func denseVocabulary(_ vocab: [String: Any], extra: [String: Int], source: String) throws -> [String] {
+    var ids: [String: Int] = [:]
+    for (token, value) in vocab {
+        guard let id = JSONFields.integer(value) else { throw FormatError(file: source, "token '\(token)' must be an integer id, not \(value)") }
+        ids[token] = id
+    }
+    let all = ids.merging(extra) { a, _ in a }
     let limit = ByteLevelBPETokenizer.maxVocabularySize
     if let (token, id) = all.first(where: { !(0..<limit).contains($0.value) }) {
         throw FormatError(file: source, "token '\(token)' has id \(id), outside 0..<\(limit)")

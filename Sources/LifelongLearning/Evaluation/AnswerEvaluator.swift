@@ -28,9 +28,7 @@ public struct AnswerEvaluator {
             guard let model = predictor as? DecoderLM else { preconditionFailure("a corpus is scored by a model's likelihood") }
             return Result(score: negativeLogLikelihood(model, texts: examples.map(\.context)), predictions: [])
         }
-        // The answer budget leaves at least half of max_length to the prompt (a gold answer longer
-        // than that cannot be generated in full and scores as wrong).
-        let cap = min((examples.flatMap(\.answers).map { tokenizer.encode($0).count }.max() ?? 8) + answerSlack, max(1, maxLength / 2 - 2))
+        let cap = answerBudget((examples.flatMap(\.answers).map { tokenizer.encode($0).count }.max() ?? 8) + answerSlack, maxLength: maxLength)
         var predictions: [String] = []
         for start in stride(from: 0, to: examples.count, by: batchSize) {
             let chunk = examples[start..<min(start + batchSize, examples.count)]
@@ -64,6 +62,10 @@ extension AnswerEvaluator {
         return count > 0 ? total / Double(count) : .nan
     }
 }
+
+/// New tokens allowed for an answer: `wanted`, but never more than leaves half of `maxLength` to
+/// the prompt (a gold answer longer than that cannot be generated in full and scores as wrong).
+public func answerBudget(_ wanted: Int, maxLength: Int) -> Int { min(wanted, max(1, maxLength / 2 - 2)) }
 
 /// The tokens of "context question", cut from the left when longer than `maxLength`.
 public func contextQuestionTokens(_ example: Example, tokenizer: TaskTokenizer, maxLength: Int) -> [Int] {

@@ -107,7 +107,7 @@ public struct L2KD: LifelongMethod {
     private func teacherAnswers(_ teacher: DecoderLM, examples: [Example], context: StageContext) throws -> [[Int]] {
         let tokenizer = context.tokenizer
         let longest = examples.flatMap(\.answers).map { tokenizer.encode($0).count }.max() ?? 8
-        let cap = min(longest + 2, max(1, context.settings.maxLength / 2 - 2))  // as AnswerEvaluator: half of max_length stays for the prompt
+        let cap = answerBudget(longest + 2, maxLength: context.settings.maxLength)
         let batchSize = context.evaluator?.batchSize ?? 64
         return try stride(from: 0, to: examples.count, by: batchSize).flatMap { start in
             let prompts = examples[start..<min(start + batchSize, examples.count)].map { example in

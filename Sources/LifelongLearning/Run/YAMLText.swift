@@ -17,7 +17,7 @@ enum YAMLText {
         guard let root else { return nil }
         var budget = maximumNodes
         try check(root, path: "", budget: &budget, source: source)
-        do { return try Yams.load(yaml: text) } catch { throw FormatError(file: source, "not valid YAML: \(error)") }
+        return Constructor.default.any(from: root)
     }
 
     private static func check(_ node: Node, path: String, budget: inout Int, source: String) throws {
