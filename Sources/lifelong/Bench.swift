@@ -164,7 +164,7 @@ struct Bench: ParsableCommand {
 
     /// SLM decoding against plain decoding of the same prompts, alternating, median of `repeats`.
     func generateWithRetrieval(_ model: DecoderLM) throws {
-        guard let encoderPath = ModelCache().path(of: "minilm-l6") else {
+        guard let encoderPath = try ModelCache().verifiedPath(of: "minilm-l6") else {
             throw ValidationError("gen-slm needs the sentence encoder: run `lifelong models pull minilm-l6`")
         }
         let encoder = try SentenceEncoder(directory: encoderPath)

@@ -6,7 +6,7 @@ import LifelongModels
 /// The file or directory a `--model` value designates: a path, or the name of a pulled model.
 func resolveModel(_ model: String) throws -> String {
     if FileManager.default.fileExists(atPath: model) { return model }
-    if let path = ModelCache().path(of: model) { return path }
+    if let path = try ModelCache().verifiedPath(of: model) { return path }
     if ModelCache.known(model) != nil {
         throw ValidationError("model '\(model)' is not pulled yet: run `lifelong models pull \(model)`")
     }

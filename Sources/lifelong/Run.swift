@@ -78,7 +78,8 @@ extension Lifelong {
         if settings.model != "scratch" {
             let path = try resolveModel(settings.model)
             let weights = path.hasSuffix(".gguf") ? path : (path as NSString).appendingPathComponent("model.safetensors")
-            runner.modelFile = (weights, ModelCache().recordedSHA256(ofFile: weights))
+            // Hashed for the provenance whether or not the model came from the cache.
+            runner.modelFile = (weights, FileManager.default.fileExists(atPath: weights) ? try FileDigest.sha256(ofFile: weights) : nil)
         }
         runner.evaluation.batchSize = settings.evaluation.batchSize
         if settings.evaluation.decoding == .topK { runner.evaluation.strategy = .sample(topK: settings.evaluation.topK) }

@@ -128,7 +128,7 @@ final class QueryEncoder {
 
     private func loaded() throws -> SentenceEncoder {
         if let encoder { return encoder }
-        let path = ModelCache().path(of: location) ?? location
+        let path = try ModelCache().verifiedPath(of: location) ?? location
         guard FileManager.default.fileExists(atPath: path) else {
             throw FormatError(file: "method.encoder", "'\(location)' is neither a pulled model (`lifelong models pull minilm-l6`) nor a directory")
         }
