@@ -97,6 +97,22 @@ public func describeFileError(_ error: Error) -> String {
     case .fileWriteVolumeReadOnly: return "read-only file system"
     case .fileReadCorruptFile: return "the file is damaged"
     case .fileReadInapplicableStringEncoding: return "not valid text in the expected encoding"
-    default: return ns.localizedDescription
+    default:
+        if let path = ns.userInfo[NSFilePathErrorKey] as? String, let file = fileInThePath(path) {
+            return "\(file) is a file, not a directory"
+        }
+        return ns.localizedDescription
     }
+}
+
+/// The first existing ancestor of `path` that is not a directory (creating a directory under a
+/// file fails with Foundation's unspecific error 512).
+private func fileInThePath(_ path: String) -> String? {
+    var ancestor = (path as NSString).deletingLastPathComponent
+    while !ancestor.isEmpty && ancestor != "/" {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: ancestor, isDirectory: &isDirectory) { return isDirectory.boolValue ? nil : ancestor }
+        ancestor = (ancestor as NSString).deletingLastPathComponent
+    }
+    return nil
 }

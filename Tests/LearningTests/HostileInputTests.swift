@@ -17,6 +17,16 @@ import Testing
 
     deinit { try? FileManager.default.removeItem(atPath: directory) }
 
+    /// A runs directory that is a file: the lock's directory cannot be made, and the error says why
+    /// in words (Foundation alone says "NSCocoaErrorDomain error 512").
+    @Test func aRunDirectoryUnderAFileIsExplainedInWords() throws {
+        let file = directory + "/runs"
+        try Data().write(to: URL(fileURLWithPath: file))
+        #expect { try RunDirectoryLock(runDirectory: file + "/name") } throws: {
+            describeFileError($0) == "\(file) is a file, not a directory"
+        }
+    }
+
     /// Nine lines of nested aliases would expand to 387M values (minutes, 18 GB in Yams); refused at once.
     @Test func anAliasBombIsRefusedQuickly() {
         let bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "bcdefghi".map { c in
