@@ -53,8 +53,11 @@ let package = Package(
         .target(
             name: "LifelongLearning",
             dependencies: ["LifelongEngine", "LifelongFormats", "LifelongModels", .product(name: "Yams", package: "Yams")],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: [.swiftLanguageMode(.v5)],
+            plugins: ["SourceCommit"]
         ),
+        // Writes the checkout's git commit into LifelongLearning at build time (runs' provenance).
+        .plugin(name: "SourceCommit", capability: .buildTool()),
         .executableTarget(
             name: "lifelong",
             dependencies: [

@@ -99,20 +99,24 @@ struct SweepCommand: ParsableCommand {
         process.arguments = ["run", base] + point.overrides.flatMap { ["--set", $0] } + ["--runs", directory, "--threads", "\(threads)"]
             + (resume ? ["--resume"] : [])
         let logPath = (directory as NSString).appendingPathComponent("\(point.name).log")
-        FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = FileHandle(forWritingAtPath: logPath)
-        process.standardOutput = log; process.standardError = log
         let errorFile = (runDirectory as NSString).appendingPathComponent("error.txt")
         try? FileManager.default.removeItem(atPath: errorFile)
+        func couldNotStart(_ reason: String) {
+            print("\(point.name): could not start: \(reason)")
+            try? FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
+            try? writeAtomically(Data("could not start: \(reason)\n".utf8), to: errorFile)
+        }
+        guard FileManager.default.createFile(atPath: logPath, contents: nil), let log = FileHandle(forWritingAtPath: logPath) else {
+            return couldNotStart("cannot create \(logPath)")
+        }
+        process.standardOutput = log; process.standardError = log
         do {
             try process.run()
             process.waitUntilExit()
         } catch {
-            try? FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
-            try? writeAtomically(Data("could not start: \(error)\n".utf8), to: errorFile)
-            return
+            return couldNotStart(describeFileError(error))
         }
-        try? log?.close()
+        try? log.close()
         let outcome = process.terminationStatus == 0 ? "done" : "failed (exit \(process.terminationStatus))"
         print("\(point.name): \(outcome)")
         if process.terminationStatus != 0 {

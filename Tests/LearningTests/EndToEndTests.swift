@@ -50,6 +50,22 @@ import Testing
         #expect((provenance?["commit"] as? String)?.isEmpty == false && provenance?["blas"] != nil)
     }
 
+    /// The commit in the provenance is the checkout's HEAD as it was built (the SourceCommit
+    /// plugin), not read from `.git` when a run starts.
+    @Test func theProvenanceNamesTheCommitTheBinaryWasBuiltFrom() throws {
+        let git = Process()
+        git.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        git.arguments = ["git", "-C", URL(fileURLWithPath: #filePath).deletingLastPathComponent().path, "rev-parse", "HEAD"]
+        let out = Pipe()
+        git.standardOutput = out
+        try git.run()
+        git.waitUntilExit()
+        let head = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try #require(git.terminationStatus == 0 && head.count == 40, "not a git checkout")
+        let commit = Provenance.current().commit
+        #expect(commit == head || commit == head + "-dirty", "built from \(commit), HEAD is \(head) (rebuild after committing)")
+    }
+
     /// Fine-tuning forgets the first task of a synthetic stream; LAMOL keeps it.
     @Test func lamolRepairsTheForgettingOfFinetune() throws {
         let stream = SyntheticTasks.demoStream(train: 250, test: 30, seed: 4).prefix(2).map { $0 }

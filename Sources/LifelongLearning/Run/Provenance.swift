@@ -7,14 +7,15 @@ public struct Provenance: Codable, Sendable, Equatable {
     public static let version = "0.3.0-dev"
 
     public var version: String
-    /// The git commit of the source tree the binary was built from ("unknown" when it is not a checkout).
+    /// The git commit of the source tree the binary was built from ("unknown" when it was not a
+    /// checkout; `-dirty` appended when it had uncommitted changes).
     public var commit: String
     public var date: String
     public var host: String
     public var threads: Int
     public var blas: String
-    /// The model file the run started from, and its sha256 as `lifelong models pull` recorded it
-    /// (nil for a scratch model; the sha256 is nil for a file outside the model cache).
+    /// The model file the run started from, and its sha256, computed when the run starts (nil for
+    /// a scratch model).
     public var modelFile: String?
     public var modelSHA256: String?
 
@@ -29,20 +30,7 @@ public struct Provenance: Codable, Sendable, Equatable {
                    modelFile: modelFile, modelSHA256: modelSHA256)
     }
 
-    /// Read from the `.git` folder beside this file's source tree (HEAD, then the ref it names,
-    /// loose or packed), without running git.
-    static let sourceCommit: String = {
-        var root = URL(fileURLWithPath: #filePath)
-        for _ in 0..<4 { root.deleteLastPathComponent() }  // Run/ LifelongLearning/ Sources/ → the checkout
-        let git = root.appendingPathComponent(".git")
-        func read(_ path: String) -> String? {
-            (try? String(contentsOf: git.appendingPathComponent(path), encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        guard let head = read("HEAD") else { return "unknown" }
-        guard head.hasPrefix("ref: ") else { return head }
-        let ref = String(head.dropFirst(5))
-        if let commit = read(ref) { return commit }
-        let packed = read("packed-refs")?.split(separator: "\n").first { $0.hasSuffix(" " + ref) }
-        return packed.map { String($0.prefix { $0 != " " }) } ?? "unknown"
-    }()
+    /// Written at build time by the SourceCommit plugin (Plugins/SourceCommit): the commit the
+    /// binary was built from, `-dirty` when tracked files had uncommitted changes.
+    static let sourceCommit = buildSourceCommit
 }
