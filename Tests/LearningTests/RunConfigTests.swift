@@ -180,6 +180,33 @@ extension ReportTests {
 @Suite struct RunGroupsTests {
     /// Runs that differ only in seed form one group: mean and sample sd by hand; a method run with
     /// another setting is its own group, labelled by the key that differs; CSV and LaTeX carry them.
+    /// Runs of one group in two task orders: tasks are matched by name, stages by position.
+    @Test func perTaskCurvesOfAGroupWithTwoOrders() throws {
+        let directory = NSTemporaryDirectory() + "orders-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func write(_ name: String, tasks: [String], matrix: [[Double]]) throws {
+            let path = "\(directory)/\(name)"
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            let results: [String: Any] = [
+                "method": "finetune", "model": "m", "seed": 1, "tasks": tasks, "task_metrics": ["em", "em"], "matrix": matrix,
+                "baseline": [0, 0], "final_average": 0, "pseudo_samples": [], "seconds_training": 1, "seconds_evaluating": 1, "formulas": [],
+            ]
+            try JSONSerialization.data(withJSONObject: results).write(to: URL(fileURLWithPath: path + "/results.json"))
+            let config = try RunConfig(yaml: "name: \(name)\nstream: [\(tasks.joined(separator: ", "))]\nmethod: {name: finetune}", source: "x")
+            try config.yaml.write(toFile: path + "/config.yaml", atomically: true, encoding: .utf8)
+        }
+        try write("ab", tasks: ["a", "b"], matrix: [[80, 0], [40, 60]])
+        try write("ba", tasks: ["b", "a"], matrix: [[70, 0], [30, 90]])
+        let report = try Report(runDirectories: ["\(directory)/ab", "\(directory)/ba"])
+        let group = try #require(report.groups.groups.first)
+        #expect(report.groups.groups.count == 1 && group.sharedOrder == nil)
+        // a: after stage 1 only run ab had learnt it (80); after stage 2, 40 (ab) and 90 (ba). b: 70 (ba), then 60 and 30.
+        #expect(group.taskCurves.map(\.task) == ["a", "b"])
+        #expect(group.taskCurves[0].points == [RunGroups.Summary([80]), RunGroups.Summary([40, 90])])
+        #expect(group.taskCurves[1].points == [RunGroups.Summary([70]), RunGroups.Summary([60, 30])])
+        #expect(report.document().blocks.contains { if case let .figure(_, caption) = $0 { return caption.contains("Their task orders differ") } else { return false } })
+    }
+
     @Test func groupsRunsBySettingsAndSummarisesOverSeeds() throws {
         let directory = NSTemporaryDirectory() + "groups-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -211,6 +238,13 @@ extension ReportTests {
         // The average over the tasks seen so far: after task 1 R[0][0] = 80 in every run; after task 2 (40+60)/2, (50+70)/2, (60+80)/2.
         #expect(groups[0].averageSeenSoFar.map(\.mean) == [80, 60] && groups[0].averageSeenSoFar.map(\.sd) == [0, 10])
         #expect(report.html().contains("mean score over the tasks seen") && report.html().contains("<polygon"))
+        // Per-task curves of the group: a after stage 1 is 80 in all runs, after stage 2 40/50/60; b from stage 2 on, 60/70/80.
+        let curves = groups[0].taskCurves
+        #expect(curves.map(\.task) == ["a", "b"])
+        #expect(curves[0].points == [RunGroups.Summary([80, 80, 80]), RunGroups.Summary([40, 50, 60])])
+        #expect(curves[1].points == [nil, RunGroups.Summary([60, 70, 80])] && curves[1].points[1]?.sd == 10)
+        let captions = report.document().blocks.compactMap { block -> String? in if case let .figure(_, caption) = block { return caption } else { return nil } }
+        #expect(captions.filter { $0.hasPrefix("Per-task scores of") } == ["Per-task scores of l2kd-word method.temperature=2.0 after every stage, mean over its 3 runs, shaded ± one sd."])
         let md = report.markdown()
         #expect(md.contains("| l2kd-word method.temperature=2.0 | 3 (1, 2, 3) | 60.0 ± 10.0 | -30.0 ± 10.0 |"))
         #expect(md.contains("| l2kd-word method.temperature=1.0 | 1 (1) | **80.0** | **-10.0** |"))

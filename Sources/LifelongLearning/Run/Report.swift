@@ -81,6 +81,11 @@ public struct Report {
         if let curves = averageCurves(groups) {
             doc.add(.figure(svg: curves, caption: "The mean score (NLL per token for text corpora) over the tasks seen so far after each stage, one line per group, shaded ± one sd over its runs."))
         }
+        for group in groups.groups where group.runs.count > 1 {
+            guard let svg = taskCurves(group) else { continue }
+            let orders = group.sharedOrder == nil ? " Their task orders differ: stages are numbered, and a task's point covers the runs that had learnt it by then." : ""
+            doc.add(.figure(svg: svg, caption: "Per-task scores of \(group.label) after every stage, mean over its \(group.runs.count) runs, shaded ± one sd.\(orders)"))
+        }
         doc.add(.heading(level: 2, "Runs"))
         doc.add(.table(.init(header: Self.comparisonHeader, rows: comparisonRows())))
         for run in runs { addRun(run, to: &doc) }
@@ -97,7 +102,9 @@ public struct Report {
         doc.add(.table(.init(header: ["after ↓ / task →"] + r.tasks,
                              rows: [["untrained"] + r.baseline.map { f($0) }] + zip(stageNames, r.matrix).map { [$0] + $1.map { f($0) } })))
         doc.add(.figure(svg: heatmap(r), caption: "R as a heatmap (the untrained model's row first)."))
-        if let svg = curves(r) { doc.add(.figure(svg: svg, caption: "Each task's score after every stage, from the stage that trains it on.")) }
+        if let svg = taskCurves(RunGroups.Group(label: r.method, runs: [run])) {
+            doc.add(.figure(svg: svg, caption: "Each task's score after every stage, from the stage that trains it on."))
+        }
         if r.lowerIsBetter, let last = r.matrix.last {
             doc.add(.paragraph("Final perplexity (exp NLL): " + zip(r.tasks, last).map { "\($0) \(String(format: "%.2f", exp($1)))" }.joined(separator: ", ") + "."))
         }
@@ -251,32 +258,39 @@ public struct Report {
 
     static let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
-    /// One line per task: its score after each stage, from the stage that trains it on.
-    func curves(_ r: StreamRunner.Results) -> String? {
-        guard r.matrix.count > 1 else { return nil }
+    /// One line per task: its score after each stage, from the stage that trains it on; over
+    /// several runs the mean, with a band of ± one standard deviation. Stages are named by their
+    /// task when the runs share an order, else numbered.
+    func taskCurves(_ group: RunGroups.Group) -> String? {
+        let lines = group.taskCurves
+        guard let first = group.runs.first?.results, let stages = lines.first?.points.count else { return nil }
         let width = 560, height = 270, left = 60, bottom = 60, right = 150
         let plotW = width - left - right, plotH = height - bottom - 10
-        let colours = Self.colours
-        func x(_ i: Int) -> Int { left + (r.matrix.count == 1 ? 0 : i * plotW / (r.matrix.count - 1)) }
-        let top = Self.axisTop(r.matrix.flatMap { $0 }, lowerIsBetter: r.lowerIsBetter)
+        func x(_ i: Int) -> Int { left + i * plotW / (stages - 1) }
+        let top = Self.axisTop(lines.flatMap { $0.points.compactMap { $0.map { $0.mean + ($0.sd ?? 0) } } }, lowerIsBetter: first.lowerIsBetter)
         func y(_ v: Double) -> Int { 10 + Int(Double(plotH) * (1 - max(0, min(top, v)) / top)) }
         var svg = "<svg xmlns='http://www.w3.org/2000/svg' width='\(width)' height='\(height)' font-family='sans-serif' font-size='11'>"
         svg += "<line x1='\(left)' y1='\(y(0))' x2='\(left + plotW)' y2='\(y(0))' stroke='#999'/><line x1='\(left)' y1='\(y(0))' x2='\(left)' y2='\(y(top))' stroke='#999'/>"
         for k in 0...4 { let v = top * Double(k) / 4; svg += "<text x='\(left - 4)' y='\(y(v) + 4)' text-anchor='end'>\(Self.tick(v))</text>" }
-        for i in r.matrix.indices {  // each stage named by the task it trained
-            let name = Self.stageNames(r)[i]
-            svg += "<text x='\(x(i))' y='\(y(0) + 14)' text-anchor='end' font-size='10' transform='rotate(-20 \(x(i)) \(y(0) + 14))'>\(escape(name))</text>"
+        let stageNames = group.sharedOrder ?? (1...stages).map { "task \($0)" }
+        for i in 0..<stages {
+            svg += "<text x='\(x(i))' y='\(y(0) + 14)' text-anchor='end' font-size='10' transform='rotate(-20 \(x(i)) \(y(0) + 14))'>\(escape(stageNames[i]))</text>"
         }
         svg += "<text x='\(left + plotW / 2)' y='\(height - 4)' text-anchor='middle'>after training on (stage)</text>"
-        let metric = r.lowerIsBetter ? "held-out NLL per token" : "score (" + Set(r.metricNames).sorted().joined(separator: ", ") + ")"
+        let metric = first.lowerIsBetter ? "held-out NLL per token" : "score (" + Set(first.metricNames).sorted().joined(separator: ", ") + ")"
         svg += "<text x='14' y='\(10 + plotH / 2)' text-anchor='middle' transform='rotate(-90 14 \(10 + plotH / 2))'>\(escape(metric))</text>"
-        for (j, task) in r.tasks.enumerated() {
-            let colour = colours[j % colours.count]
-            let points = (j..<r.matrix.count).map { "\(x($0)),\(y(r.matrix[$0][j]))" }.joined(separator: " ")
-            svg += "<polyline points='\(points)' fill='none' stroke='\(colour)' stroke-width='2'/>"
-            for i in j..<r.matrix.count { svg += "<circle cx='\(x(i))' cy='\(y(r.matrix[i][j]))' r='3' fill='\(colour)'/>" }
-            svg += "<rect x='\(left + plotW + 8)' y='\(11 + j * 16)' width='10' height='10' fill='\(colour)'/>"
-            svg += "<text x='\(left + plotW + 22)' y='\(20 + j * 16)'>\(escape(task))</text>"
+        for (k, line) in lines.enumerated() {
+            let colour = Self.colours[k % Self.colours.count]
+            let points = line.points.enumerated().compactMap { i, s in s.map { (i, $0) } }
+            if points.contains(where: { $0.1.sd != nil }) {
+                let upper = points.map { "\(x($0.0)),\(y($0.1.mean + ($0.1.sd ?? 0)))" }
+                let lower = points.reversed().map { "\(x($0.0)),\(y($0.1.mean - ($0.1.sd ?? 0)))" }
+                svg += "<polygon points='\((upper + lower).joined(separator: " "))' fill='\(colour)' fill-opacity='0.12' stroke='none'/>"
+            }
+            svg += "<polyline points='\(points.map { "\(x($0.0)),\(y($0.1.mean))" }.joined(separator: " "))' fill='none' stroke='\(colour)' stroke-width='2'/>"
+            for (i, s) in points { svg += "<circle cx='\(x(i))' cy='\(y(s.mean))' r='3' fill='\(colour)'/>" }
+            svg += "<rect x='\(left + plotW + 8)' y='\(11 + k * 16)' width='10' height='10' fill='\(colour)'/>"
+            svg += "<text x='\(left + plotW + 22)' y='\(20 + k * 16)'>\(escape(line.task))</text>"
         }
         return svg + "</svg>"
     }

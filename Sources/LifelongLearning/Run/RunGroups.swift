@@ -29,11 +29,38 @@ public struct RunGroups {
         /// After stage i, the mean score over the tasks seen so far (R[i][0…i]), summarised over the
         /// group's runs; empty for a single-stage (multitask) group.
         public var averageSeenSoFar: [Summary] {
-            let sequential = runs.map(\.results).filter { $0.matrix.count == $0.tasks.count && !$0.tasks.isEmpty }
+            let sequential = self.sequential
             guard let stages = sequential.map(\.matrix.count).min(), stages > 0 else { return [] }
             return (0..<stages).compactMap { i in
                 Summary(sequential.map { r in r.matrix[i][0...i].reduce(0, +) / Double(i + 1) })
             }
+        }
+
+        /// Each task's score after every stage from the stage that trains it on, summarised over
+        /// the group's runs. Tasks are matched by name and stages by position: when the runs learnt
+        /// the tasks in different orders, a task's point after stage i covers the runs that had
+        /// learnt it by then (its n says how many). Empty for a single-stage (multitask) group.
+        public var taskCurves: [(task: String, points: [Summary?])] {
+            let sequential = self.sequential
+            guard let stages = sequential.map(\.matrix.count).min(), stages > 1 else { return [] }
+            var tasks: [String] = []
+            for r in sequential { for task in r.tasks where !tasks.contains(task) { tasks.append(task) } }
+            return tasks.map { task in
+                (task, (0..<stages).map { i in
+                    Summary(sequential.compactMap { r in r.tasks.firstIndex(of: task).flatMap { j in j <= i ? r.matrix[i][j] : nil } })
+                })
+            }
+        }
+
+        /// The task order every run of the group followed, or nil when their orders differ.
+        public var sharedOrder: [String]? {
+            let orders = Set(sequential.map(\.tasks))
+            return orders.count == 1 ? orders.first : nil
+        }
+
+        /// The runs that learnt their tasks one stage each (not multitask), complete.
+        private var sequential: [StreamRunner.Results] {
+            runs.map(\.results).filter { $0.matrix.count == $0.tasks.count && !$0.tasks.isEmpty }
         }
     }
 
