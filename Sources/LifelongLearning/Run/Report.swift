@@ -264,7 +264,7 @@ public struct Report {
     func taskCurves(_ group: RunGroups.Group) -> String? {
         let lines = group.taskCurves
         guard let first = group.runs.first?.results, let stages = lines.first?.points.count else { return nil }
-        let width = 560, height = 270, left = 60, bottom = 60, right = 150
+        let width = 560, height = 290, left = 60, bottom = 80, right = 150
         let plotW = width - left - right, plotH = height - bottom - 10
         func x(_ i: Int) -> Int { left + i * plotW / (stages - 1) }
         let top = Self.axisTop(lines.flatMap { $0.points.compactMap { $0.map { $0.mean + ($0.sd ?? 0) } } }, lowerIsBetter: first.lowerIsBetter)
