@@ -78,6 +78,12 @@ public struct ModelCache: Sendable {
         return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 
+    /// The weights file of a pulled model (`weightsFile` in the cache), or nil if not pulled.
+    public func weightsPath(of model: Known) -> String? {
+        guard path(of: model) != nil else { return nil }
+        return (root(of: model) as NSString).appendingPathComponent(model.weightsFile)
+    }
+
     /// The path of a pulled model whose files all still have the sha256 recorded when it was
     /// pulled (and whose weights have the pinned one), or nil if it has not been pulled. A file
     /// that changed since is an error naming it and the command that fetches it again.

@@ -13,6 +13,17 @@ func resolveModel(_ model: String) throws -> String {
     throw ValidationError("--model '\(model)' is neither a file, a directory nor a known model name")
 }
 
+/// The weights file a run starts from and its sha256, for the provenance: for a cached model the
+/// pinned sha256 (loading it has just checked the file against it), otherwise computed.
+func weightsFile(of model: String) throws -> (path: String, sha256: String?) {
+    if !FileManager.default.fileExists(atPath: model), let known = ModelCache.known(model), let path = ModelCache().weightsPath(of: known) {
+        return (path, known.weightsSHA256)  // resolveModel's order: a path first, then a cached name
+    }
+    let path = try resolveModel(model)
+    let weights = path.hasSuffix(".gguf") ? path : (path as NSString).appendingPathComponent("model.safetensors")
+    return (weights, FileManager.default.fileExists(atPath: weights) ? try FileDigest.sha256(ofFile: weights) : nil)
+}
+
 /// What a model file or directory holds, read from its name and `config.json`, so that a command
 /// given the wrong kind says which command fits instead of failing on a missing file.
 enum ModelKind {
@@ -51,8 +62,11 @@ struct ModelOption: ParsableArguments {
         return path
     }
 
-    func loadTokenizer() throws -> ByteLevelBPETokenizer {
-        let path = try decoderPath()
+    func loadTokenizer() throws -> ByteLevelBPETokenizer { try loadTokenizer(at: decoderPath()) }
+
+    /// `path` is `decoderPath()`, resolved once per command: for a cached model that checks every
+    /// file's sha256, which is not worth doing twice.
+    func loadTokenizer(at path: String) throws -> ByteLevelBPETokenizer {
         if path.hasSuffix(".gguf") { return try ByteLevelBPETokenizer.gguf(GGUFFile(path: path)) }
         let json = (path as NSString).appendingPathComponent("tokenizer.json")
         if FileManager.default.fileExists(atPath: json) { return try ByteLevelBPETokenizer.huggingFace(tokenizerJSON: json) }
@@ -63,18 +77,20 @@ struct ModelOption: ParsableArguments {
     /// The tokenizer and the decoder, checked against each other: every id the tokenizer can
     /// produce must have a row in the model's embedding.
     func load(forTraining: Bool) throws -> (DecoderLM, ByteLevelBPETokenizer) {
-        let tokenizer = try loadTokenizer()
-        let decoder = try loadDecoder(forTraining: forTraining)
+        let path = try decoderPath()
+        let tokenizer = try loadTokenizer(at: path)
+        let decoder = try loadDecoder(at: path, forTraining: forTraining)
         guard tokenizer.vocabularySize <= decoder.config.vocabSize else {
-            throw FormatError(file: try decoderPath(), "the tokenizer has \(tokenizer.vocabularySize) tokens; the model's vocabulary only \(decoder.config.vocabSize)")
+            throw FormatError(file: path, "the tokenizer has \(tokenizer.vocabularySize) tokens; the model's vocabulary only \(decoder.config.vocabSize)")
         }
         return (decoder, tokenizer)
     }
 
     /// The decoder; for inference it keeps a GGUF file's quantised weights unless `--fp32` is given.
-    func loadDecoder(forTraining: Bool) throws -> DecoderLM {
-        let path = try decoderPath()
-        return path.hasSuffix(".gguf") ? try DecoderLM(gguf: path, keepQuantized: !forTraining && !fp32)
+    func loadDecoder(forTraining: Bool) throws -> DecoderLM { try loadDecoder(at: decoderPath(), forTraining: forTraining) }
+
+    func loadDecoder(at path: String, forTraining: Bool) throws -> DecoderLM {
+        path.hasSuffix(".gguf") ? try DecoderLM(gguf: path, keepQuantized: !forTraining && !fp32)
                                        : try DecoderLM(huggingFaceDirectory: path)
     }
 }

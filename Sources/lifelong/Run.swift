@@ -75,12 +75,7 @@ extension Lifelong {
         runner.shouldStop = { interrupt.isRequested }
         runner.resume = resume
         runner.checkpointEvery = settings.checkpointEvery
-        if settings.model != "scratch" {
-            let path = try resolveModel(settings.model)
-            let weights = path.hasSuffix(".gguf") ? path : (path as NSString).appendingPathComponent("model.safetensors")
-            // Hashed for the provenance whether or not the model came from the cache.
-            runner.modelFile = (weights, FileManager.default.fileExists(atPath: weights) ? try FileDigest.sha256(ofFile: weights) : nil)
-        }
+        if settings.model != "scratch" { runner.modelFile = try weightsFile(of: settings.model) }
         runner.evaluation.batchSize = settings.evaluation.batchSize
         if settings.evaluation.decoding == .topK { runner.evaluation.strategy = .sample(topK: settings.evaluation.topK) }
         if let fewShot = settings.evaluation.fewShot {

@@ -14,8 +14,8 @@ public struct Provenance: Codable, Sendable, Equatable {
     public var host: String
     public var threads: Int
     public var blas: String
-    /// The model file the run started from, and its sha256, computed when the run starts (nil for
-    /// a scratch model).
+    /// The model file the run started from and its sha256 (nil for a scratch model): the pinned
+    /// sha256 of a cached model, whose files were checked when it loaded, or computed.
     public var modelFile: String?
     public var modelSHA256: String?
 
