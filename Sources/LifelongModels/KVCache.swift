@@ -18,13 +18,32 @@ public final class KVCache {
     /// per forward pass by `appendMask` and shared by every layer.
     private(set) var visibleKeyMask: [Bool] = []
 
-    public init(config: DecoderConfig, batchSize: Int, capacity: Int) {
+    public convenience init(config: DecoderConfig, batchSize: Int, capacity: Int) {
+        self.init(layers: config.layerCount, width: config.kvHeadCount * config.headDim, batchSize: batchSize, capacity: capacity)
+    }
+
+    private init(layers: Int, width: Int, batchSize: Int, capacity: Int) {
         self.batchSize = batchSize
         self.capacity = capacity
-        let width = config.kvHeadCount * config.headDim
-        keys = (0..<config.layerCount).map { _ in Tensor(zeros: [batchSize, capacity, width]) }
-        values = (0..<config.layerCount).map { _ in Tensor(zeros: [batchSize, capacity, width]) }
+        keys = (0..<layers).map { _ in Tensor(zeros: [batchSize, capacity, width]) }
+        values = (0..<layers).map { _ in Tensor(zeros: [batchSize, capacity, width]) }
         mask = [Bool](repeating: false, count: batchSize * capacity)
+    }
+
+    /// A cache of `count` sequences that all continue this cache's first sequence: its keys, values
+    /// and mask are copied into every row, so a shared prompt is read once and continued many ways.
+    func repeatingFirstSequence(_ count: Int) -> KVCache {
+        let copy = KVCache(layers: keys.count, width: keys[0].lastDim, batchSize: count, capacity: capacity)
+        let filled = length * keys[0].lastDim
+        for (source, target) in zip(keys + values, copy.keys + copy.values) {
+            let src = source.data.baseAddress!, dst = target.data.baseAddress!
+            for b in 0..<count { (dst + b * capacity * source.lastDim).update(from: src, count: filled) }
+        }
+        for b in 0..<count {
+            for t in 0..<length { copy.mask[b * capacity + t] = mask[t] }
+        }
+        copy.length = length
+        return copy
     }
 
     /// Records which of the `count` incoming tokens per sequence are real.

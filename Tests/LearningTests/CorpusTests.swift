@@ -43,15 +43,20 @@ import Testing
     }
 
     /// Rank classification sums each candidate's token log-probabilities after the prompt; the
-    /// candidates are scored in one padded batch, which must not change any score.
-    @Test func candidatesAreRankedByTheirLogLikelihood() {
-        let model = tinyModel()
-        let prompt = [10, 11, 12, 13], candidates = [[20], [21, 22, 23], [24, 25]]
-        let scores = FewShotEvaluator.logLikelihoods(model, prompt: prompt, candidates: candidates)
+    /// prompt is read once into a KV cache that the candidates extend in one padded batch, which
+    /// must not change any score (GPT-2's learnt positions and Llama's rotary ones, two layers).
+    @Test(arguments: [DecoderConfig.Architecture.llama, .gpt2])
+    func candidatesAreRankedByTheirLogLikelihood(_ architecture: DecoderConfig.Architecture) {
+        let model = DecoderLM(config: DecoderConfig(architecture: architecture, vocabSize: ByteTokenizer().vocabularySize + 1,
+                                                    hiddenSize: 16, layerCount: 2, headCount: 2, maxPositions: 64), seed: 4)
+        let prompt = [10, 11, 12, 13, 14], candidates = [[20], [21, 22, 23], [24, 25], [26, 27, 28]]
+        let scores = model.continuationLogLikelihoods(prompt: prompt, continuations: candidates)
         for (j, candidate) in candidates.enumerated() {
             let alone = tokenLogProbabilities(model, prompt + candidate).suffix(candidate.count).reduce(0, +)
             #expect(abs(scores[j] - alone) < 1e-4, "candidate \(j)")
         }
+        let single = model.continuationLogLikelihoods(prompt: prompt, continuations: [[20], [30]])
+        #expect(abs(single[0] - scores[0]) < 1e-6)
     }
 
     /// Zero shots: each prompt is "context\nquestion", and the prediction is the label (of the

@@ -34,7 +34,7 @@ public struct FewShotEvaluator {
             let text = demonstrations.map { Self.query($0) + " " + $0.answers[0] + "\n\n" }.joined() + Self.query(example)
             let room = maxLength - (candidates.map(\.count).max() ?? 0)
             let prompt = Array(tokenizer.encode(text).suffix(max(1, room)))
-            let scores = Self.logLikelihoods(model, prompt: prompt, candidates: candidates)
+            let scores = model.continuationLogLikelihoods(prompt: prompt, continuations: candidates)
             let best = scores.indices.max { scores[$0] < scores[$1] }!
             if example.answers.contains(labels[best]) { correct += 1 }
         }
@@ -43,30 +43,6 @@ public struct FewShotEvaluator {
 
     static func query(_ example: Example) -> String {
         example.context.isEmpty ? example.question : example.context + "\n" + example.question
-    }
-
-    /// Σ log p(candidate tokens | prompt) for every candidate, from one batched forward pass of
-    /// the rows prompt + candidate (right-padded).
-    public static func logLikelihoods(_ model: DecoderLM, prompt: [Int], candidates: [[Int]]) -> [Double] {
-        let rows = candidates.map { prompt + $0 }
-        let length = rows.map(\.count).max()!
-        let ids = rows.flatMap { $0 + [Int](repeating: 0, count: length - $0.count) }
-        let mask = rows.flatMap { [Bool](repeating: true, count: $0.count) + [Bool](repeating: false, count: length - $0.count) }
-        let batch = TokenBatch(ids: ids, batchSize: rows.count, length: length, mask: mask.allSatisfy { $0 } ? nil : mask)
-        let logits = noGrad { model.logits(batch) }
-        let vocab = logits.lastDim, z = logits.data.baseAddress!
-        return candidates.enumerated().map { j, candidate in
-            var total = 0.0
-            for (i, token) in candidate.enumerated() {
-                let row = z + (j * length + prompt.count - 1 + i) * vocab  // the position that predicts token i
-                var top = row[0]
-                for v in 1..<vocab where row[v] > top { top = row[v] }
-                var sum = 0.0
-                for v in 0..<vocab { sum += Double(exp(row[v] - top)) }
-                total += Double(row[token] - top) - log(sum)
-            }
-            return total
-        }
     }
 }
 

@@ -1,0 +1,52 @@
+import Foundation
+import LifelongEngine
+
+extension DecoderLM {
+    /// Σ_i log p(c_i | prompt, c_<i) for every continuation c of one prompt (rank classification:
+    /// the continuations are a task's label candidates).
+    ///
+    /// The prompt is read once into a KV cache, which every continuation then extends in one
+    /// batched pass; the vocabulary head runs only where a continuation token is predicted. So a
+    /// few-shot query with k labels costs one prompt pass instead of k, and no head over the prompt.
+    public func continuationLogLikelihoods(prompt: [Int], continuations: [[Int]]) -> [Double] {
+        precondition(!prompt.isEmpty && !continuations.isEmpty && continuations.allSatisfy { !$0.isEmpty },
+                     "continuationLogLikelihoods: the prompt and every continuation need a token")
+        let longest = continuations.map(\.count).max()!, vocab = config.vocabSize
+        return noGrad {
+            let cache = KVCache(config: config, batchSize: 1, capacity: prompt.count + longest)
+            let promptBatch = TokenBatch(ids: prompt, batchSize: 1, length: prompt.count)
+            let afterPrompt = lastPositionLogits(hiddenStates(promptBatch, cache: cache))  // predicts c_0
+            var totals = continuations.map { logProbability(of: $0[0], row: afterPrompt.data.baseAddress!, vocab: vocab) }
+            guard longest > 1 else { return totals }
+
+            // Row j feeds c_0 … c_{n−2} (right-padded); its position i predicts c_{i+1}.
+            let fed = longest - 1
+            var ids = [Int](), mask = [Bool](), positions = [Int]()
+            for c in continuations {
+                let real = c.count - 1
+                ids += c.dropLast() + [Int](repeating: 0, count: fed - real)
+                mask += [Bool](repeating: true, count: real) + [Bool](repeating: false, count: fed - real)
+                positions += Array(prompt.count..<(prompt.count + fed))
+            }
+            let batch = TokenBatch(ids: ids, batchSize: continuations.count, length: fed,
+                                   mask: mask.allSatisfy { $0 } ? nil : mask, positions: positions)
+            let logits = outputLogits(hiddenStates(batch, cache: cache.repeatingFirstSequence(continuations.count)))
+            let z = logits.data.baseAddress!
+            for (j, c) in continuations.enumerated() {
+                for i in 1..<c.count {
+                    totals[j] += logProbability(of: c[i], row: z + (j * fed + i - 1) * vocab, vocab: vocab)
+                }
+            }
+            return totals
+        }
+    }
+}
+
+/// log softmax(row)[token], accumulated in Double.
+private func logProbability(of token: Int, row: UnsafeMutablePointer<Float>, vocab: Int) -> Double {
+    var top = row[0]
+    for v in 1..<vocab where row[v] > top { top = row[v] }
+    var sum = 0.0
+    for v in 0..<vocab { sum += Double(exp(row[v] - top)) }
+    return Double(row[token] - top) - log(sum)
+}
