@@ -52,6 +52,11 @@ import Testing
         let realOnly = L2KD.wordKDObjective(TrainingBatch(Array(real), padToken: tokenizer.endOfExample), model: model, teacher: model,
                                             temperature: 2, lmWeight: 0.25)
         #expect(realOnly.map(\.name) == ["kd_qa_loss", "kd_lm_loss"])
+        // `distil_lm: false`: the LM sequences keep LAMOL's hard loss on every item, the QA ones are distilled.
+        let qaOnly = L2KD.wordKDObjective(batch, model: model, teacher: model, temperature: 2, lmWeight: 0.25, distilsLM: false)
+        #expect(qaOnly.map(\.name) == ["qa_loss", "kd_qa_loss", "lm_loss"])
+        let lamolLM = noGrad { batch.lm!.crossEntropyLoss(model).item }
+        #expect(abs(qaOnly[2].value.item - lamolLM) <= 1e-5 * abs(lamolLM) && qaOnly[2].weight == 0.25)
     }
 
     /// Three tasks with task tokens: each teacher has the learner's vocabulary (every id means the

@@ -33,13 +33,14 @@ import Testing
     /// value is named by its key.
     @Test func methodSectionsRoundTripAndDifferencesNameTheKey() throws {
         let l2kd = try RunConfig(yaml: example, overrides: ["method.name=l2kd", "method.variant=seq_soft", "method.teacher.epochs=2",
-                                                            "method.temperature=3"], source: "x.yaml")
+                                                            "method.temperature=3", "method.distil_lm=false"], source: "x.yaml")
         let method = try #require(l2kd.method as? L2KD.Config)
         #expect(method.variant == .seqSoft && method.temperature == 3 && method.teacher.epochs == 2 && method.lamol.prompting == .generic)
+        #expect(!method.distilLM && (method.makeMethod() as? L2KD)?.distilsLM == false)
         let again = try RunConfig(yaml: l2kd.yaml, source: "config.yaml")
         #expect(try again.yaml == l2kd.yaml)
         let other = try RunConfig(yaml: example, overrides: ["method.name=l2kd", "method.variant=seq_soft", "method.teacher.epochs=3",
-                                                             "method.temperature=3"], source: "x.yaml")
+                                                             "method.temperature=3", "method.distil_lm=false"], source: "x.yaml")
         #expect(try other.difference(from: l2kd) == "method.teacher.epochs: 2 → 3")
         // Switching the method with --set keeps the file's keys the new method knows and drops the rest;
         // a key given with --set is checked against the new method.

@@ -14,6 +14,10 @@ import LifelongModels
 ///   the gold ones (in the QA and the LM sequence); LAMOL's losses.
 /// - `seq_soft`: the `seq` targets plus Word-KD on them.
 ///
+/// `distil_lm: false` (an ablation, not the paper's method) keeps LAMOL's hard-label loss on the LM
+/// sequence and distils the QA sequence only: the LM sequence is what the learner samples its
+/// pseudo-samples from, and the teacher's softened distributions there can make them worse.
+///
 /// Every target position weighs what it weighs in LAMOL, KD or not: a batch's QA loss is
 /// Σ w·ℓ / Σ w over its target positions, with ℓ the hard cross-entropy on pseudo-samples and the
 /// KD term on real examples, and LAMOL's ANS target weight (`answer_weight`) keeps its weight on
@@ -57,6 +61,8 @@ public struct L2KD: LifelongMethod {
     public var lamol: LAMOL
     public var variant: Variant
     public var temperature: Float
+    /// Word-KD on the LM sequence too (the paper's method); false keeps its hard-label loss.
+    public var distilsLM = true
     public var teacherSettings: TeacherSettings
     public private(set) var teachers: [TeacherRecord] = []
     /// The current stage's teacher, in memory while the stage trains.
@@ -120,17 +126,20 @@ public struct L2KD: LifelongMethod {
 
     public func objective(_ batch: TrainingBatch, model: DecoderLM, settings: TrainingSettings) -> [LossTerm] {
         guard variant.distils, let teacher else { return lamolObjective(batch, model: model, lmWeight: settings.lmWeight) }
-        return Self.wordKDObjective(batch, model: model, teacher: teacher, temperature: temperature, lmWeight: settings.lmWeight)
+        return Self.wordKDObjective(batch, model: model, teacher: teacher, temperature: temperature, lmWeight: settings.lmWeight,
+                                    distilsLM: distilsLM)
     }
 
     /// Word-KD's objective: on the QA sequences and (weighted λ) the LM sequences, KD terms at the
-    /// target positions of real current-task items and hard-label terms at those of the others.
+    /// target positions of real current-task items and hard-label terms at those of the others
+    /// (with `distilsLM` false, hard-label terms on every LM sequence).
     public static func wordKDObjective(_ batch: TrainingBatch, model: DecoderLM, teacher: DecoderLM, temperature: Float,
-                                       lmWeight: Float) -> [LossTerm] {
+                                       lmWeight: Float, distilsLM: Bool = true) -> [LossTerm] {
         let isReal = { (item: Int) in batch.items[item].origin == .current }
         var terms = distilled(batch.qa, name: "qa", model: model, teacher: teacher, temperature: temperature, isReal: isReal, weight: 1)
         if let lm = batch.lm {
-            terms += distilled(lm, name: "lm", model: model, teacher: teacher, temperature: temperature, isReal: isReal, weight: lmWeight)
+            terms += distilled(lm, name: "lm", model: model, teacher: teacher, temperature: temperature,
+                               isReal: distilsLM ? isReal : { _ in false }, weight: lmWeight)
         }
         return terms
     }
@@ -195,22 +204,24 @@ public struct L2KD: LifelongMethod {
 }
 
 extension L2KD {
-    /// `method: {name: l2kd, variant: word | seq | seq_soft, temperature: 2, teacher: {epochs, learning_rate, from}}`
-    /// with LAMOL's keys alongside.
+    /// `method: {name: l2kd, variant: word | seq | seq_soft, temperature: 2, distil_lm: true,
+    /// teacher: {epochs, learning_rate, from}}` with LAMOL's keys alongside.
     public struct Config: MethodConfig {
         public var name = "l2kd"
         public var lamol = LAMOL.Config()
         public var variant = Variant.word
         public var temperature: Float = 2
+        public var distilLM = true
         public var teacher = TeacherSettings()
 
-        enum CodingKeys: String, CodingKey { case name, variant, temperature, teacher }
+        enum CodingKeys: String, CodingKey { case name, variant, temperature, distilLM = "distil_lm", teacher }
 
         public init(name: String, section s: ConfigSection) throws {
             try lamol.read(s)
             guard !lamol.realReplay else { throw s.error("real_replay", "is not supported with l2kd") }
             variant = try s.choice("variant", Variant.self, allowed: Variant.allCases) ?? variant
             temperature = try s.float("temperature", in: 0.01...100) ?? temperature
+            distilLM = try s.bool("distil_lm") ?? distilLM
             if let t = try s.section("teacher") {
                 teacher.epochs = try t.int("epochs", in: 1...10_000)
                 teacher.learningRate = try t.float("learning_rate", in: 1e-12...10)
@@ -225,11 +236,14 @@ extension L2KD {
             try copy.encode(to: encoder)  // `name` and LAMOL's keys, then L2KD's, in one mapping
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(variant, forKey: .variant); try c.encode(yamlNumber(temperature), forKey: .temperature)
+            try c.encode(distilLM, forKey: .distilLM)
             try c.encode(teacher, forKey: .teacher)
         }
 
         public func makeMethod() -> any LifelongMethod {
-            L2KD(lamol: lamol.method, variant: variant, temperature: temperature, teacher: teacher)
+            var method = L2KD(lamol: lamol.method, variant: variant, temperature: temperature, teacher: teacher)
+            method.distilsLM = distilLM
+            return method
         }
     }
 }
