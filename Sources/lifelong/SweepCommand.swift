@@ -49,7 +49,7 @@ struct SweepCommand: ParsableCommand {
             print("Slurm job \(job.trimmingCharacters(in: .whitespacesAndNewlines)): " + slurmQueue(job.trimmingCharacters(in: .whitespacesAndNewlines)))
         }
         if status {
-            for point in sweep.points { print("\(point.name): \(state(of: point, sweep: sweep, in: directory))") }
+            for point in sweep.points { print("\(point.name): \(state(of: point, in: directory))") }
             return
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -60,13 +60,13 @@ struct SweepCommand: ParsableCommand {
         }()
         if let point {
             guard sweep.points.indices.contains(point) else { throw ValidationError("--point \(point) is not in 0…\(sweep.points.count - 1)") }
-            if state(of: sweep.points[point], sweep: sweep, in: directory) != "done" {
+            if state(of: sweep.points[point], in: directory) != "done" {
                 execute(sweep.points[point], base: base, in: directory, threads: threads ?? cpus)
             }
             return
         }
         if slurm { return try submit(sweep, base: base, in: directory) }
-        let pending = sweep.points.filter { state(of: $0, sweep: sweep, in: directory) != "done" }
+        let pending = sweep.points.filter { state(of: $0, in: directory) != "done" }
         print("\(sweep.points.count) points, \(sweep.points.count - pending.count) done; running \(pending.count) with \(jobs) at a time")
         let perPoint = threads ?? max(1, ProcessInfo.processInfo.activeProcessorCount / jobs)
         let queue = PointQueue(pending)
@@ -85,13 +85,27 @@ struct SweepCommand: ParsableCommand {
             try Report(runDirectories: finished).write(to: (directory as NSString).appendingPathComponent("report"))
             print("Report: \(directory)/report/report.html")
         }
-        let failed = sweep.points.filter { state(of: $0, sweep: sweep, in: directory) == "failed" }
+        let failed = sweep.points.filter { state(of: $0, in: directory) == "failed" }
         if !failed.isEmpty { throw ValidationError("\(failed.count) points failed: \(failed.map(\.name).joined(separator: ", ")) (see error.txt in each)") }
     }
 
     /// Runs one point as `lifelong run BASE --set … --runs DIR [--resume]`; its output goes to
     /// `<point>.log`, a failure's last lines to `<point>/error.txt`.
+    ///
+    /// The point is claimed first (`.<point>.lock` in the sweep directory, held until it ends), so
+    /// two sweeps of one directory — two terminals, or Slurm tasks beside a local sweep — share the
+    /// points instead of running one twice, and never touch the log of a point the other runs.
     func execute(_ point: Sweep.Point, base: String, in directory: String, threads: Int) {
+        let claimFile = (directory as NSString).appendingPathComponent(".\(point.name).lock")
+        guard let claim = try? RunDirectoryLock(file: claimFile, inUse: { _ in PointClaimed() }) else {
+            return print("\(point.name): skipped (another sweep runs it)")
+        }
+        defer { withExtendedLifetime(claim) {} }
+        switch state(of: point, in: directory) {
+        case "done": return print("\(point.name): skipped (done by another sweep)")
+        case "running": return print("\(point.name): skipped (its run is in use by another process)")
+        default: break
+        }
         let runDirectory = (directory as NSString).appendingPathComponent(point.name)
         let resume = FileManager.default.fileExists(atPath: (runDirectory as NSString).appendingPathComponent("config.yaml"))
         let process = Process()
@@ -175,7 +189,7 @@ struct SweepCommand: ParsableCommand {
 
     /// done (every stage evaluated), running (its lock is held), failed (error.txt), interrupted
     /// (a checkpoint and no result yet) or pending.
-    func state(of point: Sweep.Point, sweep: Sweep, in directory: String) -> String {
+    func state(of point: Sweep.Point, in directory: String) -> String {
         let run = (directory as NSString).appendingPathComponent(point.name)
         let fm = FileManager.default
         if let data = fm.contents(atPath: (run as NSString).appendingPathComponent("results.json")),
@@ -197,3 +211,6 @@ private final class PointQueue: @unchecked Sendable {
     init(_ points: [Sweep.Point]) { self.points = points.reversed() }
     func next() -> Sweep.Point? { lock.withLock { points.popLast() } }
 }
+
+/// Another sweep process holds a point's claim.
+private struct PointClaimed: Error {}

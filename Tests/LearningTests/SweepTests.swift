@@ -99,5 +99,28 @@ import Testing
             .map { "\(directory)/runs/small/\($0)" })
         #expect(report.groups.groups.map { $0.runs.count } == [2, 2])
         #expect(FileManager.default.fileExists(atPath: directory + "/runs/small/report/report.html"))
+
+        // Two sweeps of one directory at once share the points: each point runs once (one start
+        // event, never resumed), none fails, and whichever sweep skips a point leaves its files alone.
+        try FileManager.default.removeItem(atPath: directory + "/runs")
+        let both = [Process(), Process()], pipes = [Pipe(), Pipe()]
+        for (process, pipe) in zip(both, pipes) {
+            process.executableURL = URL(fileURLWithPath: binary)
+            process.arguments = ["sweep", file, "--runs", directory + "/runs", "--jobs", "1", "--threads", "1"]
+            process.standardOutput = pipe; process.standardError = pipe
+            try process.run()
+        }
+        let outputs = pipes.map { String(decoding: $0.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) }
+        for (process, output) in zip(both, outputs) {
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0, "\(output)")
+        }
+        for name in ["finetune_seed-1", "finetune_seed-2", "multitask_seed-1", "multitask_seed-2"] {
+            let log = try String(contentsOfFile: "\(directory)/runs/small/\(name)/log.jsonl", encoding: .utf8)
+            #expect(log.components(separatedBy: "\"event\":\"start\"").count == 2, "\(name) started once")
+            #expect(!log.contains("\"resumed\""), "\(name) was not run again")
+            let ran = outputs.filter { $0.contains("\(name): done") }.count
+            #expect(ran == 1, "\(name) reported done by \(ran) sweeps: \(outputs)")
+        }
     }
 }

@@ -7,15 +7,21 @@ import LifelongFormats
 public final class RunDirectoryLock {
     private let descriptor: Int32
 
-    public init(runDirectory: String) throws {
+    public convenience init(runDirectory: String) throws {
         try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
-        let path = (runDirectory as NSString).appendingPathComponent(".lock")
+        try self.init(file: (runDirectory as NSString).appendingPathComponent(".lock")) { holder in
+            FormatError(file: runDirectory, "is in use by another run (process \(holder)); wait for it or stop it first")
+        }
+    }
+
+    /// Locks `path` (created if missing); when another process holds it, throws `inUse(its pid)`.
+    public init(file path: String, inUse: (String) -> Error) throws {
         descriptor = open(path, O_RDWR | O_CREAT, 0o644)
         guard descriptor >= 0 else { throw FormatError.io(file: path, "cannot open: \(String(cString: strerror(errno)))") }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
-            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "?"
+            let holder = (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             close(descriptor)
-            throw FormatError(file: runDirectory, "is in use by another run (process \(holder.isEmpty ? "?" : holder)); wait for it or stop it first")
+            throw inUse(holder.isEmpty ? "?" : holder)
         }
         let pid = Array("\(getpid())\n".utf8)
         _ = ftruncate(descriptor, 0)
