@@ -50,6 +50,30 @@ import Testing
         #expect((provenance?["commit"] as? String)?.isEmpty == false && provenance?["blas"] != nil)
     }
 
+    /// A stream with generation tasks records BLEU beside R for those tasks only (untrained row,
+    /// one row per stage) in results.json, and the report shows it.
+    @Test func generationTasksGetABleuMatrixBesideR() throws {
+        var stream = SyntheticTasks.demoStream(train: 30, test: 6, seed: 2).prefix(3).map { $0 }
+        stream[0].metric = .rougeL; stream[2].metric = .rougeL
+        let tokenizer = TaskTokenizer(base: ByteTokenizer())
+        var settings = TrainingSettings()
+        settings.epochs = 1; settings.maxLength = 64; settings.tokensPerBatch = 512
+        let directory = NSTemporaryDirectory() + "bleu-run-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var runner = StreamRunner(settings: settings, seed: 1, runDirectory: directory)
+        runner.report = { _ in }
+        var method = Finetune()
+        let results = try runner.run(&method, stream: stream, model: tinyModel(tokenizer), tokenizer: tokenizer, modelName: "tiny")
+        let bleu = try #require(results.secondaryScores?["bleu"])
+        #expect(bleu.tasks == [stream[0].name, stream[2].name])
+        #expect(bleu.baseline?.count == 2 && bleu.matrix.count == 3 && bleu.matrix.allSatisfy { $0.count == 2 })
+        #expect(bleu.matrix.joined().allSatisfy { $0 >= 0 && $0 <= 100 })
+        let saved = try JSONDecoder().decode(StreamRunner.Results.self, from: Data(contentsOf: URL(fileURLWithPath: directory + "/results.json")))
+        #expect(saved.secondaryScores == results.secondaryScores)
+        let report = try Report(runDirectories: [directory]).markdown()
+        #expect(report.contains("bleu after the stream") && report.contains("bleu of the same predictions, laid out as R:"))
+    }
+
     /// The commit in the provenance is the checkout's HEAD as it was built (the SourceCommit
     /// plugin), not read from `.git` when a run starts.
     @Test func theProvenanceNamesTheCommitTheBinaryWasBuiltFrom() throws {

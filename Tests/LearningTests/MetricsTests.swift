@@ -1,5 +1,7 @@
 import Foundation
+import LifelongFormats
 import LifelongLearning
+import LifelongModels
 import Testing
 
 @Suite struct MetricsTests {
@@ -77,6 +79,32 @@ import Testing
         let short = GenerationMetrics.bleu(["a b c d"], [["a b c d e f g h"]])
         #expect(abs(short - 100 * exp(1 - 8.0 / 4.0)) < 1e-9)
         #expect(GenerationMetrics.bleu(["a b"], [["a b"]]) == 0)  // no 3- or 4-grams: BLEU-4 is 0
+    }
+
+    /// A generation task's evaluation reports corpus BLEU of the same predictions beside its
+    /// ROUGE-L (the NLTK reference case above, decoded by a predictor that writes fixed texts).
+    @Test func generationIsScoredWithBleuBesideRouge() throws {
+        struct FixedPredictor: AnswerPredictor {
+            let tokenizer: TaskTokenizer, texts: [String: String]
+            func answers(prompts: [[Int]], examples: ArraySlice<Example>, of task: TaskData, options: GenerationOptions) throws -> [[Int]] {
+                examples.map { tokenizer.encode(texts[$0.id]!) }
+            }
+        }
+        let predictions = ["the cat sat on the mat .", "there is a cheap hotel in the north"]
+        let references = [["the cat is on the mat .", "a cat sat on the mat ."],
+                          ["there is a cheap hotel in the north part of town", "a cheap hotel is in the north"]]
+        let examples = zip(predictions.indices, references).map { Example(id: "e\($0)", context: "mr \($0)", question: "text?", answers: $1) }
+        let task = TaskData(name: "nlg", metric: .rougeL, train: [], test: examples)
+        let tokenizer = TaskTokenizer(base: ByteTokenizer())
+        let predictor = FixedPredictor(tokenizer: tokenizer, texts: ["e0": predictions[0], "e1": predictions[1]])
+        let result = try AnswerEvaluator(tokenizer: tokenizer).evaluate(predictor, on: task)
+        #expect(result.predictions == predictions)
+        #expect(abs(try #require(result.secondary["bleu"]) - 94.81208519756274) < 1e-9)
+        let rouge = 100 * zip(predictions, references).map { GenerationMetrics.rougeL($0, $1) }.reduce(0, +) / 2
+        #expect(abs(result.score - rouge) < 1e-9 && result.score < 100)
+        // A classification task has no secondary metric.
+        let em = try AnswerEvaluator(tokenizer: tokenizer).evaluate(predictor, on: TaskData(name: "c", metric: .em, train: [], test: examples))
+        #expect(em.secondary.isEmpty && em.score == 0)
     }
 
     @Test func continualMetricsOnAHandMadeMatrix() {

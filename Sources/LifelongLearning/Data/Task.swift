@@ -37,6 +37,10 @@ public enum TaskMetric: String, Codable, Sendable, CaseIterable {
 
     /// Scores where lower is better (NLL); the continual metrics say what their signs mean then.
     public var lowerIsBetter: Bool { self == .nll }
+
+    /// Metrics reported beside this one (results.json `secondary_scores`): generation is scored by
+    /// corpus BLEU too, as the NLG tables of the LAMOL and L2KD papers are.
+    public var secondary: [TaskMetric] { self == .rougeL ? [.bleu] : [] }
 }
 
 /// A task of the stream: its examples by split, and its metric.

@@ -18,6 +18,8 @@ public struct AnswerEvaluator {
     public struct Result: Codable, Sendable {
         public var score: Double
         public var predictions: [String]
+        /// The task metric's secondary metrics by name (BLEU for a ROUGE-L task).
+        public var secondary: [String: Double] = [:]
     }
 
     /// The task's score on `examples` (its test set by default). A text corpus is scored by the
@@ -40,7 +42,9 @@ public struct AnswerEvaluator {
                 maxNewTokens: cap + 1, strategy: strategy, stopTokens: [tokenizer.endOfExample], seed: seed &+ UInt64(start)))
             predictions += outputs.map { tokenizer.decode($0).trimmingCharacters(in: .whitespaces) }
         }
-        return Result(score: TaskMetrics.score(task.metric, predictions: predictions, examples: examples), predictions: predictions)
+        let secondary = task.metric.secondary.map { ($0.rawValue, TaskMetrics.score($0, predictions: predictions, examples: examples)) }
+        return Result(score: TaskMetrics.score(task.metric, predictions: predictions, examples: examples), predictions: predictions,
+                      secondary: Dictionary(uniqueKeysWithValues: secondary))
     }
 }
 

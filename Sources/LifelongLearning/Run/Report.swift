@@ -57,6 +57,24 @@ public struct Report {
         return table
     }
 
+    /// Secondary metrics (BLEU beside ROUGE-L): each group's mean ± sd over its runs of the final
+    /// average, and of the untrained model's; nil when no run has one.
+    func secondaryGroupTable() -> ReportDocument.Table? {
+        let metrics = Set(runs.flatMap { ($0.results.secondaryScores ?? [:]).keys }).sorted()
+        guard !metrics.isEmpty else { return nil }
+        func cell(_ values: [Double]) -> String {
+            RunGroups.Summary(values).map { f($0.mean) + ($0.sd.map { " ± " + f($0) } ?? "") } ?? "—"
+        }
+        let rows = groups.groups.map { group in
+            [group.label] + metrics.flatMap { metric -> [String] in
+                let scores = group.runs.compactMap { $0.results.secondaryScores?[metric] }
+                return [cell(scores.compactMap { $0.baseline.map { $0.reduce(0, +) / Double(max(1, $0.count)) } }),
+                        cell(scores.compactMap(\.finalAverage))]
+            }
+        }
+        return .init(header: ["method"] + metrics.flatMap { ["\($0) untrained", "\($0) after the stream"] }, rows: rows)
+    }
+
     func comparisonRows() -> [[String]] {
         runs.map { run in
             let r = run.results
@@ -78,6 +96,10 @@ public struct Report {
         var doc = ReportDocument(title: "Lifelong learning report")
         doc.add(.heading(level: 2, "Methods compared (mean ± sd over seeds and task orders)"))
         doc.add(.table(groupTable()))
+        if let secondary = secondaryGroupTable() {
+            doc.add(.paragraph("Secondary metrics, the mean over their tasks (mean ± sd over runs):"))
+            doc.add(.table(secondary))
+        }
         if let curves = averageCurves(groups) {
             doc.add(.figure(svg: curves, caption: "The mean score (NLL per token for text corpora) over the tasks seen so far after each stage, one line per group, shaded ± one sd over its runs."))
         }
@@ -102,6 +124,12 @@ public struct Report {
         doc.add(.table(.init(header: ["after ↓ / task →"] + r.tasks,
                              rows: [["untrained"] + r.baseline.map { f($0) }] + zip(stageNames, r.matrix).map { [$0] + $1.map { f($0) } })))
         doc.add(.figure(svg: heatmap(r), caption: "R as a heatmap (the untrained model's row first)."))
+        for (metric, scores) in (r.secondaryScores ?? [:]).sorted(by: { $0.key < $1.key }) {
+            doc.add(.paragraph("\(metric) of the same predictions, laid out as R:"))
+            doc.add(.table(.init(header: ["after ↓ / task →"] + scores.tasks,
+                                 rows: [["untrained"] + (scores.baseline ?? []).map { f($0) }]
+                                     + zip(stageNames, scores.matrix).map { [$0] + $1.map { f($0) } })))
+        }
         if let svg = taskCurves(RunGroups.Group(label: r.method, runs: [run])) {
             doc.add(.figure(svg: svg, caption: "Each task's score after every stage, from the stage that trains it on."))
         }

@@ -44,6 +44,8 @@ public struct RunState: Codable, Sendable {
     public var replacedLayers: [LayerRecord]? = nil
     /// Few-shot accuracies measured so far (before the stream, and after it).
     public var fewShot: FewShotRecord? = nil
+    /// Secondary metrics' scores so far (BLEU of generation tasks), by metric.
+    public var secondary: [String: SecondaryScores]? = nil
 
     public init() {}
 
@@ -52,7 +54,7 @@ public struct RunState: Codable, Sendable {
         case stepsDone = "steps_done", stageTrained = "stage_trained", optimizerSteps = "optimizer_steps"
         case specialTokens = "special_tokens", methodJSON = "method_json", secondsTraining = "seconds_training"
         case secondsEvaluating = "seconds_evaluating", finalPredictions = "final_predictions", logBytes = "log_bytes"
-        case hasWeights = "has_weights", replacedLayers = "replaced_layers", fewShot = "few_shot"
+        case hasWeights = "has_weights", replacedLayers = "replaced_layers", fewShot = "few_shot", secondary
     }
 }
 

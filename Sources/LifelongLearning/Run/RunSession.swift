@@ -108,7 +108,8 @@ final class RunSession<M: LifelongMethod> {
 
     func evaluateBaseline() throws {
         guard let baseline = try evaluateAll("untrained") else { throw interrupted() }
-        state.baseline = baseline
+        state.baseline = baseline.scores
+        SecondaryScores.record(baseline.secondary, untrained: true, into: &state.secondary, stream: stream)
         try evaluateFewShot(after: false)
         try checkpoint()
     }
@@ -136,24 +137,27 @@ final class RunSession<M: LifelongMethod> {
         if after { try checkpoint() }
     }
 
-    /// Evaluates every task with the method's predictor; nil when stopped on request (nothing of
-    /// the row is kept).
-    func evaluateAll(_ label: String) throws -> [Double]? {
+    /// Evaluates every task with the method's predictor: R's row, and the secondary metrics'
+    /// scores (metric → task → score); nil when stopped on request (nothing of the row is kept).
+    func evaluateAll(_ label: String) throws -> (scores: [Double], secondary: [String: [String: Double]])? {
         let start = Date()
         let predictor = try method.predictor(for: model, stream: stream)
-        var row: [Double] = [], predictions: [String: [[String]]] = [:]
+        var row: [Double] = [], predictions: [String: [[String]]] = [:], secondary: [String: [String: Double]] = [:]
         for (index, task) in stream.enumerated() {
             if runner.shouldStop() { return nil }
             report(.evaluating(index: index, count: stream.count, task: task.name))
             let result = try evaluator.evaluate(predictor, on: task, seed: seed)
             predictions[task.name] = zip(result.predictions, task.test).prefix(5).map { [$0, $1.answers[0]] }
             row.append(result.score)
+            for (metric, score) in result.secondary { secondary[metric, default: [:]][task.name] = score }
         }
         state.secondsEvaluating += Date().timeIntervalSince(start)
         state.finalPredictions = predictions
-        try logLine(["event": "evaluation", "after": label, "scores": Dictionary(uniqueKeysWithValues: zip(stream.map(\.name), row))])
+        var event: [String: Any] = ["event": "evaluation", "after": label, "scores": Dictionary(uniqueKeysWithValues: zip(stream.map(\.name), row))]
+        if !secondary.isEmpty { event["secondary_scores"] = secondary }
+        try logLine(event)
         report(.message("  \(label): " + zip(stream, row).map { "\($0.name) \(String(format: $0.isCorpus ? "%.3f" : "%.1f", $1))" }.joined(separator: "  ")))
-        return row
+        return (row, secondary)
     }
 
     // MARK: The stage loop
@@ -167,7 +171,8 @@ final class RunSession<M: LifelongMethod> {
         guard let row = try evaluateAll("after \(label)") else {
             try checkpoint(); throw interrupted()
         }
-        state.matrix.append(row)
+        state.matrix.append(row.scores)
+        SecondaryScores.record(row.secondary, untrained: false, into: &state.secondary, stream: stream)
         state.stage += 1; state.stepsDone = 0; state.stageTrained = false; state.optimizerSteps = 0
         try checkpoint()
         try writeResults()
@@ -283,7 +288,7 @@ final class RunSession<M: LifelongMethod> {
             secondsTraining: state.secondsTraining, secondsEvaluating: state.secondsEvaluating,
             finalPredictions: state.finalPredictions,
             methodStatistics: statistics.details.isEmpty ? nil : statistics.details, provenance: provenance,
-            fewShot: state.fewShot)
+            fewShot: state.fewShot, secondaryScores: state.secondary)
     }
 
     func writeResults() throws {

@@ -64,10 +64,13 @@ public struct StreamRunner {
         public var formulas = ContinualMetrics.formulas
         /// Few-shot accuracies before and after the stream, when the config asks for them.
         public var fewShot: FewShotRecord? = nil
+        /// Secondary metrics by name (BLEU beside ROUGE-L): a matrix like R for the tasks that have them.
+        public var secondaryScores: [String: SecondaryScores]? = nil
 
         enum CodingKeys: String, CodingKey {
             case method, model, seed, tasks, matrix, baseline, metrics, formulas
             case finalPredictions = "final_predictions", methodStatistics = "method_statistics", provenance, fewShot = "few_shot"
+            case secondaryScores = "secondary_scores"
             case metricNames = "task_metrics", finalAverage = "final_average", pseudoSamples = "pseudo_samples"
             case secondsTraining = "seconds_training", secondsEvaluating = "seconds_evaluating"
         }
