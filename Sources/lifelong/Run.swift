@@ -69,15 +69,9 @@ extension Lifelong {
         let (model, base) = try loadModel(settings)
         // Written once the stream and the model have loaded: a start that fails leaves no config behind.
         try writeAtomically(Data(try settings.yaml.utf8), to: savedConfig)
-        var runner = StreamRunner(settings: settings.training, seed: settings.seed, runDirectory: directory)
-        let display = ProgressDisplay(epochs: settings.training.epochs), interrupt = InterruptRequest()
-        runner.report = display.handle
-        runner.shouldStop = { interrupt.isRequested }
+        var runner = try makeRunner(settings, directory: directory)
         runner.resume = resume
         runner.checkpointEvery = settings.checkpointEvery
-        if settings.model != "scratch" { runner.modelFile = try weightsFile(of: settings.model) }
-        runner.evaluation.batchSize = settings.evaluation.batchSize
-        if settings.evaluation.decoding == .topK { runner.evaluation.strategy = .sample(topK: settings.evaluation.topK) }
         if let fewShot = settings.evaluation.fewShot {
             let loader = try DatasetLoader(root: settings.data)
             runner.evaluation.fewShotTasks = try fewShot.tasks.map { try loader.load($0) }
@@ -87,6 +81,19 @@ extension Lifelong {
         let results = try runner.run(&method, stream: stream, model: model, tokenizer: TaskTokenizer(base: base), modelName: settings.model,
                                      startingModel: { try loadModel(settings).0 })
         return (results, directory)
+    }
+
+    /// A runner for `settings` in `directory`: progress on the terminal, Ctrl-C as a stop request,
+    /// the model file for the provenance, the evaluation's decoding.
+    static func makeRunner(_ settings: RunConfig, directory: String) throws -> StreamRunner {
+        var runner = StreamRunner(settings: settings.training, seed: settings.seed, runDirectory: directory)
+        let display = ProgressDisplay(epochs: settings.training.epochs), interrupt = InterruptRequest()
+        runner.report = display.handle
+        runner.shouldStop = { interrupt.isRequested }
+        if settings.model != "scratch" { runner.modelFile = try weightsFile(of: settings.model) }
+        runner.evaluation.batchSize = settings.evaluation.batchSize
+        if settings.evaluation.decoding == .topK { runner.evaluation.strategy = .sample(topK: settings.evaluation.topK) }
+        return runner
     }
 
     static func loadStream(_ config: RunConfig) throws -> [TaskData] {

@@ -55,6 +55,23 @@ import Testing
         #expect(try RunConfig(yaml: ewc.yaml, source: "c.yaml").difference(from: ewc) == nil)
     }
 
+    /// `lifelong evaluate` may change only what acts at evaluation; anything the run trained with
+    /// is named.
+    @Test func evaluationSettingsAreTheOnlyFreeKeys() throws {
+        let slm = "stream: tiny\nmethod: {name: slm, retrieved_slots: 2}\nevaluation: {batch_size: 64}\n"
+        let trained = try RunConfig(yaml: slm, source: "config.yaml")
+        let free = try RunConfig(yaml: slm, overrides: ["method.oracle_task=true", "method.retrieval=per_batch",
+                                                        "evaluation.batch_size=8", "evaluation.decoding=top_k"], source: "config.yaml")
+        #expect(try free.trainingDifference(from: trained) == nil)
+        let topK = try RunConfig(yaml: slm, overrides: ["method.oracle_task=true", "method.retrieved_slots=1"], source: "config.yaml")
+        #expect(try topK.trainingDifference(from: trained) == "method.retrieved_slots: 2 → 1")
+        let epochs = try RunConfig(yaml: slm, overrides: ["training.epochs=9"], source: "config.yaml")
+        #expect(try epochs.trainingDifference(from: trained)?.hasPrefix("training.epochs: ") == true)
+        let lamol = try RunConfig(yaml: "stream: tiny", source: "config.yaml")
+        let ratio = try RunConfig(yaml: "stream: tiny", overrides: ["method.sample_ratio=0.5"], source: "config.yaml")
+        #expect(try ratio.trainingDifference(from: lamol) == "method.sample_ratio: 0.2 → 0.5")
+    }
+
     @Test(arguments: [
         ("nmae: x", "unknown key 'nmae'"),
         ("training: {epochz: 3}", "unknown key 'training.epochz'"),

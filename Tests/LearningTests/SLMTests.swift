@@ -72,4 +72,55 @@ import Testing
         }
         #expect(counts == [6, 6, 6], "each test example counted once in the final evaluation")
     }
+
+    /// The oracle ablation, and `StreamRunner.evaluate` on a finished run: re-evaluating the
+    /// checkpoint with the run's settings gives the run's last evaluation again (its scores and
+    /// answers), writes nothing into the run; the oracle uses only the true task's slots (a
+    /// diagonal confusion), retrieval over the same slots counts every test example once.
+    @Test func aCheckpointIsReEvaluatedWithTheOracleAndWithRetrieval() throws {
+        try requireEncoder()
+        let stream = SyntheticTasks.demoStream(train: 30, test: 6, seed: 8)
+        let config = DecoderConfig(architecture: .llama, vocabSize: ByteTokenizer().vocabularySize, hiddenSize: 32,
+                                   layerCount: 2, headCount: 2, maxPositions: 64)
+        var settings = TrainingSettings()
+        settings.epochs = 2; settings.learningRate = 3e-2; settings.maxLength = 48; settings.tokensPerBatch = 160
+        var oracle = SLM.Settings()
+        oracle.separator = "="; oracle.oracleTask = true
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slm-oracle-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let runner = StreamRunner(settings: settings, seed: 5, runDirectory: directory)
+        var method = SLM(settings: oracle)
+        let results = try runner.run(&method, stream: stream, model: DecoderLM(config: config, seed: 3),
+                                     tokenizer: TaskTokenizer(base: ByteTokenizer()), modelName: "tiny")
+        func files() -> [String: Data] {
+            let names = (FileManager.default.enumerator(atPath: directory)?.allObjects as? [String]) ?? []
+            return Dictionary(uniqueKeysWithValues: names.compactMap { name in
+                FileManager.default.contents(atPath: (directory as NSString).appendingPathComponent(name)).map { (name, $0) }
+            })
+        }
+        let before = files()
+        func evaluate(_ slm: SLM.Settings) throws -> (StreamRunner.Evaluation, confusion: [[Double]], mode: String) {
+            var method = SLM(settings: slm)
+            let evaluation = try runner.evaluate(&method, stream: stream, model: DecoderLM(config: config, seed: 3),
+                                                 tokenizer: TaskTokenizer(base: ByteTokenizer()), modelName: "tiny")
+            guard case let .object(record)? = evaluation.methodStatistics?["retrieval"], case let .array(rows)? = record["confusion"],
+                  case let .string(mode)? = record["mode"] else { throw FormatError(file: "test", "no retrieval record") }
+            let confusion = rows.map { row -> [Double] in
+                guard case let .array(cells) = row else { return [] }
+                return cells.map { if case let .number(x) = $0 { return x } else { return -1 } }
+            }
+            return (evaluation, confusion, mode)
+        }
+        let (again, oracleConfusion, oracleMode) = try evaluate(oracle)
+        #expect(again.scores == results.matrix.last! && again.runScores == results.matrix.last!)
+        #expect(again.predictions == results.finalPredictions!, "the checkpoint's weights and slots give the run's answers")
+        #expect(!again.predictions.values.joined().allSatisfy { $0[0].isEmpty }, "the answers compared are not all empty")
+        #expect(again.stagesDone == 3 && again.stageCount == 3 && again.checkpoint.hasPrefix("stage3"))
+        #expect(oracleMode == "oracle_task" && oracleConfusion == [[6, 0, 0], [0, 6, 0], [0, 0, 6]], "the true task's slots only")
+        var retrieved = oracle
+        retrieved.oracleTask = false
+        let (_, confusion, mode) = try evaluate(retrieved)
+        #expect(mode == "per_example" && confusion.map { $0.reduce(0, +) } == [6, 6, 6], "every test example counted once")
+        #expect(files() == before, "evaluation writes nothing into the run directory")
+    }
 }

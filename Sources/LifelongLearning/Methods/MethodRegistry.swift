@@ -7,6 +7,13 @@ public protocol MethodConfig: Encodable, Sendable {
     /// Reads the keys of `section` this method knows (`name` is already read).
     init(name: String, section: ConfigSection) throws
     func makeMethod() -> any LifelongMethod
+    /// Keys that change only how the trained model is evaluated (SLM's `oracle_task`), so that
+    /// `lifelong evaluate` may set them on a finished run.
+    static var evaluationKeys: Set<String> { get }
+}
+
+extension MethodConfig {
+    public static var evaluationKeys: Set<String> { [] }
 }
 
 /// The methods a run config can name.

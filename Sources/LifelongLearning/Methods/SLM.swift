@@ -290,6 +290,8 @@ extension SLM {
     public struct Config: MethodConfig {
         public var name = "slm"
         public var settings = Settings()
+        /// Training always retrieves among the current task's slots: these two act at evaluation only.
+        public static let evaluationKeys: Set<String> = ["oracle_task", "retrieval"]
 
         enum CodingKeys: String, CodingKey {
             case name, rank, groups, targets, scale, keys, retrieval, separator, encoder

@@ -221,11 +221,22 @@ public struct RunConfig: Encodable, Sendable {
     /// The first key whose resolved value differs between the two configs (nil: they are equal),
     /// e.g. `method.sample_ratio: 0.2 → 0.5`.
     public func difference(from other: RunConfig) throws -> String? {
+        try differences(from: other).first.map { "\($0.key): \($0.old) → \($0.new)" }
+    }
+
+    /// The first key that differs from the config `other` trained with and that only evaluation
+    /// may change without making a different run: `evaluation.{decoding, batch_size, top_k}` and
+    /// the method's own `evaluationKeys` (nil: the two differ in nothing else).
+    public func trainingDifference(from other: RunConfig) throws -> String? {
+        let free = Set(["evaluation.decoding", "evaluation.batch_size", "evaluation.top_k"])
+            .union(type(of: method).evaluationKeys.map { "method.\($0)" })
+        return try differences(from: other).first { !free.contains($0.key) }.map { "\($0.key): \($0.old) → \($0.new)" }
+    }
+
+    private func differences(from other: RunConfig) throws -> [(key: String, old: String, new: String)] {
         let mine = flattenYAML(try Yams.load(yaml: try yaml)), theirs = flattenYAML(try Yams.load(yaml: try other.yaml))
-        for key in Set(mine.keys).union(theirs.keys).sorted() where mine[key] != theirs[key] {
-            return "\(key): \(theirs[key] ?? "(absent)") → \(mine[key] ?? "(absent)")"
-        }
-        return nil
+        return Set(mine.keys).union(theirs.keys).sorted().filter { mine[$0] != theirs[$0] }
+            .map { ($0, theirs[$0] ?? "(absent)", mine[$0] ?? "(absent)") }
     }
 }
 

@@ -64,10 +64,31 @@ final class RunSession<M: LifelongMethod> {
             try logStart()
         }
         if let folder = resumedFrom, state.hasWeights {
-            try method.restore(try checkpoints!.methodState(from: folder, json: state.methodJSON))
-            try checkpoints!.restore(model, tokenizer: tokenizer, state: state, from: folder)
+            try restoreWeights(from: folder)
             report(.message("Resumed from \(folder): stage \(state.stage + 1), step \(state.stepsDone)"))
         }
+        try prepareTokens()
+    }
+
+    /// The last checkpoint's state, weights and method state, read only: nothing in the run
+    /// directory is written (`lifelong evaluate`).
+    func openForEvaluation() throws {
+        guard let checkpoints, let (saved, folder) = try checkpoints.latest() else {
+            throw FormatError(file: runner.runDirectory ?? "run", "has no checkpoint to evaluate")
+        }
+        guard saved.hasWeights else { throw FormatError(file: folder, "the run had not trained yet when this checkpoint was written") }
+        state = saved; resumedFrom = folder
+        try restoreWeights(from: folder)
+        try prepareTokens()
+    }
+
+    private func restoreWeights(from folder: String) throws {
+        try method.restore(try checkpoints!.methodState(from: folder, json: state.methodJSON))
+        try checkpoints!.restore(model, tokenizer: tokenizer, state: state, from: folder)
+    }
+
+    /// The special tokens every run has, in the order that fixes their ids, and their rows.
+    private func prepareTokens() throws {
         if let separator = method.answerSeparator { try tokenizer.useBaseAnswerToken(separator, field: "method.separator") }
         // A corpus stream has no answers: no ANS row, so the untrained NLL is the pretrained model's.
         if !(stream.first?.isCorpus ?? false) { _ = tokenizer.answer }

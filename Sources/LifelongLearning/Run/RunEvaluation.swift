@@ -1,0 +1,62 @@
+import Foundation
+import LifelongFormats
+import LifelongModels
+
+extension StreamRunner {
+    /// One evaluation of a run's last checkpoint on every task of its stream, with evaluation
+    /// settings that may differ from the run's (`lifelong evaluate`): SLM's oracle-task or
+    /// per-batch retrieval on the very slots the run trained, or another decoding.
+    public struct Evaluation: Codable, Sendable {
+        /// The checkpoint evaluated (its folder name), and how far the run was when it was written:
+        /// stages finished of `stageCount`, and optimiser steps into the next one.
+        public var checkpoint: String
+        public var stagesDone: Int, stageCount: Int, stepsDone: Int
+        public var tasks: [String]
+        public var metricNames: [String]
+        /// Score per task, in stream order (what a row of R holds), and their mean.
+        public var scores: [Double]
+        public var average: Double
+        /// The run's own scores from the same weights (R's last row), to compare with; nil when the
+        /// checkpoint was written inside a stage.
+        public var runScores: [Double]?
+        public var secondaryScores: [String: [String: Double]]?
+        /// The first few predictions per task, beside the gold answer.
+        public var predictions: [String: [[String]]]
+        /// What the method reports about this evaluation (SLM: retrieval accuracy and confusion).
+        public var methodStatistics: [String: JSONValue]?
+        public var provenance: Provenance
+        public var secondsEvaluating: Double
+
+        enum CodingKeys: String, CodingKey {
+            case checkpoint, tasks, scores, average, predictions, provenance
+            case stagesDone = "stages_done", stageCount = "stage_count", stepsDone = "steps_done"
+            case metricNames = "task_metrics", runScores = "run_scores", secondaryScores = "secondary_scores"
+            case methodStatistics = "method_statistics", secondsEvaluating = "seconds_evaluating"
+        }
+    }
+
+    /// Evaluates the run directory's last checkpoint with `method`'s predictor. Reads the run and
+    /// writes nothing into it; `model` and `tokenizer` are the run's starting model and tokenizer.
+    public func evaluate<M: LifelongMethod>(_ method: inout M, stream: [TaskData], model: DecoderLM, tokenizer: TaskTokenizer,
+                                            modelName: String) throws -> Evaluation {
+        guard runDirectory != nil else { throw FormatError(file: "run", "evaluating a run needs its directory") }
+        let session = try RunSession(runner: try fitted(to: model), method: method, stream: stream, model: model, tokenizer: tokenizer,
+                                     modelName: modelName, startingModel: nil)
+        defer { method = session.method }
+        try session.openForEvaluation()
+        let start = Date()
+        guard let row = try session.evaluateAll("checkpoint \(session.resumedFrom.map { ($0 as NSString).lastPathComponent } ?? "")") else {
+            throw RunInterrupted(checkpoint: session.resumedFrom ?? "")
+        }
+        let statistics = session.method.statistics.details
+        return Evaluation(
+            checkpoint: (session.resumedFrom! as NSString).lastPathComponent, stagesDone: session.state.stage,
+            stageCount: session.stages.count, stepsDone: session.state.stepsDone, tasks: stream.map(\.name),
+            metricNames: stream.map(\.metric.rawValue), scores: row.scores, average: row.scores.reduce(0, +) / Double(max(row.scores.count, 1)),
+            runScores: session.state.stepsDone == 0 && !session.state.stageTrained ? session.state.matrix.last : nil,
+            secondaryScores: row.secondary.isEmpty ? nil : row.secondary, predictions: session.state.finalPredictions ?? [:],
+            methodStatistics: statistics.isEmpty ? nil : statistics,
+            provenance: .current(modelFile: modelFile?.path, modelSHA256: modelFile?.sha256),
+            secondsEvaluating: Date().timeIntervalSince(start))
+    }
+}
