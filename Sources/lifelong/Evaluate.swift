@@ -53,8 +53,7 @@ struct Evaluate: ParsableCommand {
         }
         let lock = try RunDirectoryLock(runDirectory: runDirectory)  // not while the run trains
         defer { withExtendedLifetime(lock) {} }
-        let folder = (runDirectory as NSString).appendingPathComponent("evaluations")
-        let output = (folder as NSString).appendingPathComponent("\(resultName).json")
+        let output = SavedEvaluation.path(of: resultName, in: runDirectory)
         if FileManager.default.fileExists(atPath: output) && !overwrite {
             throw ValidationError("\(output) exists; choose another --name or replace it with --overwrite")
         }
@@ -63,26 +62,11 @@ struct Evaluate: ParsableCommand {
         var method = settings.method.makeMethod()
         let evaluation = try Lifelong.makeRunner(settings, directory: runDirectory)
             .evaluate(&method, stream: stream, model: model, tokenizer: TaskTokenizer(base: base), modelName: settings.model)
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeAtomically(try encoder.encode(Saved(settings: overrides, evaluation: evaluation)), to: output)
+        try SavedEvaluation(name: resultName, settings: overrides, evaluation: evaluation).write(to: runDirectory)
         print(String(format: "mean %.2f over %d tasks (checkpoint %@)", evaluation.average, evaluation.tasks.count, evaluation.checkpoint))
         if let run = evaluation.runScores {
             print(String(format: "the run's own evaluation of these weights: mean %.2f", run.reduce(0, +) / Double(max(run.count, 1))))
         }
         print("Results: \(output)")
-    }
-
-    /// The file: the settings given, then the evaluation.
-    private struct Saved: Encodable {
-        let settings: [String]
-        let evaluation: StreamRunner.Evaluation
-        func encode(to encoder: Encoder) throws {
-            try evaluation.encode(to: encoder)
-            var c = encoder.container(keyedBy: Key.self)
-            try c.encode(settings, forKey: .settings)
-        }
-        enum Key: String, CodingKey { case settings }
     }
 }

@@ -122,5 +122,16 @@ import Testing
         let (_, confusion, mode) = try evaluate(retrieved)
         #expect(mode == "per_example" && confusion.map { $0.reduce(0, +) } == [6, 6, 6], "every test example counted once")
         #expect(files() == before, "evaluation writes nothing into the run directory")
+
+        // Saved, the evaluations read back by name and appear in the report beside the run's own row.
+        try SavedEvaluation(name: "oracle_task-true", settings: ["method.oracle_task=true"], evaluation: again).write(to: directory)
+        let saved = try SavedEvaluation.all(in: directory)
+        #expect(saved.map(\.name) == ["oracle_task-true"] && saved[0].evaluation.scores == again.scores)
+        let markdown = try Report(runDirectories: [directory]).markdown()
+        let oracleRow = "| oracle_task-true | method.oracle_task=true | " + again.scores.map { String(format: "%.1f", $0) }.joined(separator: " | ")
+        #expect(markdown.contains("### Re-evaluations") && markdown.contains(oracleRow + " | "))
+        #expect(markdown.contains(" | 100.0 |"), "the oracle's retrieval accuracy")
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: SavedEvaluation.path(of: "broken", in: directory)))
+        #expect { try Report(runDirectories: [directory]) } throws: { "\($0)".contains("evaluations/broken.json") }
     }
 }

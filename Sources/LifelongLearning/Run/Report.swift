@@ -8,6 +8,8 @@ public struct Report {
     public struct Run {
         public let directory: String
         public let results: StreamRunner.Results
+        /// `lifelong evaluate`'s re-evaluations of the run (`evaluations/*.json`).
+        public var evaluations: [SavedEvaluation] = []
     }
 
     public let runs: [Run]
@@ -18,9 +20,11 @@ public struct Report {
         runs = try runDirectories.map { directory in
             let path = (directory as NSString).appendingPathComponent("results.json")
             guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(file: path, "missing: is this a run directory?") }
-            do { return Run(directory: directory, results: try JSONDecoder().decode(StreamRunner.Results.self, from: data)) } catch {
+            let results: StreamRunner.Results
+            do { results = try JSONDecoder().decode(StreamRunner.Results.self, from: data) } catch {
                 throw FormatError(file: path, "not a results file of this version: \(error)")
             }
+            return Run(directory: directory, results: results, evaluations: try SavedEvaluation.all(in: directory))
         }
     }
 
@@ -169,6 +173,12 @@ public struct Report {
                  s.discarded.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "),
                  "\(s.duplicates)", s.kept > 0 ? String(format: "%.1f", Double(s.totalLength) / Double(s.kept)) : "—"]
             })))
+        }
+        if let rows = evaluationRows(run) {
+            doc.add(.heading(level: 3, "Re-evaluations"))
+            doc.add(.paragraph("The last checkpoint evaluated again with other settings (`lifelong evaluate`, evaluations/*.json), "
+                               + "beside the run's own evaluation after its last stage."))
+            doc.add(.table(.init(header: ["evaluation", "settings"] + r.tasks + ["mean", "retrieval accuracy %"], rows: rows)))
         }
         RunFiles(directory: run.directory).add(to: &doc, results: r)
     }
@@ -321,6 +331,22 @@ public struct Report {
             svg += "<text x='\(left + plotW + 22)' y='\(20 + k * 16)'>\(escape(line.task))</text>"
         }
         return svg + "</svg>"
+    }
+
+    /// The run's final row of R, then each re-evaluation: scores per task, their mean and (SLM)
+    /// the mean retrieval accuracy.
+    func evaluationRows(_ run: Run) -> [[String]]? {
+        guard !run.evaluations.isEmpty, let last = run.results.matrix.last else { return nil }
+        func row(_ label: String, _ settings: String, _ scores: [Double], _ statistics: [String: JSONValue]?) -> [String] {
+            var retrieval = "—"
+            if case let .object(record)? = statistics?["retrieval"], case let .array(accuracy)? = record["accuracy"] {
+                let values = accuracy.compactMap { if case let .number(x) = $0 { return x } else { return nil } }
+                if !values.isEmpty { retrieval = String(format: "%.1f", 100 * values.reduce(0, +) / Double(values.count)) }
+            }
+            return [label, settings] + scores.map { f($0) } + [f(scores.reduce(0, +) / Double(max(scores.count, 1))), retrieval]
+        }
+        return [row("the run", "—", last, run.results.methodStatistics)]
+            + run.evaluations.map { row($0.name, $0.settings.isEmpty ? "—" : $0.settings.joined(separator: ", "), $0.evaluation.scores, $0.evaluation.methodStatistics) }
     }
 
     static let retrievalTitle = "Retrieval (SLM): test examples of each true task (row) by the task owning their top slot (column), in the final evaluation."

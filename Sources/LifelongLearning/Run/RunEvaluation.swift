@@ -60,3 +60,58 @@ extension StreamRunner {
             secondsEvaluating: Date().timeIntervalSince(start))
     }
 }
+
+/// `<run>/evaluations/<name>.json`: one `lifelong evaluate` of the run, with the settings it was
+/// given (`method.oracle_task=true`). The report shows them beside the run's own evaluation.
+public struct SavedEvaluation: Codable, Sendable {
+    /// The file's name without `.json` (not stored inside it).
+    public var name: String
+    public var settings: [String]
+    public var evaluation: StreamRunner.Evaluation
+
+    public init(name: String, settings: [String], evaluation: StreamRunner.Evaluation) {
+        self.name = name; self.settings = settings; self.evaluation = evaluation
+    }
+
+    public static func path(of name: String, in runDirectory: String) -> String {
+        ((runDirectory as NSString).appendingPathComponent("evaluations") as NSString).appendingPathComponent("\(name).json")
+    }
+
+    /// Every evaluation of the run, by name; a file that is not one is an error naming it.
+    public static func all(in runDirectory: String) throws -> [SavedEvaluation] {
+        let folder = (runDirectory as NSString).appendingPathComponent("evaluations")
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
+        return try names.map { file in
+            let path = (folder as NSString).appendingPathComponent(file)
+            guard let data = FileManager.default.contents(atPath: path) else { throw FormatError.io(file: path, "cannot read") }
+            do {
+                var saved = try JSONDecoder().decode(SavedEvaluation.self, from: data)
+                saved.name = String(file.dropLast(5))
+                return saved
+            } catch {
+                throw FormatError(file: path, "not an evaluation written by `lifelong evaluate`: \(error)")
+            }
+        }
+    }
+
+    public func write(to runDirectory: String) throws {
+        let path = Self.path(of: name, in: runDirectory)
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writeAtomically(try encoder.encode(self), to: path)
+    }
+
+    /// The evaluation's fields at the top level of the file, beside `settings`.
+    enum Key: String, CodingKey { case settings }
+    public init(from decoder: Decoder) throws {
+        name = ""
+        settings = try decoder.container(keyedBy: Key.self).decode([String].self, forKey: .settings)
+        evaluation = try StreamRunner.Evaluation(from: decoder)
+    }
+    public func encode(to encoder: Encoder) throws {
+        try evaluation.encode(to: encoder)
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(settings, forKey: .settings)
+    }
+}
