@@ -44,13 +44,11 @@ extension StreamRunner {
                                      modelName: modelName, startingModel: nil)
         defer { method = session.method }
         try session.openForEvaluation()
-        let start = Date()
-        guard let row = try session.evaluateAll("checkpoint \(session.resumedFrom.map { ($0 as NSString).lastPathComponent } ?? "")") else {
-            throw RunInterrupted(checkpoint: session.resumedFrom ?? "")
-        }
+        let start = Date(), checkpoint = (session.resumedFrom! as NSString).lastPathComponent
+        guard let row = try session.evaluateAll("checkpoint \(checkpoint)") else { throw RunInterrupted(checkpoint: session.resumedFrom!) }
         let statistics = session.method.statistics.details
         return Evaluation(
-            checkpoint: (session.resumedFrom! as NSString).lastPathComponent, stagesDone: session.state.stage,
+            checkpoint: checkpoint, stagesDone: session.state.stage,
             stageCount: session.stages.count, stepsDone: session.state.stepsDone, tasks: stream.map(\.name),
             metricNames: stream.map(\.metric.rawValue), scores: row.scores, average: row.scores.reduce(0, +) / Double(max(row.scores.count, 1)),
             runScores: session.state.stepsDone == 0 && !session.state.stageTrained ? session.state.matrix.last : nil,
