@@ -107,7 +107,7 @@ import Testing
                   case let .string(mode)? = record["mode"] else { throw FormatError(file: "test", "no retrieval record") }
             let confusion = rows.map { row -> [Double] in
                 guard case let .array(cells) = row else { return [] }
-                return cells.map { if case let .number(x) = $0 { return x } else { return -1 } }
+                return cells.map { $0.number ?? -1 }
             }
             return (evaluation, confusion, mode)
         }

@@ -340,7 +340,7 @@ public struct Report {
         func row(_ label: String, _ settings: String, _ scores: [Double], _ statistics: [String: JSONValue]?) -> [String] {
             var retrieval = "—"
             if case let .object(record)? = statistics?["retrieval"], case let .array(accuracy)? = record["accuracy"] {
-                let values = accuracy.compactMap { if case let .number(x) = $0 { return x } else { return nil } }
+                let values = accuracy.compactMap(\.number)
                 if !values.isEmpty { retrieval = String(format: "%.1f", 100 * values.reduce(0, +) / Double(values.count)) }
             }
             return [label, settings] + scores.map { f($0) } + [f(scores.reduce(0, +) / Double(max(scores.count, 1))), retrieval]
