@@ -25,8 +25,10 @@ import Testing
         let directory = NSTemporaryDirectory() + "tiny-run-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: directory) }
         var method = LAMOL(prompting: .task, sampleRatio: 0.25, maxSampleLength: 48)
-        let results = try StreamRunner(settings: settings, seed: 3, runDirectory: directory)
-            .run(&method, stream: stream, model: model, tokenizer: tokenizer, modelName: "tiny")
+        var runner = StreamRunner(settings: settings, seed: 3, runDirectory: directory)
+        var messages: [String] = []
+        runner.report = { if case let .message(text) = $0 { messages.append(text) } }
+        let results = try runner.run(&method, stream: stream, model: model, tokenizer: tokenizer, modelName: "tiny")
 
         #expect(results.matrix.count == 4 && results.matrix.allSatisfy { $0.count == 4 })
         #expect(results.matrix.joined().allSatisfy { $0 >= 0 && $0 <= 100 })
@@ -34,6 +36,10 @@ import Testing
         #expect(abs(metrics.acc - results.matrix[3].reduce(0, +) / 4) < 1e-9)
         #expect(results.pseudoSamples.count == 1 + 2 + 3)  // one batch per earlier task at tasks 2, 3, 4
         #expect(results.pseudoSamples.allSatisfy { $0.generated == $0.kept + $0.discarded.values.reduce(0, +) })
+        // The log says how many pseudo-samples each batch kept, and why the others were discarded.
+        let sampleLines = messages.filter { $0.contains("pseudo-samples of") }
+        #expect(sampleLines == results.pseudoSamples.map { "  pseudo-samples of \($0.of): kept \($0.kept) of \($0.generated)"
+            + ($0.discarded.isEmpty ? "" : " (discarded: " + $0.discarded.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")") })
         // Task tokens were added when their tasks started: 257 bytes (end-of-text is EOS) + ANS + 4 task tokens.
         #expect(model.config.vocabSize == 257 + 1 + 4 && tokenizer.specialId("__mwsc__") == 261)
         let saved = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: directory + "/results.json"))) as? [String: Any]

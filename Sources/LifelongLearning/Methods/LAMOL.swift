@@ -78,6 +78,7 @@ public struct LAMOL: LifelongMethod {
             let (kept, stats) = try generate(count: count, prompt: prompt, forTask: task.name, of: source?.name ?? "all", context: context, seed: UInt64(index))
             items += kept.map { context.item(contextQuestion: $0.0, answer: $0.1, gen: prompt, origin: .pseudo) }
             pseudoSamples.append(stats)
+            context.report(.message("  pseudo-samples of \(stats.of): \(stats.summary)"))
         }
         return StagePlan(items: items)
     }
@@ -139,6 +140,17 @@ public struct SampleStatistics: Codable, Sendable {
     public var duplicates = 0
     /// Sum of kept lengths, in tokens (mean = totalLength / kept).
     public var totalLength = 0
+
+    /// "kept 2 of 16 (discarded: no_ans 14)" — a run's log shows it, because a model that rarely
+    /// writes a well-formed sample (L2KD's learner on intents) replays far less than γ says.
+    public var summary: String {
+        "kept \(kept) of \(generated)" + (discarded.isEmpty ? "" : " (discarded: \(discardReasons))")
+    }
+
+    /// "no_ans 14, several_ans 1": each reason and its count, in name order.
+    public var discardReasons: String {
+        discarded.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    }
 
     init(forTask: String, of: String, generated: Int, kept: Int) {
         self.forTask = forTask; self.of = of; self.generated = generated; self.kept = kept

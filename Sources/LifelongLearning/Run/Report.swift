@@ -170,7 +170,7 @@ public struct Report {
             doc.add(.heading(level: 3, "Pseudo-samples"))
             doc.add(.table(.init(header: ["for task", "of", "generated", "kept", "discarded", "duplicates", "mean length"], rows: r.pseudoSamples.map { s in
                 [s.forTask, s.of, "\(s.generated)", "\(s.kept)",
-                 s.discarded.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "),
+                 s.discardReasons,
                  "\(s.duplicates)", s.kept > 0 ? String(format: "%.1f", Double(s.totalLength) / Double(s.kept)) : "—"]
             })))
         }
