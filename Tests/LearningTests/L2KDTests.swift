@@ -101,5 +101,38 @@ import Testing
         let expected = LAMOLSequences.qa(contextQuestion: Array(prompt.dropLast()), answer: answer.isEmpty ? tokenizer.encode(example.answers[0]) : answer,
                                          ans: tokenizer.answer, eos: tokenizer.endOfExample)
         #expect(plan.items[0].qa == expected, "Seq-KD's first item answers with the teacher's greedy answer")
+
+        // `teacher.keep: false` with `from`: the user's teachers are loaded and never deleted.
+        let files = { (folder: String) in try FileManager.default.contentsOfDirectory(atPath: folder).sorted() }
+        let before = try files("\(directory)/teachers")
+        let loading = directory + "-from"
+        defer { try? FileManager.default.removeItem(atPath: loading) }
+        var fromRun = StreamRunner(settings: settings, seed: 2, runDirectory: loading)
+        fromRun.report = { _ in }
+        var fromMethod = L2KD(lamol: LAMOL(prompting: .task, sampleRatio: 0.25, maxSampleLength: 30), variant: .seq,
+                              teacher: L2KD.TeacherSettings(from: "\(directory)/teachers", keep: false))
+        _ = try fromRun.run(&fromMethod, stream: stream, model: makeModel(), tokenizer: TaskTokenizer(base: ByteTokenizer()),
+                            modelName: "tiny", startingModel: makeModel)
+        #expect(try files("\(directory)/teachers") == before && before.count == stream.count)
+    }
+
+    /// `teacher.keep: false`: a teacher is deleted when the next stage starts, so the run ends with
+    /// the last task's teacher alone on disk, and every teacher's score is still reported.
+    @Test func teachersNotKeptAreDeletedWhenTheNextStageStarts() throws {
+        let directory = NSTemporaryDirectory() + "l2kd-keep-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        var messages: [String] = []
+        var runner = StreamRunner(settings: settings, seed: 5, runDirectory: directory)
+        runner.report = { if case let .message(text) = $0 { messages.append(text) } }
+        var method = L2KD(lamol: LAMOL(prompting: .task, sampleRatio: 0.25, maxSampleLength: 30), variant: .word,
+                          teacher: L2KD.TeacherSettings(epochs: 1, keep: false))
+        let results = try runner.run(&method, stream: stream, model: makeModel(), tokenizer: TaskTokenizer(base: ByteTokenizer()),
+                                     modelName: "tiny", startingModel: makeModel)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(directory)/teachers") == [stream[2].name])
+        #expect(messages.filter { $0.contains("deleted the teacher") } ==
+                stream.prefix(2).map { "  l2kd: deleted the teacher of \($0.name) (method.teacher.keep: false)" })
+        guard case let .array(records) = try #require(results.methodStatistics?["teachers"]) else { Issue.record("no teacher records"); return }
+        #expect(records.count == stream.count)
+        for case let .object(record) in records { #expect(record["score"]?.number != nil) }
     }
 }

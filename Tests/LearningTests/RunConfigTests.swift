@@ -42,6 +42,13 @@ import Testing
         let other = try RunConfig(yaml: example, overrides: ["method.name=l2kd", "method.variant=seq_soft", "method.teacher.epochs=3",
                                                              "method.temperature=3", "method.distil_lm=false"], source: "x.yaml")
         #expect(try other.difference(from: l2kd) == "method.teacher.epochs: 2 → 3")
+        // `teacher.keep` is written only when false, so configs of runs made before it existed stay equal.
+        #expect(try !l2kd.yaml.contains("keep"))
+        let dropping = try RunConfig(yaml: example, overrides: ["method.name=l2kd", "method.variant=seq_soft", "method.teacher.epochs=2",
+                                                                "method.temperature=3", "method.distil_lm=false", "method.teacher.keep=false"], source: "x.yaml")
+        #expect((dropping.method as? L2KD.Config)?.teacher.keep == false)
+        #expect(try RunConfig(yaml: dropping.yaml, source: "config.yaml").yaml == dropping.yaml)
+        #expect(try dropping.difference(from: l2kd) == "method.teacher.keep: (absent) → false")
         // Switching the method with --set keeps the file's keys the new method knows and drops the rest;
         // a key given with --set is checked against the new method.
         let finetune = try RunConfig(yaml: example, overrides: ["method.name=finetune"], source: "x.yaml")

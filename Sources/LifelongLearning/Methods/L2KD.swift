@@ -30,20 +30,26 @@ public struct L2KD: LifelongMethod {
         var replacesAnswers: Bool { self != .word }
     }
 
-    public struct TeacherSettings: Codable, Sendable, Equatable {
+    public struct TeacherSettings: Encodable, Sendable, Equatable {
         /// Epochs and learning rate of a teacher's training (nil: the run's `training` values).
         public var epochs: Int?
         public var learningRate: Float?
         /// A directory of teachers trained elsewhere: `<from>/<task>/model.safetensors`.
         public var from: String?
-        enum CodingKeys: String, CodingKey { case epochs, learningRate = "learning_rate", from }
-        public init(epochs: Int? = nil, learningRate: Float? = nil, from: String? = nil) {
-            self.epochs = epochs; self.learningRate = learningRate; self.from = from
+        /// false: a teacher's files are deleted when the next stage starts (its stage's checkpoint
+        /// is written by then, so it is never needed again), so at most one teacher is on disk. A
+        /// SmolLM2-135M teacher is 0.5 GB; a five-task run keeps 2.6 GB otherwise. Teachers loaded
+        /// with `from` are never deleted.
+        public var keep = true
+        enum CodingKeys: String, CodingKey { case epochs, learningRate = "learning_rate", from, keep }
+        public init(epochs: Int? = nil, learningRate: Float? = nil, from: String? = nil, keep: Bool = true) {
+            self.epochs = epochs; self.learningRate = learningRate; self.from = from; self.keep = keep
         }
         public func encode(to encoder: Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encodeIfPresent(epochs, forKey: .epochs); try c.encodeIfPresent(learningRate.map(yamlNumber), forKey: .learningRate)
             try c.encodeIfPresent(from, forKey: .from)
+            if !keep { try c.encode(keep, forKey: .keep) }  // the default is left out: older runs' configs stay equal
         }
     }
 
@@ -79,7 +85,9 @@ public struct L2KD: LifelongMethod {
         _ = context.tokenizer.answer
         let gen = lamol.gen(task.name, context.tokenizer)  // the task's token exists before the teacher is grown
         let realItems = task.train.map { context.item($0, gen: gen) }
-        let (teacher, trained) = try TeacherTrainer(settings: teacherSettings).teacher(context, items: context.resumedItems == nil ? realItems : [])
+        let trainer = TeacherTrainer(settings: teacherSettings)
+        if !teacherSettings.keep { try trainer.removeEarlierTeachers(context) }
+        let (teacher, trained) = try trainer.teacher(context, items: context.resumedItems == nil ? realItems : [])
         self.teacher = teacher
         defer { if !variant.distils { self.teacher = nil } }  // Seq-KD needs the teacher only for its answers
         if trained || !teachers.contains(where: { $0.task == task.name }) {
@@ -205,7 +213,7 @@ public struct L2KD: LifelongMethod {
 
 extension L2KD {
     /// `method: {name: l2kd, variant: word | seq | seq_soft, temperature: 2, distil_lm: true,
-    /// teacher: {epochs, learning_rate, from}}` with LAMOL's keys alongside.
+    /// teacher: {epochs, learning_rate, from, keep}}` with LAMOL's keys alongside.
     public struct Config: MethodConfig {
         public var name = "l2kd"
         public var lamol = LAMOL.Config()
@@ -226,6 +234,7 @@ extension L2KD {
                 teacher.epochs = try t.int("epochs", in: 1...10_000)
                 teacher.learningRate = try t.float("learning_rate", in: 1e-12...10)
                 teacher.from = try t.string("from")
+                teacher.keep = try t.bool("keep") ?? teacher.keep
                 try t.finish()
             }
         }

@@ -63,6 +63,19 @@ struct TeacherTrainer {
         context.runDirectory.map { path($0, "teachers", context.task.name) }
     }
 
+    /// `teacher.keep: false`: deletes the run's own teachers of the tasks before `context.task`.
+    /// Called when a stage starts, so the earlier stages' checkpoints are written and a resume
+    /// never needs those teachers again. Teachers of `from` are the user's and are left alone.
+    func removeEarlierTeachers(_ context: StageContext) throws {
+        guard settings.from == nil, let runDirectory = context.runDirectory else { return }
+        for task in context.stream.prefix(context.index) where task.name != context.task.name {
+            let folder = path(runDirectory, "teachers", task.name)
+            guard FileManager.default.fileExists(atPath: folder) else { continue }
+            try FileManager.default.removeItem(atPath: folder)
+            context.report(.message("  l2kd: deleted the teacher of \(task.name) (method.teacher.keep: false)"))
+        }
+    }
+
     private func load(_ teacher: DecoderLM, from file: String) throws {
         guard FileManager.default.fileExists(atPath: file) else { throw FormatError(file: file, "no teacher here (method.teacher.from)") }
         let checkpoint = try TensorCheckpoint(files: [try SafetensorsFile(path: file)])
