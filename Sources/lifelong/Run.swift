@@ -173,7 +173,7 @@ struct Sample: ParsableCommand {
         guard !ids.isEmpty else { throw ValidationError("the prompt is empty") }
         try checkGenerationFits(model, promptLength: ids.count, maxTokens: maxTokens, count: count)
         let outputs = try model.generate(prompts: Array(repeating: ids, count: count), options: GenerationOptions(
-            maxNewTokens: maxTokens, strategy: topK.map { .sample(topK: $0) } ?? .greedy, stopTokens: [tokenizer.endOfExample], seed: seed))
+            maxNewTokens: maxTokens, strategy: topK.map { .sample(topK: $0) } ?? .greedy, stopTokens: [tokenizer.endOfExampleToken()], seed: seed))
         for output in outputs { print(prompt + tokenizer.decode(output, showingEndOfText: true)) }
     }
 }

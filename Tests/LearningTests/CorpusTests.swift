@@ -33,7 +33,7 @@ import Testing
     /// each text scored alone.
     @Test func heldOutNLLIsTheMeanTokenLogLikelihood() {
         let model = tinyModel(), tokenizer = TaskTokenizer(base: ByteTokenizer())
-        let eos = tokenizer.endOfExample
+        let eos = tokenizer.endOfExampleToken()
         let texts = ["a cat sat", "on the mat today", "x"]
         var evaluator = AnswerEvaluator(tokenizer: tokenizer)
         evaluator.batchSize = 2  // two batches, one padded

@@ -139,14 +139,14 @@ import Testing
         var settings = TrainingSettings()
         settings.epochs = 2; settings.learningRate = 3e-3; settings.maxLength = 64; settings.tokensPerBatch = 256
         let tokenizer = TaskTokenizer(base: ByteTokenizer())
-        _ = (tokenizer.answer, tokenizer.endOfExample)  // special tokens first, then a model with rows for them
+        _ = (tokenizer.answerToken(), tokenizer.endOfExampleToken())  // special tokens first, then a model with rows for them
         let model = DecoderLM(config: DecoderConfig(architecture: .gpt2, vocabSize: tokenizer.vocabularySize, hiddenSize: 32,
                                                     layerCount: 1, headCount: 2, maxPositions: 64), seed: 2)
         var method = make()
         func context(_ index: Int) -> StageContext {
             StageContext(index: index, stream: stream, model: model, tokenizer: tokenizer, settings: settings, seed: 1)
         }
-        let trainer = SequenceTrainer(settings: settings, padToken: tokenizer.endOfExample)
+        let trainer = SequenceTrainer(settings: settings, padToken: tokenizer.endOfExampleToken())
         try trainer.train(model, items: method.planStage(context(0)).items, taskName: "a", seed: 1,
                           penalty: { [method] in method.penalty(model) })
         try method.finishStage(context(0))

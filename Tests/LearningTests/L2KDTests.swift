@@ -23,33 +23,33 @@ import Testing
     /// hard-label loss of the pseudo-samples alone, scaled by their share of the target weight.
     @Test func realItemsAreDistilledAndPseudoSamplesKeepTheHardLoss() throws {
         let tokenizer = TaskTokenizer(base: ByteTokenizer())
-        _ = (tokenizer.answer, tokenizer.taskToken("a"))
+        _ = (tokenizer.answerToken(), tokenizer.taskToken("a"))
         let model = makeModel()
         model.addTokens(tokenizer.vocabularySize - model.config.vocabSize, seed: 1)
         let gen = tokenizer.taskToken("a")
         let real = stream[0].train.prefix(3).map { example -> TrainingItem in
             TrainingItem(qa: LAMOLSequences.qa(contextQuestion: tokenizer.encode(example.context), answer: tokenizer.encode(example.answers[0]),
-                                                      ans: tokenizer.answer, eos: tokenizer.endOfExample),
+                                                      ans: tokenizer.answerToken(), eos: tokenizer.endOfExampleToken()),
                                 lm: LAMOLSequences.lm(contextQuestion: tokenizer.encode(example.context), answer: tokenizer.encode(example.answers[0]),
-                                                      gen: gen, ans: tokenizer.answer, eos: tokenizer.endOfExample, answerWeight: 5),
+                                                      gen: gen, ans: tokenizer.answerToken(), eos: tokenizer.endOfExampleToken(), answerWeight: 5),
                          origin: .current)
         }
         var pseudo = Array(real.prefix(2))
         for i in pseudo.indices { pseudo[i].origin = .pseudo }
-        let batch = TrainingBatch(real + pseudo, padToken: tokenizer.endOfExample)
+        let batch = TrainingBatch(real + pseudo, padToken: tokenizer.endOfExampleToken())
 
         let terms = L2KD.wordKDObjective(batch, model: model, teacher: model, temperature: 2, lmWeight: 0.25)
         #expect(terms.map(\.name) == ["qa_loss", "kd_qa_loss", "lm_loss", "kd_lm_loss"])
         for term in terms where term.name.hasPrefix("kd_") { #expect(term.value.item == 0, "\(term.name) = \(term.value.item)") }
         // The hard part is the cross-entropy of the pseudo rows alone, weighted by their share.
-        let pseudoOnly = noGrad { TrainingBatch(pseudo, padToken: tokenizer.endOfExample).qa.crossEntropyLoss(model).item }
+        let pseudoOnly = noGrad { TrainingBatch(pseudo, padToken: tokenizer.endOfExampleToken()).qa.crossEntropyLoss(model).item }
         let qa = terms[0]
         #expect(abs(qa.value.item - pseudoOnly) <= 1e-5 * abs(pseudoOnly))
         let weight = { (items: [TrainingItem]) in items.reduce(Float(0)) { s, item in
             s + zip(item.qa.targets, item.qa.weights).filter { $0.0 != LAMOLSequences.ignore }.map(\.1).reduce(0, +) } }
         #expect(abs(qa.weight - weight(pseudo) / weight(real + pseudo)) <= 1e-6)
         // A batch of real items only has no hard term.
-        let realOnly = L2KD.wordKDObjective(TrainingBatch(Array(real), padToken: tokenizer.endOfExample), model: model, teacher: model,
+        let realOnly = L2KD.wordKDObjective(TrainingBatch(Array(real), padToken: tokenizer.endOfExampleToken()), model: model, teacher: model,
                                             temperature: 2, lmWeight: 0.25)
         #expect(realOnly.map(\.name) == ["kd_qa_loss", "kd_lm_loss"])
         // `distil_lm: false`: the LM sequences keep LAMOL's hard loss on every item, the QA ones are distilled.
@@ -90,16 +90,16 @@ import Testing
         grown.addTokens(file.entry("transformer.wte.weight")!.shape[0] - grown.config.vocabSize, seed: 0)
         try TensorCheckpoint(files: [file]).load(into: grown.namedParameters, optionalPrefix: "", ignoring: [])
         let example = last.train[0]
-        let prompt = contextQuestionTokens(example, tokenizer: tokenizer, maxLength: 40) + [tokenizer.answer]
+        let prompt = contextQuestionTokens(example, tokenizer: tokenizer, maxLength: 40) + [tokenizer.answerToken()]
         let longest = last.train.flatMap(\.answers).map { tokenizer.encode($0).count }.max()!
-        let answer = try grown.generate(prompts: [prompt], options: GenerationOptions(maxNewTokens: longest + 2, stopTokens: [tokenizer.endOfExample]))[0]
+        let answer = try grown.generate(prompts: [prompt], options: GenerationOptions(maxNewTokens: longest + 2, stopTokens: [tokenizer.endOfExampleToken()]))[0]
         var context = StageContext(index: 2, stream: stream, model: model, tokenizer: tokenizer, settings: settings, seed: 2 &+ 2)
         context.runDirectory = directory
         context.startingModel = makeModel
         var again = L2KD(lamol: LAMOL(prompting: .task, sampleRatio: 0, maxSampleLength: 30), variant: .seq, teacher: L2KD.TeacherSettings(epochs: 3))
         let plan = try again.planStage(context)  // reuses the saved teacher
         let expected = LAMOLSequences.qa(contextQuestion: Array(prompt.dropLast()), answer: answer.isEmpty ? tokenizer.encode(example.answers[0]) : answer,
-                                         ans: tokenizer.answer, eos: tokenizer.endOfExample)
+                                         ans: tokenizer.answerToken(), eos: tokenizer.endOfExampleToken())
         #expect(plan.items[0].qa == expected, "Seq-KD's first item answers with the teacher's greedy answer")
 
         // `teacher.keep: false` with `from`: the user's teachers are loaded and never deleted.

@@ -33,7 +33,7 @@ import Testing
     @Test func taskModeSplitsPseudoSamplesEquallyAcrossEarlierTasks() throws {
         // γ = 0.2 of 50 new examples = 10 samples over 3 earlier tasks → 4, 3, 3 (real replay keeps counts exact).
         let tokenizer = TaskTokenizer(base: ByteTokenizer())
-        _ = (tokenizer.answer, tokenizer.endOfExample)
+        _ = (tokenizer.answerToken(), tokenizer.endOfExampleToken())
         let stream = ["a", "b", "c", "d"].enumerated().map { i, name in
             TaskData(name: name, metric: .em, train: (0..<50).map { Example(id: "\($0)", context: "x\(i)", question: "q", answers: ["y"]) }, test: [])
         }
@@ -55,12 +55,12 @@ import Testing
 
     @Test func taskTokenizerAppendsSpecialTokensAfterTheBaseVocabulary() {
         let tokenizer = TaskTokenizer(base: ByteTokenizer())
-        #expect(tokenizer.endOfExample == 256)  // the base vocabulary's end-of-text, as LAMOL reuses GPT-2's
-        #expect(tokenizer.answer == 257 && tokenizer.taskToken("sst") == 258)
-        #expect(tokenizer.answer == 257 && tokenizer.vocabularySize == 259)
+        #expect(tokenizer.endOfExampleToken() == 256)  // the base vocabulary's end-of-text, as LAMOL reuses GPT-2's
+        #expect(tokenizer.answerToken() == 257 && tokenizer.taskToken("sst") == 258)
+        #expect(tokenizer.answerToken() == 257 && tokenizer.vocabularySize == 259)
         #expect(tokenizer.decode(tokenizer.encode("hi") + [257] + tokenizer.encode("yo") + [256]) == "hi__ans__yo")
         let own = TaskTokenizer(base: ByteTokenizer(), useBaseEndOfText: false)
-        #expect(own.endOfExample == 257 && own.decode([104, 257]) == "h__eos__")
+        #expect(own.endOfExampleToken() == 257 && own.decode([104, 257]) == "h__eos__")
     }
 }
 
@@ -69,7 +69,7 @@ import Testing
     /// batch, so training follows the same path.
     @Test func accumulatedHalfBatchesEqualOneFullBatch() throws {
         let tokenizer = TaskTokenizer(base: ByteTokenizer())
-        _ = (tokenizer.answer, tokenizer.endOfExample)
+        _ = (tokenizer.answerToken(), tokenizer.endOfExampleToken())
         let task = SyntheticTasks.addition(train: 16, test: 1, seed: 3)  // "a+b sum?" → one digit: all the same length
         func train(tokensPerBatch: Int, accumulation: Int) throws -> [[Float]] {
             let model = DecoderLM(config: DecoderConfig(architecture: .llama, vocabSize: tokenizer.vocabularySize, hiddenSize: 16,
@@ -82,7 +82,7 @@ import Testing
             let items = try method.planStage(context).items
             #expect(Set(items.map(\.qa.tokens.count)).count == 1)
             var steps = 0
-            try SequenceTrainer(settings: settings, padToken: tokenizer.endOfExample).train(model, items: items, taskName: "t", seed: 7,
+            try SequenceTrainer(settings: settings, padToken: tokenizer.endOfExampleToken()).train(model, items: items, taskName: "t", seed: 7,
                                                                                   onStep: { _, _ in steps += 1; return true })
             #expect(steps == 2 * 16 / 4)
             return model.parameters.map(\.scalars)

@@ -64,7 +64,7 @@ import Testing
     /// touches any weight.
     @Test func aNonFiniteLossStopsTrainingBeforeTheUpdate() throws {
         let tokenizer = TaskTokenizer(base: ByteTokenizer())
-        _ = (tokenizer.answer, tokenizer.endOfExample)
+        _ = (tokenizer.answerToken(), tokenizer.endOfExampleToken())
         let model = DecoderLM(config: DecoderConfig(architecture: .gpt2, vocabSize: tokenizer.vocabularySize, hiddenSize: 16,
                                                     layerCount: 1, headCount: 2, maxPositions: 32), seed: 1)
         model.namedParameters.first { $0.name.hasSuffix("ln_f.weight") }!.tensor.data[0] = .nan
@@ -73,7 +73,7 @@ import Testing
         let context = StageContext(index: 0, stream: [task], model: model, tokenizer: tokenizer, settings: TrainingSettings(), seed: 1)
         var method = Finetune()
         let items = try method.planStage(context).items
-        #expect { try SequenceTrainer(settings: TrainingSettings(), padToken: tokenizer.endOfExample)
+        #expect { try SequenceTrainer(settings: TrainingSettings(), padToken: tokenizer.endOfExampleToken())
             .train(model, items: items, taskName: "addition", seed: 1) } throws: {
             "\($0)".contains("training diverged on addition at step 1: qa_loss is nan")
         }

@@ -55,7 +55,7 @@ import Testing
         var method = SLM(settings: slmSettings)
         let tokenizer = TaskTokenizer(base: ByteTokenizer())
         let results = try StreamRunner(settings: settings, seed: 5, runDirectory: nil).run(&method, stream: stream, model: model, tokenizer: tokenizer, modelName: "tiny")
-        #expect(tokenizer.specialId("__ans__") == nil && tokenizer.answer == Int(UInt8(ascii: "=")), "answers marked by the base token")
+        #expect(tokenizer.specialId("__ans__") == nil && tokenizer.answerToken() == Int(UInt8(ascii: "=")), "answers marked by the base token")
         #expect(model.config.vocabSize == ByteTokenizer().vocabularySize, "no vocabulary row added")
         let after = Dictionary(uniqueKeysWithValues: model.namedParameters.map { ($0.name, $0.tensor.scalars) })
         for (name, values) in backbone { #expect(after[name] == values, "\(name) changed") }

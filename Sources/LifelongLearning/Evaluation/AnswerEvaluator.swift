@@ -36,10 +36,10 @@ public struct AnswerEvaluator {
             let chunk = examples[start..<min(start + batchSize, examples.count)]
             let prompts = chunk.map { example -> [Int] in
                 let cq = contextQuestionTokens(example, tokenizer: tokenizer, maxLength: maxLength - cap - 2)
-                return cq + [tokenizer.answer]
+                return cq + [tokenizer.answerToken()]
             }
             let outputs = try predictor.answers(prompts: prompts, examples: chunk, of: task, options: GenerationOptions(
-                maxNewTokens: cap + 1, strategy: strategy, stopTokens: [tokenizer.endOfExample], seed: seed &+ UInt64(start)))
+                maxNewTokens: cap + 1, strategy: strategy, stopTokens: [tokenizer.endOfExampleToken()], seed: seed &+ UInt64(start)))
             predictions += outputs.map { tokenizer.decode($0).trimmingCharacters(in: .whitespaces) }
         }
         let secondary = task.metric.secondary.map { ($0.rawValue, TaskMetrics.score($0, predictions: predictions, examples: examples)) }
@@ -53,7 +53,7 @@ extension AnswerEvaluator {
     /// sequence `EOS text EOS` (`LAMOLSequences.text`, cut to `maxLength`): every token of the
     /// text and the final EOS, predicted from what precedes it. exp of it is the perplexity.
     public func negativeLogLikelihood(_ model: DecoderLM, texts: [String]) -> Double {
-        let eos = tokenizer.endOfExample
+        let eos = tokenizer.endOfExampleToken()
         let sequences = texts.map { LAMOLSequences.text($0, tokenizer: tokenizer, maxLength: maxLength) }
         var total = 0.0, count = 0
         for start in stride(from: 0, to: sequences.count, by: batchSize) {

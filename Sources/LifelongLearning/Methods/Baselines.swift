@@ -22,7 +22,7 @@ public struct Multitask: LifelongMethod {
 
     public mutating func planStage(_ context: StageContext) throws -> StagePlan {
         StagePlan(items: context.resumedItems ?? context.stream.flatMap { task in
-            task.train.map { context.item($0, gen: lmLoss ? context.tokenizer.generic : nil) }
+            task.train.map { context.item($0, gen: lmLoss ? context.tokenizer.genericToken() : nil) }
         })
     }
 }

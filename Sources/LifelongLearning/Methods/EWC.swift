@@ -49,7 +49,7 @@ public struct EWC: LifelongMethod {
     /// After a task: adds its Fisher information to ω and anchors θ* at the current weights.
     public mutating func finishStage(_ context: StageContext) throws {
         let items = context.task.train.prefix(fisherExamples).map { context.item($0, gen: nil) }
-        let trainer = SequenceTrainer(settings: context.settings, padToken: context.tokenizer.endOfExample)
+        let trainer = SequenceTrainer(settings: context.settings, padToken: context.tokenizer.endOfExampleToken())
         let batches = trainer.packBatches(Array(items))
         let parameters = context.model.namedParameters.filter { $0.tensor.requiresGrad }
         var fisher = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, [Float](repeating: 0, count: $0.tensor.count)) })

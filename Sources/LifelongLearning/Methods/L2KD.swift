@@ -82,7 +82,7 @@ public struct L2KD: LifelongMethod {
 
     public mutating func planStage(_ context: StageContext) throws -> StagePlan {
         let task = context.task
-        _ = context.tokenizer.answer
+        context.tokenizer.answerToken()  // ANS gets its id before the task token, as RunSession orders them
         let gen = lamol.gen(task.name, context.tokenizer)  // the task's token exists before the teacher is grown
         let realItems = task.train.map { context.item($0, gen: gen) }
         let trainer = TeacherTrainer(settings: teacherSettings)
@@ -125,10 +125,10 @@ public struct L2KD: LifelongMethod {
         let batchSize = context.evaluator?.batchSize ?? 64
         return try stride(from: 0, to: examples.count, by: batchSize).flatMap { start in
             let prompts = examples[start..<min(start + batchSize, examples.count)].map { example in
-                contextQuestionTokens(example, tokenizer: tokenizer, maxLength: context.settings.maxLength - cap - 2) + [tokenizer.answer]
+                contextQuestionTokens(example, tokenizer: tokenizer, maxLength: context.settings.maxLength - cap - 2) + [tokenizer.answerToken()]
             }
             return try teacher.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: cap, strategy: .greedy,
-                                                                                 stopTokens: [tokenizer.endOfExample]))
+                                                                                 stopTokens: [tokenizer.endOfExampleToken()]))
         }
     }
 

@@ -48,7 +48,7 @@ public struct LAMOL: LifelongMethod {
     public var statistics: MethodStatistics { MethodStatistics(pseudoSamples: pseudoSamples) }
 
     func gen(_ task: String, _ tokenizer: TaskTokenizer) -> Int {
-        prompting == .task ? tokenizer.taskToken(task) : tokenizer.generic
+        prompting == .task ? tokenizer.taskToken(task) : tokenizer.genericToken()
     }
 
     /// The task's real examples (QA + LM, prompted by its task token or `__gen__`), and from the
@@ -74,7 +74,7 @@ public struct LAMOL: LifelongMethod {
                 pseudoSamples.append(SampleStatistics(forTask: task.name, of: source.name, generated: replayed.count, kept: replayed.count))
                 continue
             }
-            let prompt = source.map { gen($0.name, context.tokenizer) } ?? context.tokenizer.generic
+            let prompt = source.map { gen($0.name, context.tokenizer) } ?? context.tokenizer.genericToken()
             let (kept, stats) = try generate(count: count, prompt: prompt, forTask: task.name, of: source?.name ?? "all", context: context, seed: UInt64(index))
             items += kept.map { context.item(contextQuestion: $0.0, answer: $0.1, gen: prompt, origin: .pseudo) }
             pseudoSamples.append(stats)
@@ -96,18 +96,18 @@ public struct LAMOL: LifelongMethod {
             context.report(.generating(done: start, total: count))
             outputs += try context.model.generate(prompts: [[Int]](repeating: [prompt], count: min(64, count - start)),
                                    options: GenerationOptions(maxNewTokens: maxSampleLength, strategy: .sample(topK: topK),
-                                                              stopTokens: [tokenizer.endOfExample],
+                                                              stopTokens: [tokenizer.endOfExampleToken()],
                                                               seed: context.seed &+ seed &* 1_000_003 &+ UInt64(start),
-                                                              suppressed: requireAnswer ? ([tokenizer.endOfExample], tokenizer.answer) : nil))
+                                                              suppressed: requireAnswer ? ([tokenizer.endOfExampleToken()], tokenizer.answerToken()) : nil))
             // Ctrl-C after each batch: the stage has not trained, so the run resumes at its start.
             if context.shouldStop() { throw RunInterrupted(checkpoint: context.runDirectory.map { $0 + "/checkpoints" } ?? "(no run directory)") }
         }
-        outputs = outputs.map { $0.count < maxSampleLength ? $0 + [tokenizer.endOfExample] : $0 }  // shorter than the cap: it stopped at EOS
+        outputs = outputs.map { $0.count < maxSampleLength ? $0 + [tokenizer.endOfExampleToken()] : $0 }  // shorter than the cap: it stopped at EOS
         var stats = SampleStatistics(forTask: task, of: source, generated: outputs.count, kept: 0)
         var kept: [([Int], [Int])] = [], lines: [String] = [], seen = Set<[Int]>()
         for output in outputs {
             var line: [String: Any] = ["source": source]
-            switch LAMOLSequences.parse(generated: output, ans: tokenizer.answer, eos: tokenizer.endOfExample) {
+            switch LAMOLSequences.parse(generated: output, ans: tokenizer.answerToken(), eos: tokenizer.endOfExampleToken()) {
             case let .success((cq, answer)):
                 kept.append((cq, answer))
                 if !seen.insert(cq + [-1] + answer).inserted { stats.duplicates += 1 }

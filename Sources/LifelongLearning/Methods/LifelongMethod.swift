@@ -142,7 +142,7 @@ public struct StageContext {
     }
 
     func item(contextQuestion cq: [Int], answer: [Int], gen: Int?, origin: ItemOrigin) -> TrainingItem {
-        let (ans, eos) = (tokenizer.answer, tokenizer.endOfExample)
+        let (ans, eos) = (tokenizer.answerToken(), tokenizer.endOfExampleToken())
         return TrainingItem(
             qa: LAMOLSequences.qa(contextQuestion: cq, answer: answer, ans: ans, eos: eos),
             lm: gen.map { LAMOLSequences.lm(contextQuestion: cq, answer: answer, gen: $0, ans: ans, eos: eos,

@@ -95,7 +95,7 @@ struct TeacherTrainer {
     /// and when asked to stop (then throws `RunInterrupted`); resumes from `partial/` if present.
     private func train(_ teacher: DecoderLM, items: [TrainingItem], context: StageContext, directory: String?) throws {
         let trainerSettings = trainingSettings(context.settings)
-        let trainer = SequenceTrainer(settings: trainerSettings, padToken: context.tokenizer.endOfExample)
+        let trainer = SequenceTrainer(settings: trainerSettings, padToken: context.tokenizer.endOfExampleToken())
         let partial = directory.map { path($0, "partial") }
         var progress = Progress(stepsDone: 0, optimizerSteps: 0)
         if let partial, let data = FileManager.default.contents(atPath: path(partial, "progress.json")) {

@@ -91,8 +91,8 @@ final class RunSession<M: LifelongMethod> {
     private func prepareTokens() throws {
         if let separator = method.answerSeparator { try tokenizer.useBaseAnswerToken(separator, field: "method.separator") }
         // A corpus stream has no answers: no ANS row, so the untrained NLL is the pretrained model's.
-        if !(stream.first?.isCorpus ?? false) { _ = tokenizer.answer }
-        _ = tokenizer.endOfExample
+        if !(stream.first?.isCorpus ?? false) { tokenizer.answerToken() }
+        tokenizer.endOfExampleToken()
         syncVocabulary()
     }
 
@@ -225,7 +225,7 @@ final class RunSession<M: LifelongMethod> {
         for p in frozen { p.requiresGrad = false }
         defer { for p in frozen { p.requiresGrad = true } }
 
-        let trainer = SequenceTrainer(settings: runner.settings, padToken: tokenizer.endOfExample)
+        let trainer = SequenceTrainer(settings: runner.settings, padToken: tokenizer.endOfExampleToken())
         let (method, model, settings) = (self.method, self.model, runner.settings)
         var stopped = false
         let completed = try trainer.train(

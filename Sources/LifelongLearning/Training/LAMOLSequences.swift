@@ -56,7 +56,7 @@ public enum LAMOLSequences {
     /// A corpus text as a training or scoring sequence: its tokens cut to fit `maxLength` with
     /// the two EOS around it.
     public static func text(_ text: String, tokenizer: TaskTokenizer, maxLength: Int) -> TrainingSequence {
-        self.text(Array(tokenizer.encode(text).prefix(max(1, maxLength - 2))), eos: tokenizer.endOfExample)
+        self.text(Array(tokenizer.encode(text).prefix(max(1, maxLength - 2))), eos: tokenizer.endOfExampleToken())
     }
 
     /// Why a generated pseudo-sample was not kept.

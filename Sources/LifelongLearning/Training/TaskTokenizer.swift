@@ -33,7 +33,13 @@ public final class TaskTokenizer {
 
     public func specialId(_ name: String) -> Int? { specialIds[name] }
 
-    public var answer: Int { baseAnswer ?? special("__ans__") }
+    // The four functions below return a special token's id and add the token when it is new: the
+    // order of their first calls fixes the ids, so they are functions, not properties.
+
+    /// The token that separates a question from its answer: `__ans__`, or the base token of
+    /// `useBaseAnswerToken`.
+    @discardableResult
+    public func answerToken() -> Int { baseAnswer ?? special("__ans__") }
 
     /// Marks answers with `text`'s one base-vocabulary token instead of a new `__ans__` row, for
     /// a method that cannot train vocabulary rows (SLM). Throws when `text` is not one token.
@@ -44,8 +50,12 @@ public final class TaskTokenizer {
         }
         baseAnswer = ids[0]
     }
-    public var endOfExample: Int { baseEndOfText ?? special("__eos__") }
-    public var generic: Int { special("__gen__") }
+    /// The token that ends an example: the base vocabulary's end-of-text token, or `__eos__`.
+    @discardableResult
+    public func endOfExampleToken() -> Int { baseEndOfText ?? special("__eos__") }
+    /// LAMOL^GEN's prompt for pseudo-samples of any task.
+    public func genericToken() -> Int { special("__gen__") }
+    /// LAMOL^TASK's prompt for pseudo-samples of one task.
     public func taskToken(_ task: String) -> Int { special("__\(task)__") }
 
     public func encode(_ text: String) -> [Int] { base.encode(text) }
