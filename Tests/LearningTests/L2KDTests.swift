@@ -48,6 +48,11 @@ import Testing
         let weight = { (items: [TrainingItem]) in items.reduce(Float(0)) { s, item in
             s + zip(item.qa.targets, item.qa.weights).filter { $0.0 != LAMOLSequences.ignore }.map(\.1).reduce(0, +) } }
         #expect(abs(qa.weight - weight(pseudo) / weight(real + pseudo)) <= 1e-6)
+        #expect(abs(terms[1].weight - weight(real) / weight(real + pseudo)) <= 1e-6)
+        // `loss_combination: sum` (the official code's): the same two means, each counted once.
+        let summed = L2KD.wordKDObjective(batch, model: model, teacher: model, temperature: 2, lmWeight: 0.25, combination: .sum)
+        #expect(summed.map(\.name) == terms.map(\.name) && summed.map(\.weight) == [1, 1, 0.25, 0.25])
+        #expect(zip(summed, terms).allSatisfy { $0.value.item == $1.value.item })
         // A batch of real items only has no hard term.
         let realOnly = L2KD.wordKDObjective(TrainingBatch(Array(real), padToken: tokenizer.endOfExampleToken()), model: model, teacher: model,
                                             temperature: 2, lmWeight: 0.25)

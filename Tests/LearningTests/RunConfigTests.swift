@@ -49,6 +49,13 @@ import Testing
         #expect((dropping.method as? L2KD.Config)?.teacher.keep == false)
         #expect(try RunConfig(yaml: dropping.yaml, source: "config.yaml").yaml == dropping.yaml)
         #expect(try dropping.difference(from: l2kd) == "method.teacher.keep: (absent) → false")
+        // `loss_combination` likewise, written only when not the default (`positions`).
+        #expect(try !l2kd.yaml.contains("loss_combination"))
+        let summing = try RunConfig(yaml: example, overrides: ["method.name=l2kd", "method.variant=seq_soft", "method.teacher.epochs=2",
+                                                               "method.temperature=3", "method.distil_lm=false", "method.loss_combination=sum"], source: "x.yaml")
+        #expect((summing.method.makeMethod() as? L2KD)?.lossCombination == .sum)
+        #expect(try RunConfig(yaml: summing.yaml, source: "config.yaml").yaml == summing.yaml)
+        #expect(try summing.difference(from: l2kd) == "method.loss_combination: (absent) → sum")
         // Switching the method with --set keeps the file's keys the new method knows and drops the rest;
         // a key given with --set is checked against the new method.
         let finetune = try RunConfig(yaml: example, overrides: ["method.name=finetune"], source: "x.yaml")
@@ -88,6 +95,7 @@ import Testing
         ("method: {name: ewc, ewc_lambda: .inf}", "'method.ewc_lambda' must be a finite number"),
         ("method: {name: l2kd, variant: sentence}", "'method.variant' must be one of word, seq, seq_soft"),
         ("method: {name: l2kd, teacher: {epoch: 2}}", "unknown key 'method.teacher.epoch'"),
+        ("method: {name: l2kd, loss_combination: mean}", "'method.loss_combination' must be one of positions, sum"),
         ("training: {epochs: many}", "'training.epochs' must be an integer"),
         ("training: {epochs: 0}", "'training.epochs' must be in 1…10000"),
         ("training: {learning_rate: -1}", "'training.learning_rate' must be a finite number"),

@@ -23,11 +23,24 @@ import LifelongModels
 /// KD term on real examples, and LAMOL's ANS target weight (`answer_weight`) keeps its weight on
 /// the KD term of the LM sequence: the teacher's distribution at that position is where a
 /// learner learns to end the question, which LAMOL weights up for the same reason.
+/// `loss_combination: sum` adds the two terms' means instead, as the official code does (see
+/// `LossCombination`).
 public struct L2KD: LifelongMethod {
     public enum Variant: String, Codable, Sendable, CaseIterable {
         case word, seq, seqSoft = "seq_soft"
         var distils: Bool { self != .seq }
         var replacesAnswers: Bool { self != .word }
+    }
+
+    /// How a batch's KD term (its real examples) and hard-label term (its pseudo-samples) add up.
+    public enum LossCombination: String, Codable, Sendable, CaseIterable {
+        /// Every target position weighs what it weighs in LAMOL: Σ w·ℓ / Σ w over the batch.
+        case positions
+        /// The official code's (`get_distil_losses`, `weighting=False`): the KD term's mean over the
+        /// real examples' positions plus the hard-label mean over the pseudo-samples', so the
+        /// pseudo-samples of a batch weigh as much as all its real examples together: replay counts
+        /// more than in LAMOL, by a factor that grows with the batch size.
+        case sum
     }
 
     public struct TeacherSettings: Encodable, Sendable, Equatable {
@@ -69,6 +82,7 @@ public struct L2KD: LifelongMethod {
     public var temperature: Float
     /// Word-KD on the LM sequence too (the paper's method); false keeps its hard-label loss.
     public var distilsLM = true
+    public var lossCombination = LossCombination.positions
     public var teacherSettings: TeacherSettings
     public private(set) var teachers: [TeacherRecord] = []
     /// The current stage's teacher, in memory while the stage trains.
@@ -135,28 +149,32 @@ public struct L2KD: LifelongMethod {
     public func objective(_ batch: TrainingBatch, model: DecoderLM, settings: TrainingSettings) -> [LossTerm] {
         guard variant.distils, let teacher else { return lamolObjective(batch, model: model, lmWeight: settings.lmWeight) }
         return Self.wordKDObjective(batch, model: model, teacher: teacher, temperature: temperature, lmWeight: settings.lmWeight,
-                                    distilsLM: distilsLM)
+                                    distilsLM: distilsLM, combination: lossCombination)
     }
 
     /// Word-KD's objective: on the QA sequences and (weighted λ) the LM sequences, KD terms at the
     /// target positions of real current-task items and hard-label terms at those of the others
     /// (with `distilsLM` false, hard-label terms on every LM sequence).
     public static func wordKDObjective(_ batch: TrainingBatch, model: DecoderLM, teacher: DecoderLM, temperature: Float,
-                                       lmWeight: Float, distilsLM: Bool = true) -> [LossTerm] {
+                                       lmWeight: Float, distilsLM: Bool = true,
+                                       combination: LossCombination = .positions) -> [LossTerm] {
         let isReal = { (item: Int) in batch.items[item].origin == .current }
-        var terms = distilled(batch.qa, name: "qa", model: model, teacher: teacher, temperature: temperature, isReal: isReal, weight: 1)
+        var terms = distilled(batch.qa, name: "qa", model: model, teacher: teacher, temperature: temperature, isReal: isReal,
+                              weight: 1, combination: combination)
         if let lm = batch.lm {
             terms += distilled(lm, name: "lm", model: model, teacher: teacher, temperature: temperature,
-                               isReal: distilsLM ? isReal : { _ in false }, weight: lmWeight)
+                               isReal: distilsLM ? isReal : { _ in false }, weight: lmWeight, combination: combination)
         }
         return terms
     }
 
     /// The hard-label term on pseudo-samples and the KD term on real examples of one padded
-    /// sequence batch, each weighted by its share of the target weight, so that their sum is the
-    /// per-position weighted mean.
+    /// sequence batch, each a weighted mean over its own positions; with `.positions` each is
+    /// weighted by its share of the target weight, so that their sum is the per-position weighted
+    /// mean, with `.sum` each counts once.
     private static func distilled(_ sequences: PaddedSequences, name: String, model: DecoderLM, teacher: DecoderLM,
-                                  temperature: Float, isReal: (Int) -> Bool, weight: Float) -> [LossTerm] {
+                                  temperature: Float, isReal: (Int) -> Bool, weight: Float,
+                                  combination: LossCombination) -> [LossTerm] {
         let logits = model.logits(sequences.tokens)
         let hardTargets = sequences.targets(keepingItems: { !isReal($0) })
         var kdWeights = [Float](repeating: 0, count: sequences.targets.count)
@@ -169,16 +187,17 @@ public struct L2KD: LifelongMethod {
             }
         }
         let total = hardWeight + kdWeight
+        let weighted = { (part: Float) in combination == .sum || total == 0 ? weight : weight * (part / total) }
         var terms: [LossTerm] = []
         if hardWeight > 0 || kdWeight == 0 {
             terms.append(LossTerm("\(name)_loss", crossEntropy(logits, targets: hardTargets, weights: sequences.weights),
-                                  weight: weight * (total > 0 ? hardWeight / total : 1)))
+                                  weight: weighted(hardWeight)))
         }
         if kdWeight > 0 {
             let teacherLogits = noGrad { teacher.logits(sequences.tokens) }
             terms.append(LossTerm("kd_\(name)_loss", klDivergence(student: logits, teacher: teacherLogits, temperature: temperature,
                                                                   weights: kdWeights),
-                                  weight: weight * kdWeight / total))
+                                  weight: weighted(kdWeight)))
         }
         return terms
     }
@@ -213,16 +232,20 @@ public struct L2KD: LifelongMethod {
 
 extension L2KD {
     /// `method: {name: l2kd, variant: word | seq | seq_soft, temperature: 2, distil_lm: true,
-    /// teacher: {epochs, learning_rate, from, keep}}` with LAMOL's keys alongside.
+    /// loss_combination: positions | sum, teacher: {epochs, learning_rate, from, keep}}` with
+    /// LAMOL's keys alongside.
     public struct Config: MethodConfig {
         public var name = "l2kd"
         public var lamol = LAMOL.Config()
         public var variant = Variant.word
         public var temperature: Float = 2
         public var distilLM = true
+        public var lossCombination = LossCombination.positions
         public var teacher = TeacherSettings()
 
-        enum CodingKeys: String, CodingKey { case name, variant, temperature, distilLM = "distil_lm", teacher }
+        enum CodingKeys: String, CodingKey {
+            case name, variant, temperature, distilLM = "distil_lm", lossCombination = "loss_combination", teacher
+        }
 
         public init(name: String, section s: ConfigSection) throws {
             try lamol.read(s)
@@ -230,6 +253,7 @@ extension L2KD {
             variant = try s.choice("variant", Variant.self, allowed: Variant.allCases) ?? variant
             temperature = try s.float("temperature", in: 0.01...100) ?? temperature
             distilLM = try s.bool("distil_lm") ?? distilLM
+            lossCombination = try s.choice("loss_combination", LossCombination.self, allowed: LossCombination.allCases) ?? lossCombination
             if let t = try s.section("teacher") {
                 teacher.epochs = try t.int("epochs", in: 1...10_000)
                 teacher.learningRate = try t.float("learning_rate", in: 1e-12...10)
@@ -246,12 +270,15 @@ extension L2KD {
             var c = encoder.container(keyedBy: CodingKeys.self)
             try c.encode(variant, forKey: .variant); try c.encode(yamlNumber(temperature), forKey: .temperature)
             try c.encode(distilLM, forKey: .distilLM)
+            // Written only when not the default, so that runs made before the key existed resume.
+            if lossCombination != .positions { try c.encode(lossCombination, forKey: .lossCombination) }
             try c.encode(teacher, forKey: .teacher)
         }
 
         public func makeMethod() -> any LifelongMethod {
             var method = L2KD(lamol: lamol.method, variant: variant, temperature: temperature, teacher: teacher)
             method.distilsLM = distilLM
+            method.lossCombination = lossCombination
             return method
         }
     }
