@@ -16,7 +16,7 @@ public struct JSONFields {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw FormatError.io(file: path, "cannot read the file (\(describeFileError(error)))")
         }
-        guard let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        guard let object = try StrictJSON.object(data, file: path) as? [String: Any] else {
             throw FormatError(file: path, "not a JSON object")
         }
         self.init(path: path, values: object)

@@ -8,12 +8,10 @@ public final class MappedFile {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw FormatError.io(file: path, "cannot open: \(String(cString: strerror(errno)))") }
+        let fd = try UserFile.openRegular(path)
         defer { close(fd) }
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw FormatError(file: path, "cannot stat: \(String(cString: strerror(errno)))") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw FormatError(file: path, "not a regular file") }
+        _ = fstat(fd, &info)
         let size = Int(info.st_size)
         if size == 0 {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)

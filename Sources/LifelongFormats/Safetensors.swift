@@ -51,8 +51,8 @@ public final class SafetensorsFile {
 
         let headerData = Data(bytes[8..<dataStart])
         let json: Any
-        do { json = try JSONSerialization.jsonObject(with: headerData) } catch {
-            throw fail("header is not valid JSON (\(error.localizedDescription))")
+        do { json = try StrictJSON.object(headerData, file: "header") } catch let error as FormatError {
+            throw fail("header: \(error.message)")
         }
         guard let header = json as? [String: Any] else { throw fail("header is not a JSON object") }
 

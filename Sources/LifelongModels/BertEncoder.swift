@@ -135,8 +135,11 @@ public final class SentenceEncoder {
             throw FormatError(file: vocabulary, "has \(tokenizer.vocabularySize) tokens; the model's vocabulary only \(encoder.config.vocabSize)")
         }
         let settings = (directory as NSString).appendingPathComponent("sentence_bert_config.json")
-        let json = FileManager.default.contents(atPath: settings).flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]
-        maxLength = min((json?["max_seq_length"] as? NSNumber)?.intValue ?? 512, encoder.config.maxPositions)
+        var sequenceLength = 512
+        if FileManager.default.fileExists(atPath: settings) {
+            sequenceLength = try JSONFields(contentsOf: settings).optionalInt("max_seq_length", in: 1...1_000_000) ?? 512
+        }
+        maxLength = min(sequenceLength, encoder.config.maxPositions)
     }
 
     /// Unit-length embeddings, one per text, computed in batches of `batchSize`.

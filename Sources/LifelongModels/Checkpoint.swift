@@ -25,8 +25,8 @@ public struct TensorCheckpoint {
         if FileManager.default.fileExists(atPath: single) {
             try self.init(files: [SafetensorsFile(path: single)])
         } else if FileManager.default.fileExists(atPath: indexPath) {
-            guard let data = FileManager.default.contents(atPath: indexPath),
-                  let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+            guard let data = try? UserFile.data(indexPath),
+                  let json = try StrictJSON.object(data, file: indexPath) as? [String: Any],
                   let weightMap = json["weight_map"] as? [String: String] else {
                 throw FormatError(file: indexPath, "expected a JSON object with a 'weight_map' of name → shard file")
             }

@@ -202,10 +202,10 @@ struct Manifest: Codable {
     }
 
     init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = try? UserFile.data(path) else {
             throw FormatError.io(file: path, "cannot read the cache manifest; run `lifelong models pull` again")
         }
-        do { self = try JSONDecoder().decode(Manifest.self, from: data) } catch {
+        do { self = try StrictJSON.decode(Manifest.self, from: data, file: path) } catch {
             throw FormatError(file: path, "not a model cache manifest (\(error)); run `lifelong models pull` again")
         }
     }

@@ -44,7 +44,7 @@ struct Evaluate: ParsableCommand {
     func run() throws {
         try compute.apply()
         let configPath = (runDirectory as NSString).appendingPathComponent("config.yaml")
-        guard let text = try? String(contentsOfFile: configPath, encoding: .utf8) else { throw FormatError.io(file: configPath, "cannot read as UTF-8 text") }
+        let text = try UserFile.text(configPath)
         let trained = try RunConfig(yaml: text, source: configPath)
         let settings = try RunConfig(yaml: text, overrides: overrides, source: configPath)
         if let difference = try settings.trainingDifference(from: trained) {

@@ -32,8 +32,7 @@ enum ModelKind {
     init(path: String) {
         if path.hasSuffix(".gguf") { self = .decoder; return }
         let config = (path as NSString).appendingPathComponent("config.json")
-        let type = (FileManager.default.contents(atPath: config)
-            .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] })?["model_type"] as? String
+        let type = ((try? UserFile.data(config)).flatMap { try? StrictJSON.object($0, file: config) as? [String: Any] })?["model_type"] as? String
         switch type {
         case "gpt2", "llama": self = .decoder
         case "bert": self = .encoder

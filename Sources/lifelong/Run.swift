@@ -19,7 +19,7 @@ struct Run: ParsableCommand {
 
     func run() throws {
         try compute.apply()
-        guard let text = try? String(contentsOfFile: config, encoding: .utf8) else { throw FormatError.io(file: config, "cannot read as UTF-8 text") }
+        let text = try UserFile.text(config)
         let settings = try RunConfig(yaml: text, overrides: overrides, source: config)
         do {
             let (results, directory) = try Lifelong.execute(settings, runs: runs, resume: resume, overwrite: overwrite)
@@ -57,7 +57,7 @@ extension Lifelong {
             throw ValidationError("\(directory) already holds a run; continue it with --resume, or replace it with --overwrite")
         }
         if resume {
-            guard let saved = try? String(contentsOfFile: savedConfig, encoding: .utf8) else {
+            guard let saved = try? UserFile.text(savedConfig) else {
                 throw ValidationError("--resume: \(savedConfig) not found; there is no run to resume")
             }
             if let difference = try settings.difference(from: RunConfig(yaml: saved, source: savedConfig)) {
@@ -160,7 +160,7 @@ struct Sample: ParsableCommand {
     func run() throws {
         try compute.apply()
         let configPath = (runDirectory as NSString).appendingPathComponent("config.yaml")
-        guard let text = try? String(contentsOfFile: configPath, encoding: .utf8) else { throw FormatError.io(file: configPath, "cannot read as UTF-8 text") }
+        let text = try UserFile.text(configPath)
         let config = try RunConfig(yaml: text, source: configPath)
         let (model, base) = try Lifelong.loadModel(config)
         let tokenizer = TaskTokenizer(base: base)

@@ -37,7 +37,7 @@ struct SweepCommand: ParsableCommand {
 
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)  // a line per finished point, also when the output goes to a file
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw FormatError.io(file: file, "cannot read as UTF-8 text") }
+        let text = try UserFile.text(file)
         let sweep = try Sweep(yaml: text, source: file)
         let directory = (runs as NSString).appendingPathComponent(sweep.name)
         if dryRun {
@@ -45,7 +45,7 @@ struct SweepCommand: ParsableCommand {
             print("\(sweep.points.count) points in \(directory)/")
             return
         }
-        if status, let job = try? String(contentsOfFile: (directory as NSString).appendingPathComponent("slurm-job"), encoding: .utf8) {
+        if status, let job = try? UserFile.text((directory as NSString).appendingPathComponent("slurm-job")) {
             print("Slurm job \(job.trimmingCharacters(in: .whitespacesAndNewlines)): " + slurmQueue(job.trimmingCharacters(in: .whitespacesAndNewlines)))
         }
         if status {
@@ -134,7 +134,7 @@ struct SweepCommand: ParsableCommand {
         let outcome = process.terminationStatus == 0 ? "done" : "failed (exit \(process.terminationStatus))"
         print("\(point.name): \(outcome)")
         if process.terminationStatus != 0 {
-            let tail = ((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").split(separator: "\n").suffix(20).joined(separator: "\n")
+            let tail = ((try? UserFile.text(logPath)) ?? "").split(separator: "\n").suffix(20).joined(separator: "\n")
             try? FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
             try? writeAtomically(Data("exit \(process.terminationStatus)\n\(tail)\n".utf8), to: errorFile)
         }
@@ -192,8 +192,8 @@ struct SweepCommand: ParsableCommand {
     func state(of point: Sweep.Point, in directory: String) -> String {
         let run = (directory as NSString).appendingPathComponent(point.name)
         let fm = FileManager.default
-        if let data = fm.contents(atPath: (run as NSString).appendingPathComponent("results.json")),
-           let results = try? JSONDecoder().decode(StreamRunner.Results.self, from: data),
+        if let data = try? UserFile.data((run as NSString).appendingPathComponent("results.json")),
+           let results = try? StrictJSON.decode(StreamRunner.Results.self, from: data, file: "results.json"),
            results.matrix.count == results.tasks.count || (results.matrix.count == 1 && results.method == "multitask") {
             return "done"
         }

@@ -43,8 +43,8 @@ extension ByteLevelBPETokenizer {
     /// A Hugging Face `tokenizer.json` with a BPE model and a ByteLevel pre-tokenizer (optionally
     /// preceded by individual-digit splitting).
     public static func huggingFace(tokenizerJSON path: String) throws -> ByteLevelBPETokenizer {
-        guard let data = FileManager.default.contents(atPath: path),
-              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+        guard let data = try? UserFile.data(path),
+              let json = try StrictJSON.object(data, file: path) as? [String: Any] else {
             throw FormatError(file: path, "cannot read a JSON object")
         }
         guard let model = json["model"] as? [String: Any], model["type"] as? String == "BPE",
@@ -91,11 +91,11 @@ extension ByteLevelBPETokenizer {
 
     /// GPT-2's original pair of files: `vocab.json` (token → id) and `merges.txt` (one merge a line).
     public static func gpt2(vocabJSON: String, mergesTXT: String) throws -> ByteLevelBPETokenizer {
-        guard let data = FileManager.default.contents(atPath: vocabJSON),
-              let vocab = (try? JSONSerialization.jsonObject(with: data)) as? [String: NSNumber] else {
+        guard let data = try? UserFile.data(vocabJSON),
+              let vocab = try StrictJSON.object(data, file: vocabJSON) as? [String: NSNumber] else {
             throw FormatError(file: vocabJSON, "expected a JSON object of token → id")
         }
-        guard let text = try? String(contentsOfFile: mergesTXT, encoding: .utf8) else {
+        guard let text = try? UserFile.text(mergesTXT) else {
             throw FormatError(file: mergesTXT, "cannot read as UTF-8 text")
         }
         var merges: [(String, String)] = []
@@ -106,7 +106,7 @@ extension ByteLevelBPETokenizer {
             merges.append((String(parts[0]), String(parts[1])))
         }
         let tokens = try denseVocabulary(vocab, extra: [:], source: vocabJSON)
-        let eos = vocab["<|endoftext|>"]?.intValue
+        let eos = tokens.firstIndex(of: "<|endoftext|>")
         return try ByteLevelBPETokenizer(tokens: tokens, merges: merges,
                                          specialTokens: eos.map { ["<|endoftext|>": $0] } ?? [:],
                                          bosToken: eos, eosToken: eos, source: vocabJSON)

@@ -33,7 +33,7 @@ public final class WordPieceTokenizer: Tokenizer, @unchecked Sendable {
 
     /// `vocab.txt`: one token per line, the line number is the id.
     public static func bert(vocabTXT path: String, lowercase: Bool = true) throws -> WordPieceTokenizer {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw FormatError(file: path, "cannot read as UTF-8 text") }
+        let text = try UserFile.text(path)
         var lines = text.components(separatedBy: "\n")
         if lines.last == "" { lines.removeLast() }
         return try WordPieceTokenizer(tokens: lines.map { $0.hasSuffix("\r") ? String($0.dropLast()) : $0 }, lowercase: lowercase, source: path)

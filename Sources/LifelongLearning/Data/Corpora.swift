@@ -85,8 +85,8 @@ public enum Corpora {
 
     private static func clincDomains(_ loader: DatasetLoader) throws -> [String] {
         let file = (loader.root as NSString).appendingPathComponent("clinc150/domains.json")
-        guard let data = FileManager.default.contents(atPath: file),
-              let domains = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard let data = try? UserFile.data(file),
+              let domains = try StrictJSON.object(data, file: file) as? [String: Any] else {
             throw FormatError(file: file, "expected an object of domain → intents")
         }
         return domains.keys.sorted()
@@ -125,14 +125,14 @@ public enum Corpora {
         var texts: [String] = []
         for file in files.sorted() where file.hasSuffix(".txt") || file.hasSuffix(".jsonl") {
             let full = (path as NSString).appendingPathComponent(file)
-            guard let data = FileManager.default.contents(atPath: full), let body = String(data: data, encoding: .utf8) else {
+            guard let data = try? UserFile.data(full), let body = String(data: data, encoding: .utf8) else {
                 throw FormatError(file: full, "not readable as UTF-8 text")
             }
             for (number, line) in body.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
                 let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
                 guard !trimmed.isEmpty else { continue }
                 guard file.hasSuffix(".jsonl") else { texts.append(trimmed); continue }
-                guard let object = try? JSONSerialization.jsonObject(with: Data(trimmed.utf8)) as? [String: Any],
+                guard let object = try StrictJSON.object(Data(trimmed.utf8), file: full, firstLine: number + 1) as? [String: Any],
                       let text = object["text"] as? String else {
                     throw FormatError(file: "\(full):\(number + 1)", "expected a JSON object with a string \"text\"")
                 }

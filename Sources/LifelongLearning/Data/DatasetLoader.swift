@@ -80,7 +80,7 @@ public struct DatasetLoader {
     /// A file's text: UTF-8, or Windows-1252 for the older corpora that use it (MR, Subj, TREC).
     func text(_ relative: String) throws -> String {
         let file = path(relative)
-        guard let data = FileManager.default.contents(atPath: file) else {
+        guard let data = try? UserFile.data(file) else {
             throw FormatError.io(file: file, "cannot read (is the data directory \(root) right?)")
         }
         if let text = String(data: data, encoding: .utf8) { return text }
@@ -113,8 +113,6 @@ public struct DatasetLoader {
 
     /// A JSON file's top-level value.
     func json(_ relative: String) throws -> Any {
-        do { return try JSONSerialization.jsonObject(with: Data(text(relative).utf8)) } catch let error as FormatError { throw error } catch {
-            throw FormatError(file: path(relative), "not valid JSON: \(error.localizedDescription)")
-        }
+        try StrictJSON.object(Data(text(relative).utf8), file: path(relative))
     }
 }

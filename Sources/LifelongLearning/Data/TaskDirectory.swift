@@ -10,10 +10,8 @@ public enum TaskDirectory {
         var name = url.lastPathComponent, metric = TaskMetric.em
         let info = url.appendingPathComponent("task.json").path
         if FileManager.default.fileExists(atPath: info) {
-            guard let data = FileManager.default.contents(atPath: info),
-                  let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-                throw FormatError(file: info, "not a JSON object")
-            }
+            guard let data = try? UserFile.data(info) else { throw FormatError.io(file: info, "cannot read the file") }
+            guard let json = try StrictJSON.object(data, file: info) as? [String: Any] else { throw FormatError(file: info, "not a JSON object") }
             if let n = json["name"] { guard let s = n as? String else { throw FormatError(file: info, "field 'name' is not a string") }; name = s }
             if let problem = TaskData.nameProblem(name) { throw FormatError(file: info, "field 'name': '\(name)' \(problem)") }
             if let m = json["metric"] {
@@ -41,13 +39,13 @@ public enum TaskDirectory {
 
     /// Examples from a JSON-lines file; an error names the line and the field.
     public static func readJSONLines(_ path: String) throws -> [Example] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw FormatError(file: path, "cannot read as UTF-8 text") }
+        let text = try UserFile.text(path)
         var examples: [Example] = []
         for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.isEmpty { continue }
             let where_ = "\(path):\(index + 1)"
-            guard let json = (try? JSONSerialization.jsonObject(with: Data(trimmed.utf8))) as? [String: Any] else {
+            guard let json = try StrictJSON.object(Data(trimmed.utf8), file: path, firstLine: index + 1) as? [String: Any] else {
                 throw FormatError(file: where_, "not a JSON object")
             }
             func string(_ key: String) throws -> String {

@@ -123,7 +123,7 @@ public struct LAMOL: LifelongMethod {
         }
         stats.kept = kept.count
         if let path = context.samplesFile(for: task) {
-            let previous = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            let previous = (try? UserFile.text(path)) ?? ""
             try writeAtomically(Data((previous + lines.map { $0 + "\n" }.joined()).utf8), to: path)
         }
         return (kept, stats)

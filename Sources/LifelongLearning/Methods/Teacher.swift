@@ -98,7 +98,7 @@ struct TeacherTrainer {
         let trainer = SequenceTrainer(settings: trainerSettings, padToken: context.tokenizer.endOfExampleToken())
         let partial = directory.map { path($0, "partial") }
         var progress = Progress(stepsDone: 0, optimizerSteps: 0)
-        if let partial, let data = FileManager.default.contents(atPath: path(partial, "progress.json")) {
+        if let partial, let data = try? UserFile.data(path(partial, "progress.json")) {
             progress = try JSONDecoder().decode(Progress.self, from: data)
             try load(teacher, from: path(partial, "model.safetensors"))
         }

@@ -19,7 +19,7 @@ public struct Report {
     public init(runDirectories: [String]) throws {
         runs = try runDirectories.map { directory in
             let path = (directory as NSString).appendingPathComponent("results.json")
-            guard let data = FileManager.default.contents(atPath: path) else { throw FormatError(file: path, "missing: is this a run directory?") }
+            guard let data = try? UserFile.data(path) else { throw FormatError(file: path, "missing: is this a run directory?") }
             let results: StreamRunner.Results
             do { results = try JSONDecoder().decode(StreamRunner.Results.self, from: data) } catch {
                 throw FormatError(file: path, "not a results file of this version: \(error)")

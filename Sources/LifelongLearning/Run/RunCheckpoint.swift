@@ -81,10 +81,10 @@ public struct RunCheckpoints {
 
     /// The newest complete checkpoint, or nil when the run has none.
     public func latest() throws -> (state: RunState, path: String)? {
-        guard let tag = try? String(contentsOfFile: path("latest"), encoding: .utf8) else { return nil }
+        guard let tag = try? UserFile.text(path("latest")) else { return nil }
         let folder = path(tag.trimmingCharacters(in: .whitespacesAndNewlines))
         let statePath = (folder as NSString).appendingPathComponent("state.json")
-        guard let data = FileManager.default.contents(atPath: statePath) else {
+        guard let data = try? UserFile.data(statePath) else {
             throw FormatError(file: statePath, "missing: checkpoints/latest names a checkpoint that is not there")
         }
         do {
@@ -186,7 +186,7 @@ public struct RunCheckpoints {
 
     public func items(from folder: String) throws -> [TrainingItem]? {
         let path = (folder as NSString).appendingPathComponent("items.json")
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
+        guard let data = try? UserFile.data(path) else { return nil }
         do { return try JSONDecoder().decode([TrainingItem].self, from: data) } catch {
             throw FormatError(file: path, "not a list of training items: \(error)")
         }

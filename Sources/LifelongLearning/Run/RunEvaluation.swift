@@ -81,7 +81,7 @@ public struct SavedEvaluation: Codable, Sendable {
         let names = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".json") }.sorted()
         return try names.map { file in
             let path = (folder as NSString).appendingPathComponent(file)
-            guard let data = FileManager.default.contents(atPath: path) else { throw FormatError.io(file: path, "cannot read") }
+            guard let data = try? UserFile.data(path) else { throw FormatError.io(file: path, "cannot read") }
             do {
                 var saved = try JSONDecoder().decode(SavedEvaluation.self, from: data)
                 saved.name = String(file.dropLast(5))

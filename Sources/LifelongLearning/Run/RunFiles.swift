@@ -1,4 +1,5 @@
 import Foundation
+import LifelongFormats
 
 /// The parts of a report read from a run directory besides `results.json`: the training curves
 /// of `log.jsonl`, a few pseudo-samples of `samples/`, the final predictions, the provenance and
@@ -29,7 +30,7 @@ struct RunFiles {
         } else {
             doc.add(.paragraph("No provenance in results.json (written by an older version)."))
         }
-        if let config = try? String(contentsOfFile: path("config.yaml"), encoding: .utf8) { doc.add(.code(config)) }
+        if let config = try? UserFile.text(path("config.yaml")) { doc.add(.code(config)) }
     }
 
     /// The first three final predictions per task beside their gold answers.
@@ -42,7 +43,7 @@ struct RunFiles {
         let folder = path("samples")
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".jsonl") }.sorted()
         return files.flatMap { file -> [[String]] in
-            guard let text = try? String(contentsOfFile: (folder as NSString).appendingPathComponent(file), encoding: .utf8) else { return [] }
+            guard let text = try? UserFile.text((folder as NSString).appendingPathComponent(file)) else { return [] }
             var kept: [[String]] = [], discarded: [[String]] = []
             for line in text.split(separator: "\n") where kept.count < 2 || discarded.count < 2 {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
@@ -58,7 +59,7 @@ struct RunFiles {
     /// One line per loss term over the run's optimiser steps (teachers' steps left out), with a
     /// mark where each stage starts; y from 0 to the largest value.
     func trainingCurves() -> String? {
-        guard let log = try? String(contentsOfFile: path("log.jsonl"), encoding: .utf8) else { return nil }
+        guard let log = try? UserFile.text(path("log.jsonl")) else { return nil }
         var terms: [String: [(step: Int, value: Double)]] = [:], order: [String] = [], stages: [(start: Int, task: String)] = []
         var step = 0
         for line in log.split(separator: "\n") {

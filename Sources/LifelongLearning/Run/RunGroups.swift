@@ -1,4 +1,5 @@
 import Foundation
+import LifelongFormats
 import Yams
 
 /// Runs grouped by everything but their seed, task order (and name): the unit of a result,
@@ -110,7 +111,7 @@ public struct RunGroups {
     /// name and seed; from `results.json` alone (method, model, tasks) when it has no config.
     static func settings(of run: Report.Run) -> [String: String] {
         let path = (run.directory as NSString).appendingPathComponent("config.yaml")
-        if let text = try? String(contentsOfFile: path, encoding: .utf8), let tree = try? Yams.load(yaml: text) {
+        if let text = try? UserFile.text(path), let tree = try? Yams.load(yaml: text) {
             var flat = flattenYAML(tree)
             flat["name"] = nil; flat["seed"] = nil
             // The same tasks in another order are the same setting (results are averaged over orders).

@@ -49,7 +49,7 @@ public struct Sweep {
         switch map["base"] {
         case let node? where node.string != nil:
             let path = ((source as NSString).deletingLastPathComponent as NSString).appendingPathComponent(node.string!)
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw FormatError(file: source, "'base': cannot read \(path)") }
+            guard let text = try? UserFile.text(path) else { throw FormatError(file: source, "'base': cannot read \(path)") }
             (base, baseSource, basePath) = (text, path, path)
         case let node? where node.mapping != nil:
             (base, baseSource, basePath) = (try Yams.serialize(node: node), source + " (base)", nil)

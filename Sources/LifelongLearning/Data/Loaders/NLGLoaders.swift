@@ -28,7 +28,7 @@ extension DatasetLoader {
         func split(_ kind: String) throws -> [Example] {
             let file = "rnnlg/\(domain)/\(kind).json"
             let body = try text(file).split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("#") }.joined(separator: "\n")
-            guard let entries = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [[String]] else {
+            guard let entries = try StrictJSON.object(Data(body.utf8), file: path(file)) as? [[String]] else {
                 throw FormatError(file: path(file), "expected a '#' header then a JSON list of [act, reference, ...]")
             }
             return try entries.enumerated().map { i, entry in

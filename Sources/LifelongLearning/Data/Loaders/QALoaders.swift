@@ -127,7 +127,7 @@ extension DatasetLoader {
         var examples: [Example] = [], tableOf: [String: String] = [:]
         for (i, line) in try text(file).split(separator: "\n").enumerated() where !line.trimmingCharacters(in: .whitespaces).isEmpty {
             let where_ = "\(path(file)):\(i + 1)"
-            guard let row = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
+            guard let row = try StrictJSON.object(Data(line.utf8), file: path(file), firstLine: i + 1) as? [String: Any],
                   let question = row["question"] as? String, let table = row["table_id"] as? String,
                   let sql = row["sql"] as? [String: Any], let select = sql["sel"] as? String,
                   let conditions = sql["conds"] as? [[Any]] else {
