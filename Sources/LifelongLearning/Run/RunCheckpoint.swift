@@ -79,19 +79,105 @@ public struct RunCheckpoints {
         parts.reduce(directory) { ($0 as NSString).appendingPathComponent($1) }
     }
 
-    /// The newest complete checkpoint, or nil when the run has none.
+    /// What a search of `checkpoints/` found: the newest complete checkpoint (nil when the run has
+    /// none), and the folders that could not be used, each with the reason.
+    public struct Search {
+        public var newest: (state: RunState, path: String)?
+        public var unusable: [(folder: String, problem: String)] = []
+        /// Why `latest` was not followed (nil when it was).
+        public var latestProblem: String?
+    }
+
+    /// The newest complete checkpoint, or nil when the run has none; an error when there are
+    /// checkpoint folders but none of them can be used (each named with its problem).
     public func latest() throws -> (state: RunState, path: String)? {
-        guard let tag = try? UserFile.text(path("latest")) else { return nil }
-        let folder = path(tag.trimmingCharacters(in: .whitespacesAndNewlines))
-        let statePath = (folder as NSString).appendingPathComponent("state.json")
-        guard let data = try? UserFile.data(statePath) else {
-            throw FormatError(file: statePath, "missing: checkpoints/latest names a checkpoint that is not there")
+        let search = try find()
+        if search.newest == nil, !search.unusable.isEmpty || search.latestProblem != nil {
+            let problems = search.unusable.isEmpty ? search.latestProblem ?? "" : search.unusable.map(\.problem).joined(separator: "; ")
+            throw FormatError(file: directory, "no usable checkpoint (nothing was changed): \(problems)")
         }
+        return search.newest
+    }
+
+    /// Finds the newest complete checkpoint. `latest` names it; when that file is missing,
+    /// damaged or names a folder that does not verify, every folder is checked and the most
+    /// advanced one that verifies is taken. Reads only: nothing is written or deleted.
+    public func find() throws -> Search {
+        var search = Search()
+        guard FileManager.default.fileExists(atPath: directory) else { return search }
+        let folders = try checkpointFolders()
+        var tried: String?
         do {
-            return (try JSONDecoder().decode(RunState.self, from: data), folder)
-        } catch {
-            throw FormatError(file: statePath, "not a valid run state: \(error)")
+            let tag = try UserFile.text(path("latest")).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard folders.contains(tag) else { throw FormatError(file: path("latest"), "names '\(tag.prefix(80))', which is not a checkpoint folder") }
+            tried = tag
+            search.newest = (try open(path(tag), namedByLatest: true), path(tag))
+            return search
+        } catch let error as FormatError {
+            if folders.isEmpty && !FileManager.default.fileExists(atPath: path("latest")) { return search }  // no checkpoint yet
+            if let tried {
+                search.unusable.append((tried, error.description))
+                search.latestProblem = "it names \(tried), which is not usable"
+            } else {
+                search.latestProblem = error.description
+            }
         }
+        var usable: [(state: RunState, path: String, order: [Int])] = []
+        for folder in folders where folder != tried {
+            do {
+                let state = try open(path(folder), namedByLatest: false)
+                usable.append((state, path(folder), Self.progress(state, tag: folder)))
+            } catch { search.unusable.append((folder, "\(error)")) }
+        }
+        if let best = usable.max(by: { $0.order.lexicographicallyPrecedes($1.order) }) { search.newest = (best.state, best.path) }
+        return search
+    }
+
+    /// A folder's manifest and `state.json`, checked. A folder without a manifest is accepted
+    /// only where `latest` names it (a run written before manifests existed).
+    private func open(_ folder: String, namedByLatest: Bool) throws -> RunState {
+        if try CheckpointManifest.verify(folder) == nil && !namedByLatest {
+            throw FormatError(file: folder, "has no \(CheckpointManifest.fileName): an incomplete checkpoint (the run stopped while writing it)")
+        }
+        let statePath = (folder as NSString).appendingPathComponent("state.json")
+        guard FileManager.default.fileExists(atPath: statePath) else { throw FormatError(file: statePath, "missing") }
+        let state = try StrictJSON.decode(RunState.self, from: try UserFile.data(statePath), file: statePath)
+        try state.checkConsistency(file: statePath)
+        for (name, needed) in [("optimizer.safetensors", state.isMidStage), ("items.json", state.isMidStage), ("model.safetensors", state.hasWeights)]
+        where needed && !FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent(name)) {
+            throw FormatError(file: (folder as NSString).appendingPathComponent(name), "missing: the checkpoint's state.json needs it")
+        }
+        return state
+    }
+
+    /// Checkpoint folders (not `latest`, hidden temporaries or folders set aside as damaged).
+    private func checkpointFolders() throws -> [String] {
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: directory)
+                .filter { $0 != "latest" && !$0.hasPrefix(".") && !$0.hasPrefix(Self.damagedPrefix) }.sorted()
+        } catch { throw FormatError.io(file: directory, "cannot list: \(describeFileError(error))") }
+    }
+
+    /// Folders a resumed run found unusable are renamed with this prefix: kept for the user to
+    /// inspect, never read or removed by the program.
+    public static let damagedPrefix = "damaged-"
+
+    /// Moves unusable folders aside (`damaged-<tag>`) so that later checkpoints neither use nor delete them.
+    public func setAside(_ folders: [String]) throws {
+        for folder in folders {
+            var target = Self.damagedPrefix + folder, copy = 1
+            while FileManager.default.fileExists(atPath: path(target)) { target = "\(Self.damagedPrefix)\(folder).\(copy)"; copy += 1 }
+            do { try FileManager.default.moveItem(atPath: path(folder), toPath: path(target)) } catch {
+                throw FormatError.io(file: path(folder), "cannot set the damaged checkpoint aside: \(describeFileError(error))")
+            }
+        }
+    }
+
+    /// How far a checkpoint is into the run, for choosing the newest: stage, trained, steps, then
+    /// the copy number of a tag written again (`stage1-step0.2` after `stage1-step0.1`).
+    private static func progress(_ state: RunState, tag: String) -> [Int] {
+        let copy = tag.split(separator: ".").last.flatMap { Int($0) } ?? 0
+        return [state.stage, state.stageTrained ? 1 : 0, state.stepsDone, copy]
     }
 
     /// Writes a new checkpoint directory, points `latest` at it, then removes older ones.
@@ -121,8 +207,10 @@ public struct RunCheckpoints {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writeAtomically(try encoder.encode(state), to: file("state.json"))
+        try CheckpointManifest.write(for: folder)
         try writeAtomically(Data(tag.utf8), to: path("latest"))
-        for old in (try? fm.contentsOfDirectory(atPath: directory)) ?? [] where old != tag && old != "latest" && !old.hasPrefix(".") {
+        for old in (try? fm.contentsOfDirectory(atPath: directory)) ?? []
+        where old != tag && old != "latest" && !old.hasPrefix(".") && !old.hasPrefix(Self.damagedPrefix) {
             try? fm.removeItem(atPath: path(old))
         }
     }
@@ -168,11 +256,19 @@ public struct RunCheckpoints {
     /// Restores the moments `writeMoments` wrote (none when the file is absent) and the step count.
     static func readMoments(into optimizer: AdamW, model: DecoderLM, stepCount: Int, from path: String) throws {
         var restored: [(Tensor, m: [Float], v: [Float])] = []
-        if FileManager.default.fileExists(atPath: path) {
-            let file = try SafetensorsFile(path: path)
-            for (name, p) in model.namedParameters where file.entry("m.\(name)") != nil {
-                restored.append((p, try file.tensor("m.\(name)").scalars, try file.tensor("v.\(name)").scalars))
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw FormatError(file: path, "missing: the checkpoint is inside a stage's training, and AdamW's moments are needed to continue it")
+        }
+        let file = try SafetensorsFile(path: path)
+        for (name, p) in model.namedParameters where file.entry("m.\(name)") != nil {
+            let (m, v) = (try file.tensor("m.\(name)").scalars, try file.tensor("v.\(name)").scalars)
+            guard m.count == p.count, v.count == p.count else {
+                throw FormatError(file: path, "moments of '\(name)' hold \(m.count) and \(v.count) values; the parameter has \(p.count)")
             }
+            guard m.allSatisfy(\.isFinite), v.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+                throw FormatError(file: path, "moments of '\(name)' hold values that are not finite (or a negative second moment)")
+            }
+            restored.append((p, m, v))
         }
         optimizer.restore(stepCount: stepCount, moments: restored)
     }
@@ -184,12 +280,21 @@ public struct RunCheckpoints {
         return MethodState(tensors: try file.names.map { ($0, try file.tensor($0).scalars) }, json: json)
     }
 
-    public func items(from folder: String) throws -> [TrainingItem]? {
+    /// The stage's saved training items (nil when the file is absent), each checked: token ids
+    /// and targets inside the vocabulary (or ignored), equal lengths, at most
+    /// `maxLength` tokens, finite weights.
+    public func items(from folder: String, vocabularySize: Int, maxLength: Int) throws -> [TrainingItem]? {
         let path = (folder as NSString).appendingPathComponent("items.json")
-        guard let data = try? UserFile.data(path) else { return nil }
-        do { return try JSONDecoder().decode([TrainingItem].self, from: data) } catch {
-            throw FormatError(file: path, "not a list of training items: \(error)")
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        let items = try StrictJSON.decode([TrainingItem].self, from: try UserFile.data(path), file: path)
+        for (i, item) in items.enumerated() {
+            for (part, sequence) in [("qa", item.qa), ("lm", item.lm)] {
+                guard let sequence, let problem = sequence.problem(vocabularySize: vocabularySize, maxLength: maxLength) else { continue }
+                throw FormatError(file: path, "item \(i), \(part): \(problem)")
+            }
+            if let example = item.example, example < 0 { throw FormatError(file: path, "item \(i): example index \(example) is negative") }
         }
+        return items
     }
 
     /// Removes every checkpoint (a fresh run in an old directory).

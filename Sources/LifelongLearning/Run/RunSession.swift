@@ -54,9 +54,9 @@ final class RunSession<M: LifelongMethod> {
         if let runDirectory = runner.runDirectory, let checkpoints {
             try FileManager.default.createDirectory(atPath: (runDirectory as NSString).appendingPathComponent("samples"),
                                                     withIntermediateDirectories: true)
-            if runner.resume, let (saved, folder) = try checkpoints.latest() {
-                state = saved; resumedFrom = folder
-            } else {  // a fresh run: nothing of an earlier run in this directory is reused
+            if runner.resume {
+                try findCheckpoint(checkpoints)
+            } else {  // a fresh run (a new directory, or --overwrite): nothing of an earlier run is reused
                 checkpoints.removeAll()
                 try? FileManager.default.removeItem(atPath: (runDirectory as NSString).appendingPathComponent("teachers"))
             }
@@ -70,6 +70,32 @@ final class RunSession<M: LifelongMethod> {
         try prepareTokens()
     }
 
+    /// `--resume` never deletes: it continues from the newest checkpoint that verifies, sets aside
+    /// (renames) the folders that do not, and stops with the reason when there are checkpoint
+    /// folders but none can be used. A run with no checkpoint at all (stopped before its first)
+    /// starts from the beginning.
+    private func findCheckpoint(_ checkpoints: RunCheckpoints) throws {
+        let search = try checkpoints.find()
+        guard let (saved, folder) = search.newest else {
+            if search.unusable.isEmpty && search.latestProblem == nil { return }
+            _ = try checkpoints.latest()  // throws, naming every folder's problem
+            return
+        }
+        try saved.check(stageCount: stages.count, taskNames: stream.map(\.name), file: (folder as NSString).appendingPathComponent("state.json"))
+        if let problem = search.latestProblem {
+            report(.message("checkpoints/latest is not usable (\(problem)); continuing from \((folder as NSString).lastPathComponent), the newest checkpoint that verifies"))
+        }
+        var isDirectory: ObjCBool = false
+        let latestIsFolder = FileManager.default.fileExists(atPath: checkpoints.directory + "/latest", isDirectory: &isDirectory) && isDirectory.boolValue
+        if !search.unusable.isEmpty || latestIsFolder {  // a folder named latest would block the next checkpoint's pointer
+            try checkpoints.setAside(search.unusable.map(\.folder) + (latestIsFolder ? ["latest"] : []))
+            for (name, problem) in search.unusable + (latestIsFolder ? [("latest", "a folder, not the file that names the newest checkpoint")] : []) {
+                report(.message("set aside \(RunCheckpoints.damagedPrefix)\(name) (kept, not used): \(problem)"))
+            }
+        }
+        state = saved; resumedFrom = folder
+    }
+
     /// The last checkpoint's state, weights and method state, read only: nothing in the run
     /// directory is written (`lifelong evaluate`).
     func openForEvaluation() throws {
@@ -77,6 +103,7 @@ final class RunSession<M: LifelongMethod> {
             throw FormatError(file: runner.runDirectory ?? "run", "has no checkpoint to evaluate")
         }
         guard saved.hasWeights else { throw FormatError(file: folder, "the run had not trained yet when this checkpoint was written") }
+        try saved.check(stageCount: stages.count, taskNames: stream.map(\.name), file: (folder as NSString).appendingPathComponent("state.json"))
         state = saved; resumedFrom = folder
         try restoreWeights(from: folder)
         try prepareTokens()
@@ -96,15 +123,28 @@ final class RunSession<M: LifelongMethod> {
         syncVocabulary()
     }
 
-    /// `log.jsonl`, cut back to what the checkpoint had seen when resuming.
+    /// `log.jsonl`: new for a fresh run; when resuming, cut back to what the checkpoint had seen.
+    /// A log shorter than that (truncated or deleted since) is not padded: the run appends to what
+    /// is there and says that lines are missing.
     private func openLog(in runDirectory: String) throws {
         let logPath = (runDirectory as NSString).appendingPathComponent("log.jsonl")
-        if !FileManager.default.fileExists(atPath: logPath) || resumedFrom == nil {
+        let exists = FileManager.default.fileExists(atPath: logPath)
+        if !exists || !runner.resume {
             guard FileManager.default.createFile(atPath: logPath, contents: nil) else { throw FormatError.io(file: logPath, "cannot create") }
         }
+        let fd = try UserFile.openRegular(logPath)  // a log replaced by a pipe or a directory is refused
+        close(fd)
         logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        try logFile?.truncate(atOffset: UInt64(state.logBytes))
-        try logFile?.seekToEnd()
+        let length = try logFile?.seekToEnd() ?? 0
+        guard resumedFrom != nil else { return }
+        if length >= UInt64(state.logBytes) {
+            try logFile?.truncate(atOffset: UInt64(state.logBytes))
+            try logFile?.seekToEnd()
+        } else if exists || state.logBytes > 0 {
+            let missing = "log.jsonl holds \(length) bytes, but the checkpoint had written \(state.logBytes): lines before this point are missing"
+            report(.message("note: \(missing)"))
+            try logLine(["event": "log_gap", "message": missing])
+        }
     }
 
     private var provenance: Provenance { .current(modelFile: runner.modelFile?.path, modelSHA256: runner.modelFile?.sha256) }
@@ -208,7 +248,13 @@ final class RunSession<M: LifelongMethod> {
         context.shouldStop = runner.shouldStop
         context.report = runner.report
         context.evaluator = evaluator
-        if state.stepsDone > 0 { context.resumedItems = try checkpoints!.items(from: resumedFrom!) ?? [] }
+        if state.isMidStage {
+            guard let items = try checkpoints!.items(from: resumedFrom!, vocabularySize: model.config.vocabSize,
+                                                      maxLength: model.config.maxPositions) else {
+                throw FormatError(file: (resumedFrom! as NSString).appendingPathComponent("items.json"), "missing: the checkpoint is inside a stage's training")
+            }
+            context.resumedItems = items
+        }
         return context
     }
 

@@ -9,6 +9,20 @@ public struct TrainingSequence: Codable, Sendable, Equatable {
         precondition(tokens.count == targets.count && tokens.count == weights.count, "TrainingSequence: lengths differ")
         self.tokens = tokens; self.targets = targets; self.weights = weights
     }
+
+    /// Why this sequence (read from a file) cannot be trained on, or nil.
+    func problem(vocabularySize: Int, maxLength: Int) -> String? {
+        guard tokens.count == targets.count, tokens.count == weights.count else {
+            return "tokens, targets and weights differ in length (\(tokens.count), \(targets.count), \(weights.count))"
+        }
+        guard !tokens.isEmpty, tokens.count <= maxLength else { return "\(tokens.count) tokens; 1…\(maxLength) allowed (the model's positions)" }
+        if let bad = tokens.first(where: { !(0..<vocabularySize).contains($0) }) { return "token id \(bad) is outside the vocabulary (0..<\(vocabularySize))" }
+        if let bad = targets.first(where: { $0 != LAMOLSequences.ignore && !(0..<vocabularySize).contains($0) }) {
+            return "target \(bad) is outside the vocabulary (0..<\(vocabularySize), or \(LAMOLSequences.ignore) for none)"
+        }
+        guard weights.allSatisfy({ $0.isFinite && $0 >= 0 }) else { return "a weight is negative or not finite" }
+        return nil
+    }
 }
 
 /// The two training formats of LAMOL (Sun et al., 2020), for an example tokenised as context c,

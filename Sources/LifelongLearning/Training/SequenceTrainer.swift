@@ -1,4 +1,5 @@
 import Foundation
+import LifelongFormats
 import LifelongEngine
 import LifelongModels
 
@@ -89,6 +90,9 @@ public struct SequenceTrainer {
         // One optimiser step per `accumulation` batches (the last group of an epoch may be shorter).
         let steps = epochs.enumerated().flatMap { epoch, batches in batches.chunked(accumulation).map { (epoch, $0) } }
         let schedule = LearningRateSchedule.linear(warmupSteps: Int(Float(steps.count) * settings.warmupFraction), totalSteps: steps.count)
+        guard (0...steps.count).contains(startStep) else {
+            throw FormatError(file: "checkpoint state.json", "field 'steps_done' resumes '\(taskName)' at step \(startStep), but the stage has \(steps.count) steps: the checkpoint does not belong to this run's config")
+        }
         let optimizer = AdamW(parameters: model.parameters, learningRate: settings.learningRate, weightDecay: settings.weightDecay)
         try prepare(optimizer)
         for step in startStep..<steps.count {
