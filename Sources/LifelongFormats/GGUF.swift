@@ -102,6 +102,9 @@ public final class GGUFFile {
             guard let type = GGMLType(rawValue: rawType) else {
                 throw FormatError(file: path, "tensor '\(name)': ggml type \(rawType) is not supported")
             }
+            guard rank > 1 || type.blockSize == 1 else {  // llama.cpp keeps norms and biases in F32; our loader needs rows
+                throw FormatError(file: path, "tensor '\(name)': a 1-dimensional tensor stored as \(type) (block-quantised types are for matrices)")
+            }
             guard dimensions[0] % type.blockSize == 0 else {
                 throw FormatError(file: path, "tensor '\(name)': row length \(dimensions[0]) is not a multiple of the \(type) block size \(type.blockSize)")
             }

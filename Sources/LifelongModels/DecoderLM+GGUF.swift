@@ -105,7 +105,7 @@ extension DecoderLM {
                     }
                 }
             }
-            guard keepQuantized, let format = info.type.keptQuantizedFormat else { continue }
+            guard keepQuantized, tensor.shape.count == 2, let format = info.type.keptQuantizedFormat else { continue }
             let quantized = QuantizedMatrix(format: format, rows: tensor.shape[0], columns: tensor.shape[1],
                                             source: file.rawBytes(info), rowOrder: rowOrder)
             if tensor === tokenEmbedding.weight && lmHead == nil {

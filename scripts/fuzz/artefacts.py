@@ -4,6 +4,9 @@ The fuzz harness mutates these: each is the smallest file that loads, so that a 
 missing part, decides the outcome. Weights are random (seeded); nothing here needs a download.
 """
 import json
+import signal
+import subprocess
+import time
 import os
 import random
 import struct
@@ -173,13 +176,13 @@ def gguf_value(kind, value):
     return struct.pack(SCALAR_FORMATS[kind], value)
 
 
-def llama_metadata():
+def llama_metadata(shape=LLAMA):
     """An ordered list of (key, type number, value): the metadata of the tiny Llama GGUF."""
     tokens = bpe_vocabulary()
     return [("general.architecture", 8, "llama"), ("general.alignment", 4, 32),
-            ("llama.block_count", 4, LLAMA["layers"]), ("llama.embedding_length", 4, LLAMA["hidden"]),
-            ("llama.feed_forward_length", 4, LLAMA["ff"]), ("llama.attention.head_count", 4, LLAMA["heads"]),
-            ("llama.attention.head_count_kv", 4, LLAMA["kv_heads"]), ("llama.context_length", 4, LLAMA["context"]),
+            ("llama.block_count", 4, shape["layers"]), ("llama.embedding_length", 4, shape["hidden"]),
+            ("llama.feed_forward_length", 4, shape["ff"]), ("llama.attention.head_count", 4, shape["heads"]),
+            ("llama.attention.head_count_kv", 4, shape["kv_heads"]), ("llama.context_length", 4, shape["context"]),
             ("llama.attention.layer_norm_rms_epsilon", 6, 1e-5), ("llama.rope.freq_base", 6, 10000.0),
             ("llama.vocab_size", 4, len(tokens)),
             ("tokenizer.ggml.model", 8, "gpt2"), ("tokenizer.ggml.pre", 8, "gpt2"),
@@ -189,12 +192,12 @@ def llama_metadata():
             ("tokenizer.ggml.bos_token_id", 4, len(tokens) - 1), ("tokenizer.ggml.eos_token_id", 4, len(tokens) - 1)]
 
 
-def llama_tensors(rng):
+def llama_tensors(rng, shape=LLAMA):
     """(GGUF name, GGUF dims (columns first), values) of the tiny Llama, F32."""
-    v, d, ff = len(bpe_vocabulary()), LLAMA["hidden"], LLAMA["ff"]
-    kv = d // LLAMA["heads"] * LLAMA["kv_heads"]
+    v, d, ff = len(bpe_vocabulary()), shape["hidden"], shape["ff"]
+    kv = d // shape["heads"] * shape["kv_heads"]
     t = [("token_embd.weight", [d, v])]
-    for i in range(LLAMA["layers"]):
+    for i in range(shape["layers"]):
         b = "blk.%d." % i
         t += [(b + "attn_norm.weight", [d]), (b + "attn_q.weight", [d, d]), (b + "attn_k.weight", [d, kv]),
               (b + "attn_v.weight", [d, kv]), (b + "attn_output.weight", [d, d]), (b + "ffn_norm.weight", [d]),
@@ -209,16 +212,30 @@ def llama_tensors(rng):
     return out
 
 
-def gguf_bytes(metadata, tensors, alignment=32, version=3):
-    """metadata: list of (key, kind, value) as llama_metadata; tensors: (name, dims, values) as F32."""
+# ggml block types: number → (values per block, bytes per block); the first two bytes of each block
+# are an f16 scale.
+GGML_BLOCKS = {2: (32, 18), 3: (32, 20), 8: (32, 34), 12: (256, 144), 14: (256, 210)}
+
+
+def quantised_blocks(rng, count, kind):
+    """count values as random blocks of ggml type `kind`, each with the scale 1/64 (f16 0x2400)."""
+    per, size = GGML_BLOCKS[kind]
+    blocks = max(1, count // per)
+    return b"".join(b"\x00\x24" + bytes(rng.randrange(256) for _ in range(size - 2)) for _ in range(blocks))
+
+
+def gguf_bytes(metadata, tensors, alignment=32, version=3, types=None, rng=None):
+    """metadata: list of (key, kind, value) as llama_metadata; tensors: (name, dims, values) as F32,
+    except those `types` (name → ggml type number) gives a block type: random blocks of that type."""
     out = b"GGUF" + struct.pack("<IQQ", version, len(tensors), len(metadata))
     for key, kind, value in metadata:
         out += gguf_string(key) + struct.pack("<I", kind) + gguf_value(kind, value)
     offset, blobs = 0, []
     for name, dims, values in tensors:
+        kind = (types or {}).get(name, 0)
         out += gguf_string(name) + struct.pack("<I", len(dims)) + b"".join(struct.pack("<Q", x) for x in dims)
-        out += struct.pack("<IQ", 0, offset)  # type 0 = F32
-        blob = f32(values)
+        out += struct.pack("<IQ", kind, offset)
+        blob = f32(values) if kind == 0 else quantised_blocks(rng, len(values), kind)
         blob += b"\0" * ((alignment - len(blob) % alignment) % alignment)
         blobs.append(blob)
         offset += len(blob)
@@ -249,6 +266,48 @@ def run_config(stream, name="fuzz"):
             "method": {"name": "finetune"},
             "training": {"epochs": 1, "learning_rate": 1e-3, "tokens_per_batch": 256, "max_length": 64},
             "evaluation": {"batch_size": 4}}
+
+
+RESUMABLE = """name: fz
+seed: 1
+model: scratch
+scratch: {architecture: gpt2, hidden: 32, layers: 2, heads: 2, positions: 128}
+stream: synthetic
+subsample: {train: 40, test: 6}
+checkpoint_every: 2
+method: {name: lamol, prompting: task, sample_ratio: 1.0, max_sample_length: 60}
+training: {learning_rate: 1.0e-3, epochs: 4, tokens_per_batch: 256, max_length: 64}
+evaluation: {batch_size: 8}
+"""
+
+
+def write_resumable_run(root, binary):
+    """runs/fz: a LAMOL run stopped with Ctrl-C (SIGINT) inside the second task's training, so its
+    checkpoint holds every kind of file (weights, AdamW's moments, the stage's items, state.json,
+    manifest.json); `run.yaml` beside it resumes it. Returns False when no such checkpoint came."""
+    with open(os.path.join(root, "run.yaml"), "w") as f:
+        f.write(RESUMABLE)
+    latest = os.path.join(root, "runs", "fz", "checkpoints", "latest")
+    process = subprocess.Popen([binary, "run", "run.yaml", "--runs", "runs", "--threads", "1"], cwd=root,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while process.poll() is None and time.time() < deadline:
+        try:
+            tag = open(latest).read().strip()
+        except OSError:
+            tag = ""
+        if mid_stage(tag):
+            process.send_signal(signal.SIGINT)
+            break
+        time.sleep(0.005)
+    process.wait(timeout=120)
+    return mid_stage(open(latest).read().strip() if os.path.exists(latest) else "")
+
+
+def mid_stage(tag):
+    """A checkpoint tag inside the second task's training: stage1-stepN, N > 0."""
+    step = tag[len("stage1-step"):].split(".")[0]
+    return tag.startswith("stage1-step") and step.isdigit() and int(step) > 0
 
 
 def write_all(root, seed=0):

@@ -363,8 +363,7 @@ def task_directory(rng, d):
     elif kind == "task-json":
         content = rng.choice([b"", b"[]", b"{", b"null", b"\xff\xfe", b'{"name": "a", "name": "b"}'])
         open(os.path.join(directory, "task.json"), "wb").write(content)
-        what, names = "task.json %r" % (content,), ["task.json"]
-        must_fail = content != b'{"name": "a", "name": "b"}'
+        what, names = "task.json %r" % (content,), ["task.json"]  # a duplicate key is refused too (RFC 8259 strict)
     elif kind in ("line", "huge-answer"):
         split = rng.choice(["train", "test"])
         path = os.path.join(directory, split + ".jsonl")
@@ -514,6 +513,236 @@ def cli_values(rng, d):
                 [flag.lstrip("-")] if flag else [], config=config)
 
 
+# ---------------------------------------------------------------- not-quite-JSON (RFC 8259)
+
+def not_quite_json(text, rng):
+    """`text` (one JSON object) made invalid in one way Foundation's parser would let through or
+    that JSON5 allows: a trailing comma, a duplicate key, a comment, NaN / Infinity, a leading zero,
+    single quotes. Returns (text, what)."""
+    body = text.rstrip()
+    assert body.endswith("}")
+    first_key = json.dumps(next(iter(json.loads(body))))
+    kind = rng.choice(["trailing-comma", "duplicate-key", "comment", "nan", "infinity", "leading-zero", "single-quotes",
+                       "array-trailing-comma"])
+    inner = body[:-1].rstrip()
+    if kind == "trailing-comma":
+        return inner + ",}", kind
+    if kind == "array-trailing-comma":
+        return inner + ', "zz_extra": [1, 2,]}', kind
+    if kind == "duplicate-key":
+        return "{" + first_key + ": 0, " + body.lstrip()[1:], kind
+    if kind == "comment":
+        return rng.choice(["/* c */ ", "// c\n"]) + body, kind
+    value = {"nan": "NaN", "infinity": "-Infinity", "leading-zero": "012", "single-quotes": "'x'"}[kind]
+    return inner + ', "zz_extra": ' + value + "}", kind
+
+
+def json_strictness(rng, d):
+    target = rng.choice(["task-line", "task.json", "config.json", "tokenizer.json", "sentence_bert_config.json",
+                         "bert-config.json"])
+    if target == "task-line":
+        split = rng.choice(["train", "test"])
+        path = os.path.join(d, "task", split + ".jsonl")
+        lines = open(path).read().split("\n")
+        j = rng.randrange(len(lines) - 1)
+        lines[j], kind = not_quite_json(lines[j], rng)
+        open(path, "w").write("\n".join(lines).replace("// c\n", "/* c */ "))  # a line stays one line
+        argv, config, names = ["run", "cfg.yaml", "--runs", "runs", "--threads", "1"], artefacts.run_config([os.path.join(d, "task")]), \
+            ["%s.jsonl" % split]
+    else:
+        directory = {"task.json": "task", "config.json": "gpt2", "tokenizer.json": "gpt2",
+                     "sentence_bert_config.json": "bert", "bert-config.json": "bert"}[target]
+        path = os.path.join(d, directory, target.replace("bert-", ""))
+        text, kind = not_quite_json(open(path).read(), rng)
+        open(path, "w").write(text)
+        config, names = None, [os.path.basename(path)]
+        if directory == "task":
+            argv, config = ["run", "cfg.yaml", "--runs", "runs", "--threads", "1"], artefacts.run_config([os.path.join(d, "task")])
+        elif directory == "gpt2":
+            argv = generate_argv(os.path.join(d, "gpt2"))
+        else:
+            argv = ["embed", "--model", os.path.join(d, "bert"), "the movie"]
+    return Case("json-strictness", "%s %s" % (target, kind), argv, must_fail=True, names=names, config=config)
+
+
+# ---------------------------------------------------------------- numbers in a model folder's smaller JSON files
+
+def model_json_numbers(rng, d):
+    """sentence_bert_config.json's max_seq_length (read where an encoder is loaded) given hostile values."""
+    path = os.path.join(d, "bert", "sentence_bert_config.json")
+    settings = json.load(open(path))
+    value = rng.choice(JSON_HOSTILE + [1e300, 2**64, -2**63, 16, "removed"])
+    if value == "removed":
+        del settings["max_seq_length"]
+    else:
+        settings["max_seq_length"] = value
+    json.dump(settings, open(path, "w"))
+    valid = value in ("removed", None) or (type(value) in (int, float) and not isinstance(value, bool)
+                                          and value == int(value) and 1 <= value <= 1_000_000)
+    return Case("model-json-numbers", "max_seq_length = %r" % (value,), ["embed", "--model", os.path.join(d, "bert"), "the movie"],
+                must_fail=not valid, names=["sentence_bert_config.json", "max_seq_length"])
+
+
+# ---------------------------------------------------------------- GGUF tensors in block-quantised types
+
+WIDE_LLAMA = dict(hidden=64, layers=1, heads=2, kv_heads=1, ff=128, context=64)
+
+
+def gguf_quantised(rng, d):
+    """A wider tiny Llama (rows of 64 and 128) with one tensor stored in a block-quantised type:
+    a matrix whose rows hold whole blocks loads; a 1-D tensor, or rows that are not whole blocks,
+    are refused naming the tensor."""
+    path = os.path.join(d, "wide.gguf")
+    tensors = artefacts.llama_tensors(__import__("random").Random(rng.random()), WIDE_LLAMA)
+    name, dims, _ = rng.choice(tensors)
+    kind = rng.choice(sorted(artefacts.GGML_BLOCKS))
+    per_block = artefacts.GGML_BLOCKS[kind][0]
+    open(path, "wb").write(artefacts.gguf_bytes(artefacts.llama_metadata(WIDE_LLAMA), tensors, types={name: kind}, rng=rng))
+    must_fail = len(dims) == 1 or dims[0] % per_block != 0
+    argv = generate_argv(path) + rng.choice([[], ["--fp32"]])
+    return Case("gguf-quantised", "%s as type %d (dims %s)" % (name, kind, dims), argv, must_fail, names=["wide.gguf", name])
+
+
+# ---------------------------------------------------------------- damaged run directories (--resume, sample, evaluate)
+
+def rewrite_manifest(folder):
+    """What a writer that keeps the manifest in step would leave: the hostile file with its own digest."""
+    import hashlib
+    files = {}
+    for name in sorted(os.listdir(folder)):
+        if name != "manifest.json" and not name.startswith("."):
+            files[name] = hashlib.sha256(open(os.path.join(folder, name), "rb").read()).hexdigest()
+    json.dump({"files": files}, open(os.path.join(folder, "manifest.json"), "w"))
+
+
+STATE_FIELDS = ["stage", "steps_done", "optimizer_steps", "log_bytes", "stage_trained", "has_weights", "matrix", "baseline",
+                "special_tokens", "seconds_training", "method_json", "replaced_layers", "few_shot", "secondary"]
+
+
+def damaged_run(rng, d):
+    run = os.path.join(d, "runs", "fz")
+    checkpoints = os.path.join(run, "checkpoints")
+    tag = open(os.path.join(checkpoints, "latest")).read().strip()
+    folder = os.path.join(checkpoints, tag)
+    kind = rng.choice(["latest", "latest", "flip", "flip", "remove", "state", "state", "state", "items", "items", "optimizer",
+                       "log", "stream"])
+    must_fail, names, what = True, ["checkpoints"], kind
+    if kind == "latest":
+        how = rng.choice(["delete", "garbage", "directory", "fifo", "empty", "other-tag", "flip"])
+        path = os.path.join(checkpoints, "latest")
+        os.remove(path)
+        if how == "garbage":
+            open(path, "wb").write(bytes(rng.randrange(256) for _ in range(rng.randint(1, 64))))
+        elif how == "directory":
+            os.mkdir(path)
+        elif how == "fifo":
+            os.mkfifo(path)
+        elif how == "empty":
+            open(path, "w").close()
+        elif how == "other-tag":
+            open(path, "w").write(rng.choice(["stage9-step0", "../..", "/etc", tag + "x"]))
+        elif how == "flip":
+            raw = bytearray(tag.encode())
+            raw[rng.randrange(len(raw))] ^= 1 << rng.randrange(8)
+            open(path, "wb").write(bytes(raw))
+        what, must_fail = "latest " + how, False  # the one checkpoint is found by scanning
+    elif kind in ("flip", "remove"):
+        files = sorted(f for f in os.listdir(folder) if f != "manifest.json" or kind == "remove")
+        name = rng.choice(files)
+        path = os.path.join(folder, name)
+        if kind == "flip":
+            raw = bytearray(open(path, "rb").read())
+            raw[rng.randrange(len(raw))] ^= 1 << rng.randrange(8)
+            open(path, "wb").write(bytes(raw))
+        else:
+            os.remove(path)
+        what, names = "%s %s" % (kind, name), [name, "manifest.json"]
+        must_fail = name != "manifest.json"  # without a manifest the folder latest names is read as an older run's
+    elif kind == "state":
+        path = os.path.join(folder, "state.json")
+        state = json.load(open(path))
+        key = rng.choice(STATE_FIELDS)
+        value = rng.choice([-1, 0, 1, 2**31, 2**62, 1e19, -1e19, 1.5, None, "x", [], [[]], [[1.0, 2.0]], [1.0] * 7, True,
+                            {}, ["__ans__", "__ans__"], [""], "{}", "[1]"])
+        if key == "special_tokens" and rng.random() < 0.5:
+            value = [t + "x" for t in state.get(key, [])]  # renamed
+        state[key] = value
+        json.dump(state, open(path, "w"))
+        rewrite_manifest(folder)
+        what, names, must_fail = "state.json %s = %r" % (key, str(value)[:30]), ["state.json", key], False
+    elif kind == "items":
+        path = os.path.join(folder, "items.json")
+        items = json.load(open(path))
+        item = rng.choice(items)
+        part = item["qa"] if item.get("lm") is None or rng.random() < 0.5 else item["lm"]
+        field_ = rng.choice(["tokens", "targets", "weights"])
+        how = rng.choice(["negative", "huge", "long", "short", "nan"])
+        values = part[field_]
+        if how == "negative":
+            values[rng.randrange(len(values))] = -5
+        elif how == "huge":
+            values[rng.randrange(len(values))] = 2**40
+        elif how == "long":
+            part[field_] = values * 200
+        elif how == "short":
+            part[field_] = values[:-1]
+        else:
+            values[rng.randrange(len(values))] = 1e39  # beyond Float: not a weight
+        json.dump(items, open(path, "w"))
+        rewrite_manifest(folder)
+        what, names = "items.json %s %s" % (field_, how), ["items.json"]
+        # A negative or huge weight is refused; a weight changed to another finite number is not an error.
+        must_fail = not (field_ == "weights" and how == "huge")
+    elif kind == "optimizer":
+        path = os.path.join(folder, "optimizer.safetensors")
+        header_length = int.from_bytes(open(path, "rb").read(8), "little")
+        raw = open(path, "rb").read()
+        header = json.loads(raw[8:8 + header_length])
+        data = raw[8 + header_length:]
+        tensors = []
+        for name, entry in sorted((k, v) for k, v in header.items() if k != "__metadata__"):
+            start, end = entry["data_offsets"]
+            values = list(struct.unpack("<%df" % ((end - start) // 4), data[start:end]))
+            tensors.append([name, entry["shape"], values])
+        victim = rng.choice(tensors)
+        how = rng.choice(["short", "nan", "negative-v"])
+        if how == "short":
+            victim[2] = victim[2][:-1]
+            victim[1] = [len(victim[2])]
+        elif how == "nan":
+            victim[2][0] = float("nan")
+        else:
+            victim[2][0] = -1.0
+            victim[0] = "v." + victim[0][2:]
+        artefacts.write_safetensors(path, [tuple(t) for t in tensors])
+        rewrite_manifest(folder)
+        what, names = "optimizer %s %s" % (victim[0], how), ["optimizer.safetensors"]
+    elif kind == "log":
+        path = os.path.join(run, "log.jsonl")
+        if rng.random() < 0.5:
+            os.remove(path)
+        else:
+            raw = open(path, "rb").read()
+            open(path, "wb").write(raw[:rng.randrange(len(raw))])
+        must_fail = False
+    else:
+        stream = rng.choice([["synthetic", os.path.join(d, "task")], [os.path.join(d, "task")]])  # more tasks, or fewer
+        for path in (os.path.join(d, "run.yaml"), os.path.join(run, "config.yaml")):
+            text = open(path).read().replace("stream: synthetic", "stream: " + json.dumps(stream)) \
+                .replace("stream:\n- synthetic\n", "stream: " + json.dumps(stream) + "\n")  # as the run saved it
+            open(path, "w").write(text)
+        what, names = "stream %s" % stream, ["state.json", "stream", "tasks"]
+    command = rng.choice(["resume", "resume", "resume", "sample", "evaluate"])
+    argv = {"resume": ["run", "run.yaml", "--runs", "runs", "--resume", "--threads", "1"],
+            "sample": ["sample", "runs/fz", "--prompt", "__sentiment__", "--max-tokens", "3"],
+            "evaluate": ["evaluate", "runs/fz", "--threads", "1"]}[command]
+    if kind in ("items", "optimizer") and command != "resume":
+        must_fail = False  # sample and evaluate read neither the stage's items nor AdamW's moments
+    if kind == "stream" and command == "sample":
+        must_fail = False  # sample reads the model, not the stream
+    return Case("damaged-run", "%s (%s)" % (what, command), argv, must_fail, names=names)
+
+
 FAMILIES = {
     "gguf-structure": gguf_structure,
     "gguf-metadata": gguf_metadata,
@@ -524,4 +753,8 @@ FAMILIES = {
     "task-directory": task_directory,
     "yaml-config": yaml_config,
     "cli": cli_values,
+    "json-strictness": json_strictness,
+    "model-json-numbers": model_json_numbers,
+    "gguf-quantised": gguf_quantised,
+    "damaged-run": damaged_run,
 }

@@ -110,7 +110,10 @@ final class RunSession<M: LifelongMethod> {
     }
 
     private func restoreWeights(from folder: String) throws {
-        try method.restore(try checkpoints!.methodState(from: folder, json: state.methodJSON))
+        let statePath = (folder as NSString).appendingPathComponent("state.json")
+        do { try method.restore(try checkpoints!.methodState(from: folder, json: state.methodJSON)) } catch let error as DecodingError {
+            throw FormatError(file: statePath, "field 'method_json' is not \(method.name)'s saved state: \(StrictJSON.describe(error))")
+        }
         try checkpoints!.restore(model, tokenizer: tokenizer, state: state, from: folder)
     }
 
@@ -120,6 +123,11 @@ final class RunSession<M: LifelongMethod> {
         // A corpus stream has no answers: no ANS row, so the untrained NLL is the pretrained model's.
         if !(stream.first?.isCorpus ?? false) { tokenizer.answerToken() }
         tokenizer.endOfExampleToken()
+        if let folder = resumedFrom, tokenizer.specialNames.count > state.specialTokens.count {  // every checkpoint has these
+            let lacking = tokenizer.specialNames.filter { !state.specialTokens.contains($0) }
+            throw FormatError(file: (folder as NSString).appendingPathComponent("state.json"),
+                              "field 'special_tokens' lacks \(lacking.joined(separator: ", ")), which this run's method uses from the start")
+        }
         syncVocabulary()
     }
 
