@@ -194,7 +194,7 @@ struct SweepCommand: ParsableCommand {
         let fm = FileManager.default
         if let data = try? UserFile.data((run as NSString).appendingPathComponent("results.json")),
            let results = try? StrictJSON.decode(StreamRunner.Results.self, from: data, file: "results.json"),
-           results.matrix.count == results.tasks.count || (results.matrix.count == 1 && results.method == "multitask") {
+           results.complete ?? (results.matrix.count == results.tasks.count || (results.matrix.count == 1 && results.method == "multitask")) {
             return "done"
         }
         guard fm.fileExists(atPath: run) else { return "pending" }

@@ -52,7 +52,8 @@ import Testing
     /// such as a teacher's training, before the stage's first step).
     func checkResumeEquivalence<M: LifelongMethod>(_ make: () -> M, stopAfterSteps: Int? = nil, stopAt: ((StepLog) -> Bool)? = nil,
                                                    stopWhileGenerating: Bool = false, stopOnMessage: ((String) -> Bool)? = nil,
-                                                   insideStage: Bool = true, tag: String = "") throws {
+                                                   insideStage: Bool = true, tag: String = "",
+                                                   damage: (String) throws -> Void = { _ in }) throws {
         let base = NSTemporaryDirectory() + "resume-\(getpid())-\(stopAfterSteps ?? 0)\(tag)"
         defer { try? FileManager.default.removeItem(atPath: base) }
         let (expected, expectedWeights) = try #require(try run(make, directory: base + "/whole"))
@@ -60,6 +61,7 @@ import Testing
                         stopWhileGenerating: stopWhileGenerating, stopOnMessage: stopOnMessage) == nil, "the run stops when asked")
         let checkpoint = try #require(try RunCheckpoints(runDirectory: base + "/parts").latest())
         #expect((checkpoint.state.stepsDone > 0 || checkpoint.state.stageTrained) == insideStage, "stopped where expected: \(checkpoint.state)")
+        try damage(base + "/parts")
         let (resumed, resumedWeights) = try #require(try run(make, directory: base + "/parts", resume: true))
         #expect(resumed.matrix == expected.matrix)
         #expect(resumed.baseline == expected.baseline)

@@ -24,16 +24,16 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: base) }
         let checkpoints = RunCheckpoints(runDirectory: base)
         var state = RunState()
-        state.stage = 1; state.matrix = [[1, 2]]
+        state.baseline = [1, 2]  // the checkpoint after the untrained evaluation: no weights yet
         try checkpoints.save(state, model: nil, optimizer: nil, method: MethodState(), items: nil)
         let first = try #require(try checkpoints.latest()).path
         // A crash while writing a later checkpoint leaves a folder without state.json beside it.
-        try FileManager.default.createDirectory(atPath: checkpoints.directory + "/stage1-step0.1", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: checkpoints.directory + "/stage0-step0.1", withIntermediateDirectories: true)
         #expect(try checkpoints.latest()?.path == first)
-        state.matrix = [[3, 4]]
+        state.baseline = [3, 4]
         try checkpoints.save(state, model: nil, optimizer: nil, method: MethodState(), items: nil)
         let (saved, second) = try #require(try checkpoints.latest())
-        #expect(second != first && saved.matrix == [[3, 4]])
+        #expect(second != first && saved.baseline == [3, 4])
         #expect(!FileManager.default.fileExists(atPath: first), "the superseded checkpoint is removed")
         #expect(try FileManager.default.contentsOfDirectory(atPath: checkpoints.directory).sorted() == ["latest", (second as NSString).lastPathComponent])
     }

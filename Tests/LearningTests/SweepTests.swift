@@ -123,4 +123,12 @@ import Testing
             #expect(ran == 1, "\(name) reported done by \(ran) sweeps: \(outputs)")
         }
     }
+
+    /// `1e-1` and `1e+1` would both name their run `learning-rate-1e-1`: refused, naming both.
+    @Test func pointsThatWouldShareARunNameAreRefused() {
+        #expect { try sweep("  training.learning_rate: [1e-1, 1e+1]") } throws: {
+            "\($0)".contains("share the run name 'learning-rate-1e-1'") && "\($0)".contains("training.learning_rate=1e-1 and training.learning_rate=1e+1")
+        }
+        #expect { try sweep("  method.name: [lamol, LAMOL]") } throws: { "\($0)".contains("share the run name") }
+    }
 }

@@ -70,8 +70,11 @@ import Testing
         let header = magic + le(UInt32(3)) + le(UInt64(1)) + le(UInt64(0)) + tensorName + le(UInt32(1)) + le(UInt64(32))
         expect(header + le(UInt32(99)) + le(UInt64(0)) + [UInt8](repeating: 0, count: 200), "ggml type 99", "type")
         expect(header + le(UInt32(0)) + le(UInt64(0)) + [UInt8](repeating: 0, count: 20), "runs past the end", "offset")
-        let oddRow = magic + le(UInt32(3)) + le(UInt64(1)) + le(UInt64(0)) + tensorName + le(UInt32(1)) + le(UInt64(30))
+        let oddRow = magic + le(UInt32(3)) + le(UInt64(1)) + le(UInt64(0)) + tensorName + le(UInt32(2)) + le(UInt64(30)) + le(UInt64(1))
         expect(oddRow + le(UInt32(8)) + le(UInt64(0)) + [UInt8](repeating: 0, count: 100), "not a multiple of the Q8_0 block size", "block")
+        // A norm weight (one dimension) in a block type: whole blocks, but no rows to keep them in.
+        let vector = magic + le(UInt32(3)) + le(UInt64(1)) + le(UInt64(0)) + tensorName + le(UInt32(1)) + le(UInt64(64))
+        expect(vector + le(UInt32(8)) + le(UInt64(0)) + [UInt8](repeating: 0, count: 100), "tensor 't': a 1-dimensional tensor stored as Q8_0", "vector")
     }
 }
 

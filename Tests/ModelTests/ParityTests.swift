@@ -98,7 +98,7 @@ import Testing
             "\(error)".contains("missing parameter 'model.layers.1.input_layernorm.weight'")
         }
         #expect { try DecoderConfig.huggingFace(configAt: Fixture.path("losses.safetensors")) } throws: { error in
-            "\(error)".contains("losses.safetensors: not a JSON object")
+            "\(error)".contains("losses.safetensors: line 1, column 1: not valid JSON (RFC 8259)")
         }
     }
 }

@@ -14,7 +14,11 @@ public struct Report {
 
     public let runs: [Run]
     /// The runs grouped by everything but seed: means ± sd.
-    public var groups: RunGroups { RunGroups(runs) }
+    public let groups: RunGroups
+    /// ACC of the multitask run among the reports, if any: the reference for the gap.
+    let multitaskACC: Double?
+    /// Decimals of every score: 1 for scores 0–100, 3 for NLLs (every run on text corpora).
+    private let decimals: Int
 
     public init(runDirectories: [String]) throws {
         runs = try runDirectories.map { directory in
@@ -26,14 +30,13 @@ public struct Report {
             }
             return Run(directory: directory, results: results, evaluations: try SavedEvaluation.all(in: directory))
         }
+        groups = RunGroups(runs)
+        multitaskACC = runs.first { $0.results.method == "multitask" }?.results.finalAverage
+        decimals = !runs.isEmpty && runs.allSatisfy(\.results.lowerIsBetter) ? 3 : 1
     }
-
-    /// ACC of the multitask run among the reports, if any: the reference for the gap.
-    var multitaskACC: Double? { runs.first { $0.results.method == "multitask" }?.results.finalAverage }
 
     /// Scores 0–100 with one decimal; NLLs (every run on text corpora) with three.
     func f(_ v: Double?) -> String { v.map { String(format: decimals == 3 ? "%.3f" : "%.1f", $0) } ?? "—" }
-    private var decimals: Int { !runs.isEmpty && runs.allSatisfy(\.results.lowerIsBetter) ? 3 : 1 }
 
     public func write(to directory: String) throws {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -253,6 +253,23 @@ public struct RunCheckpoints {
         try SafetensorsFile.write(tensors, to: path)
     }
 
+    /// Reads only the header of `optimizer.safetensors`: the file is there and each parameter's
+    /// moments have its size (before the run directory is written to).
+    static func checkMoments(model: DecoderLM, path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw FormatError(file: path, "missing: the checkpoint is inside a stage's training, and AdamW's moments are needed to continue it")
+        }
+        let file = try SafetensorsFile(path: path)
+        for (name, p) in model.namedParameters {
+            for moment in ["m.\(name)", "v.\(name)"] {
+                guard let entry = file.entry(moment) else { continue }
+                guard entry.shape.reduce(1, *) == p.count else {
+                    throw FormatError(file: path, "'\(moment)' holds \(entry.shape.reduce(1, *)) values; the parameter has \(p.count)")
+                }
+            }
+        }
+    }
+
     /// Restores the moments `writeMoments` wrote (none when the file is absent) and the step count.
     static func readMoments(into optimizer: AdamW, model: DecoderLM, stepCount: Int, from path: String) throws {
         var restored: [(Tensor, m: [Float], v: [Float])] = []

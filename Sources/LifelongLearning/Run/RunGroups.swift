@@ -97,15 +97,36 @@ public struct RunGroups {
             if members[key] == nil { order.append(key); settings[key] = s }
             members[key, default: []].append(run)
         }
+        // A key tells a group from the other groups of its method when they do not all give it one
+        // value (absent counts as a value). Counted once per method and key: linear in the groups.
+        var valuesByMethod: [String: [String: Set<String>]] = [:], having: [String: [String: Int]] = [:], groupCount: [String: Int] = [:]
+        for key in order {
+            let method = members[key]![0].results.method
+            groupCount[method, default: 0] += 1
+            for (k, v) in settings[key]! {
+                valuesByMethod[method, default: [:]][k, default: []].insert(v)
+                having[method, default: [:]][k, default: 0] += 1
+            }
+        }
         groups = order.map { key in
-            let runs = members[key]!, method = runs[0].results.method
-            // Keys whose values differ between this group and the other groups of the same method.
-            let siblings = order.filter { $0 != key && members[$0]![0].results.method == method }.map { settings[$0]! }
-            let mine = settings[key]!
-            let distinct = mine.keys.sorted().filter { k in k != "method.name" && siblings.contains { $0[k] != mine[k] } }
+            let runs = members[key]!, method = runs[0].results.method, mine = settings[key]!
+            let distinct = mine.keys.sorted().filter { k in
+                // Two values among the method's groups, or some of them without the key.
+                k != "method.name" && ((valuesByMethod[method]?[k]?.count ?? 0) > 1 || (having[method]?[k] ?? 0) < (groupCount[method] ?? 0))
+            }
             return Group(label: ([method] + distinct.map { "\($0)=\(mine[$0] ?? "—")" }).joined(separator: " "), runs: runs)
         }
+        let all = groups
+        bestMeans = Dictionary(uniqueKeysWithValues: Metric.allCases.map { ($0, Self.best($0, of: all)) })
+        distinctMeans = Dictionary(uniqueKeysWithValues: Metric.allCases.map { metric in
+            (metric, Set(all.filter { !$0.isMultitask }.compactMap { $0.summary(metric)?.mean }).count)
+        })
     }
+
+    /// The best mean of each metric over the groups (multitask left out), computed once.
+    private let bestMeans: [Metric: Double?]
+    /// How many different means each metric has over those groups (a best is marked only among several).
+    private let distinctMeans: [Metric: Int]
 
     /// A run's resolved settings from its `config.yaml`, flattened to dotted keys, without its
     /// name and seed; from `results.json` alone (method, model, tasks) when it has no config.
@@ -125,7 +146,9 @@ public struct RunGroups {
     var multitaskACC: Double? { groups.first(where: \.isMultitask)?.summary(.acc)?.mean }
 
     /// The best mean of `metric` over the groups (multitask, the upper bound, left out).
-    func best(_ metric: Metric) -> Double? {
+    func best(_ metric: Metric) -> Double? { bestMeans[metric] ?? nil }
+
+    private static func best(_ metric: Metric, of groups: [Group]) -> Double? {
         let means = groups.filter { !$0.isMultitask }.compactMap { $0.summary(metric)?.mean }
         let lower = groups.first?.runs.first?.results.lowerIsBetter ?? false
         return metric.higherIsBetter(lowerIsBetter: lower) ? means.max() : means.min()
@@ -166,8 +189,7 @@ public struct RunGroups {
 
     /// The best mean of a column, when the column has more than one distinct mean.
     func isBest(_ s: Summary, _ metric: Metric, _ group: Group) -> Bool {
-        let means = Set(groups.filter { !$0.isMultitask }.compactMap { $0.summary(metric)?.mean })
-        return !group.isMultitask && means.count > 1 && best(metric) == s.mean
+        !group.isMultitask && (distinctMeans[metric] ?? 0) > 1 && best(metric) == s.mean
     }
 }
 
@@ -175,11 +197,15 @@ private func csvField(_ s: String) -> String {
     s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
 }
 
-private func latexEscape(_ s: String) -> String {
+/// Text for LaTeX: its ten special characters written as commands or escaped.
+func latexEscape(_ s: String) -> String {
     var out = ""
     for c in s {
         switch c {
         case "_", "%", "&", "#", "$", "{", "}": out += "\\\(c)"
+        case "\\": out += "\\textbackslash{}"
+        case "^": out += "\\textasciicircum{}"
+        case "~": out += "\\textasciitilde{}"
         default: out.append(c)
         }
     }

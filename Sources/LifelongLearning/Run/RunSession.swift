@@ -50,36 +50,62 @@ final class RunSession<M: LifelongMethod> {
 
     // MARK: Opening: a fresh run, or the last checkpoint's state, weights and method state
 
+    /// Everything a resumed run reads is checked before anything in the run directory is written:
+    /// a damaged checkpoint stops the run and leaves the directory as it was.
     func open() throws {
+        var setAside: [String] = []
         if let runDirectory = runner.runDirectory, let checkpoints {
-            try FileManager.default.createDirectory(atPath: (runDirectory as NSString).appendingPathComponent("samples"),
-                                                    withIntermediateDirectories: true)
             if runner.resume {
-                try findCheckpoint(checkpoints)
+                setAside = try findCheckpoint(checkpoints)
             } else {  // a fresh run (a new directory, or --overwrite): nothing of an earlier run is reused
                 checkpoints.removeAll()
                 try? FileManager.default.removeItem(atPath: (runDirectory as NSString).appendingPathComponent("teachers"))
             }
+        }
+        if let folder = resumedFrom, state.hasWeights { try restoreWeights(from: folder) }
+        try prepareTokens()
+        if let folder = resumedFrom, state.isMidStage { try checkMidStage(folder) }
+        if let runDirectory = runner.runDirectory, let checkpoints {
+            try checkpoints.setAside(setAside)
+            try FileManager.default.createDirectory(atPath: (runDirectory as NSString).appendingPathComponent("samples"),
+                                                    withIntermediateDirectories: true)
             try openLog(in: runDirectory)
             try logStart()
         }
         if let folder = resumedFrom, state.hasWeights {
-            try restoreWeights(from: folder)
             report(.message("Resumed from \(folder): stage \(state.stage + 1), step \(state.stepsDone)"))
         }
-        try prepareTokens()
     }
+
+    /// A checkpoint inside a stage's training: its items fit the model, its step lies inside the
+    /// stage those items make, and AdamW's moments have the parameters' sizes.
+    private func checkMidStage(_ folder: String) throws {
+        guard let items = try checkpoints!.items(from: folder, vocabularySize: model.config.vocabSize, maxLength: model.config.maxPositions) else {
+            throw FormatError(file: (folder as NSString).appendingPathComponent("items.json"), "missing: the checkpoint is inside a stage's training")
+        }
+        let trainer = SequenceTrainer(settings: runner.settings, padToken: tokenizer.endOfExampleToken())
+        let steps = trainer.stepCount(items: items, seed: trainingSeed(stages[state.stage]))
+        guard state.stepsDone < steps else {
+            throw FormatError(file: (folder as NSString).appendingPathComponent("state.json"),
+                              "field 'steps_done' is \(state.stepsDone), but the stage's saved items make \(steps) steps")
+        }
+        try RunCheckpoints.checkMoments(model: model, path: (folder as NSString).appendingPathComponent("optimizer.safetensors"))
+    }
+
+    /// The seed of stage `index`'s batch order.
+    private func trainingSeed(_ index: Int) -> UInt64 { seed &+ UInt64(index) &* 31 }
 
     /// `--resume` never deletes: it continues from the newest checkpoint that verifies, sets aside
     /// (renames) the folders that do not, and stops with the reason when there are checkpoint
     /// folders but none can be used. A run with no checkpoint at all (stopped before its first)
     /// starts from the beginning.
-    private func findCheckpoint(_ checkpoints: RunCheckpoints) throws {
+    /// Returns the folders to set aside once the checkpoint has been checked.
+    private func findCheckpoint(_ checkpoints: RunCheckpoints) throws -> [String] {
         let search = try checkpoints.find()
         guard let (saved, folder) = search.newest else {
-            if search.unusable.isEmpty && search.latestProblem == nil { return }
+            if search.unusable.isEmpty && search.latestProblem == nil { return [] }
             _ = try checkpoints.latest()  // throws, naming every folder's problem
-            return
+            return []
         }
         try saved.check(stageCount: stages.count, taskNames: stream.map(\.name), file: (folder as NSString).appendingPathComponent("state.json"))
         if let problem = search.latestProblem {
@@ -87,13 +113,13 @@ final class RunSession<M: LifelongMethod> {
         }
         var isDirectory: ObjCBool = false
         let latestIsFolder = FileManager.default.fileExists(atPath: checkpoints.directory + "/latest", isDirectory: &isDirectory) && isDirectory.boolValue
-        if !search.unusable.isEmpty || latestIsFolder {  // a folder named latest would block the next checkpoint's pointer
-            try checkpoints.setAside(search.unusable.map(\.folder) + (latestIsFolder ? ["latest"] : []))
-            for (name, problem) in search.unusable + (latestIsFolder ? [("latest", "a folder, not the file that names the newest checkpoint")] : []) {
-                report(.message("set aside \(RunCheckpoints.damagedPrefix)\(name) (kept, not used): \(problem)"))
-            }
+        // A folder named latest would block the next checkpoint's pointer.
+        let unusable = search.unusable + (latestIsFolder ? [("latest", "a folder, not the file that names the newest checkpoint")] : [])
+        for (name, problem) in unusable {
+            report(.message("setting aside \(RunCheckpoints.damagedPrefix)\(name) (kept, not used): \(problem)"))
         }
         state = saved; resumedFrom = folder
+        return unusable.map(\.folder)
     }
 
     /// The last checkpoint's state, weights and method state, read only: nothing in the run
@@ -256,12 +282,9 @@ final class RunSession<M: LifelongMethod> {
         context.shouldStop = runner.shouldStop
         context.report = runner.report
         context.evaluator = evaluator
-        if state.isMidStage {
-            guard let items = try checkpoints!.items(from: resumedFrom!, vocabularySize: model.config.vocabSize,
-                                                      maxLength: model.config.maxPositions) else {
-                throw FormatError(file: (resumedFrom! as NSString).appendingPathComponent("items.json"), "missing: the checkpoint is inside a stage's training")
-            }
-            context.resumedItems = items
+        if state.isMidStage {  // checked in open()
+            context.resumedItems = try checkpoints!.items(from: resumedFrom!, vocabularySize: model.config.vocabSize,
+                                                          maxLength: model.config.maxPositions) ?? []
         }
         return context
     }
@@ -283,7 +306,7 @@ final class RunSession<M: LifelongMethod> {
         let (method, model, settings) = (self.method, self.model, runner.settings)
         var stopped = false
         let completed = try trainer.train(
-            model, items: plan.items, taskName: label, seed: seed &+ UInt64(index) &* 31, startStep: state.stepsDone,
+            model, items: plan.items, taskName: label, seed: trainingSeed(index), startStep: state.stepsDone,
             prepare: { optimizer in
                 if midStage { try self.checkpoints!.restoreOptimizer(optimizer, model: model, stepCount: self.state.optimizerSteps, from: self.resumedFrom!) }
             },
@@ -350,7 +373,8 @@ final class RunSession<M: LifelongMethod> {
         RunInterrupted(checkpoint: checkpoints?.directory ?? "(no run directory)")
     }
 
-    func results() -> StreamRunner.Results {
+    /// `complete`: every stage and every evaluation of the run is in (what a sweep counts as done).
+    func results(complete: Bool = false) -> StreamRunner.Results {
         let square = state.matrix.count == stream.count
         let statistics = method.statistics
         return StreamRunner.Results(
@@ -363,13 +387,13 @@ final class RunSession<M: LifelongMethod> {
             secondsTraining: state.secondsTraining, secondsEvaluating: state.secondsEvaluating,
             finalPredictions: state.finalPredictions,
             methodStatistics: statistics.details.isEmpty ? nil : statistics.details, provenance: provenance,
-            fewShot: state.fewShot, secondaryScores: state.secondary)
+            fewShot: state.fewShot, secondaryScores: state.secondary, complete: complete)
     }
 
-    func writeResults() throws {
+    func writeResults(complete: Bool = false) throws {
         guard let runDirectory = runner.runDirectory else { return }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try writeAtomically(try encoder.encode(results()), to: (runDirectory as NSString).appendingPathComponent("results.json"))
+        try writeAtomically(try encoder.encode(results(complete: complete)), to: (runDirectory as NSString).appendingPathComponent("results.json"))
     }
 }

@@ -66,11 +66,14 @@ public struct StreamRunner {
         public var fewShot: FewShotRecord? = nil
         /// Secondary metrics by name (BLEU beside ROUGE-L): a matrix like R for the tasks that have them.
         public var secondaryScores: [String: SecondaryScores]? = nil
+        /// True once every stage and every evaluation (few-shot after the stream too) is in; false
+        /// while the run is under way; absent in results written before this field existed.
+        public var complete: Bool? = nil
 
         enum CodingKeys: String, CodingKey {
             case method, model, seed, tasks, matrix, baseline, metrics, formulas
             case finalPredictions = "final_predictions", methodStatistics = "method_statistics", provenance, fewShot = "few_shot"
-            case secondaryScores = "secondary_scores"
+            case secondaryScores = "secondary_scores", complete
             case metricNames = "task_metrics", finalAverage = "final_average", pseudoSamples = "pseudo_samples"
             case secondsTraining = "seconds_training", secondsEvaluating = "seconds_evaluating"
         }
@@ -103,7 +106,7 @@ public struct StreamRunner {
         if session.state.baseline == nil { try session.evaluateBaseline() }
         while session.state.stage < session.stages.count { try session.runStage() }
         try session.evaluateFewShot(after: true)
-        try session.writeResults()
-        return session.results()
+        try session.writeResults(complete: true)
+        return session.results(complete: true)
     }
 }

@@ -72,7 +72,22 @@ public struct Sweep {
             let runName = choices.map(\.label).joined(separator: "_")
             return Point(name: runName, overrides: choices.map(\.override) + ["name=\(runName)"])
         }
+        try Self.requireDistinctNames(points, source: source)
         for point in points { _ = try RunConfig(yaml: base, overrides: point.overrides, source: "\(source): point \(point.name)") }
+    }
+
+    /// Two points with one directory name would share a run (only one would run, and a report
+    /// would count it twice): `1e-1` and `1e+1` both become `1e-1` in a name. Names are compared
+    /// as a case-insensitive file system (macOS) would.
+    private static func requireDistinctNames(_ points: [Point], source: String) throws {
+        var seen: [String: Point] = [:]
+        for point in points {
+            if let other = seen.updateValue(point, forKey: point.name.lowercased()) {
+                let differ = zip(other.overrides, point.overrides).filter { $0 != $1 }.map { "\($0) and \($1)" }.joined(separator: "; ")
+                throw FormatError(file: source, "two points would share the run name '\(point.name)' (\(differ)); "
+                                  + "write the values so that they differ in letters or digits (10 rather than 1e+1)")
+            }
+        }
     }
 
     /// An ordinary axis: a list of YAML scalars, or of mappings of scalars that set several keys

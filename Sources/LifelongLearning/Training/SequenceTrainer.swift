@@ -84,11 +84,7 @@ public struct SequenceTrainer {
         guard !items.isEmpty else { return true }
         let lmWeight = settings.lmWeight
         let objective = objective ?? { lamolObjective($0, model: model, lmWeight: lmWeight) }
-        var shuffler = SeededShuffler(seed: seed)
-        let epochs = (0..<settings.epochs).map { _ in packBatches(shuffler.shuffled(items)) }
-        let accumulation = max(1, settings.gradientAccumulation)
-        // One optimiser step per `accumulation` batches (the last group of an epoch may be shorter).
-        let steps = epochs.enumerated().flatMap { epoch, batches in batches.chunked(accumulation).map { (epoch, $0) } }
+        let steps = plannedSteps(items: items, seed: seed)
         let schedule = LearningRateSchedule.linear(warmupSteps: Int(Float(steps.count) * settings.warmupFraction), totalSteps: steps.count)
         guard (0...steps.count).contains(startStep) else {
             throw FormatError(file: "checkpoint state.json", "field 'steps_done' resumes '\(taskName)' at step \(startStep), but the stage has \(steps.count) steps: the checkpoint does not belong to this run's config")
@@ -135,6 +131,20 @@ public struct SequenceTrainer {
     }
 
     /// Consecutive items grouped while batch size × longest sequence stays within the budget.
+    /// Every optimiser step of a stage: its epoch and its batches. One step per
+    /// `gradientAccumulation` batches (the last group of an epoch may be shorter).
+    func plannedSteps(items: [TrainingItem], seed: UInt64) -> [(epoch: Int, batches: [[TrainingItem]])] {
+        var shuffler = SeededShuffler(seed: seed)
+        let epochs = (0..<settings.epochs).map { _ in packBatches(shuffler.shuffled(items)) }
+        let accumulation = max(1, settings.gradientAccumulation)
+        return epochs.enumerated().flatMap { epoch, batches in batches.chunked(accumulation).map { (epoch, $0) } }
+    }
+
+    /// How many optimiser steps `train` takes over `items` with `seed`.
+    public func stepCount(items: [TrainingItem], seed: UInt64) -> Int {
+        items.isEmpty ? 0 : plannedSteps(items: items, seed: seed).count
+    }
+
     func packBatches(_ items: [TrainingItem]) -> [[TrainingItem]] {
         var batches: [[TrainingItem]] = [], current: [TrainingItem] = [], longest = 0
         for item in items {
