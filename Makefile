@@ -32,6 +32,7 @@ fuzz: build
 
 bench: build
 	.build/release/lifelong bench matmul
+	python3 scripts/bench_report.py --binary .build/release/lifelong --runs 1000 2500 10000
 
 # Regenerates the PyTorch reference fixtures (needs torch, transformers and safetensors).
 fixtures:

@@ -181,11 +181,21 @@ struct Sample: ParsableCommand {
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "report",
         abstract: "Write report.md and a self-contained report.html comparing runs.")
-    @Argument(help: "Run directories (each with results.json).") var runs: [String]
+    @Argument(help: "Run directories (each with results.json), or folders holding them (a sweep's).") var runs: [String]
     @Option(help: "Where to write the report.") var out = "report"
 
     func run() throws {
-        try Report(runDirectories: runs).write(to: out)
-        print("\(out)/report.md, \(out)/report.html")
+        let directories = try runs.flatMap { path -> [String] in
+            let found = Report.runDirectories(under: path)
+            guard !found.isEmpty else {
+                throw FormatError(file: (path as NSString).appendingPathComponent("results.json"),
+                                  "missing, and no run directory (one with results.json) below \(path)")
+            }
+            return found
+        }
+        let report = try Report(runDirectories: directories)
+        try report.write(to: out)
+        for problem in report.broken { print("skipped (could not be read): \(problem)") }
+        print("\(out)/report.md, \(out)/report.html (\(report.runs.count) run\(report.runs.count == 1 ? "" : "s"))")
     }
 }

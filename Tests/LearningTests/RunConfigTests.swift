@@ -146,146 +146,44 @@ import Testing
         #expect(html.contains(">untrained</text>"), "the HTML heatmap has the untrained row the Markdown has")
         #expect { try Report(runDirectories: ["/nonexistent"]) } throws: { "\($0)".contains("/nonexistent/results.json") }
     }
-}
 
-extension ReportTests {
-    /// The report's content, read from its model: the group table with the best mean in bold, the
-    /// untrained row in R, the training curves from log.jsonl, pseudo-sample examples (kept and
-    /// discarded), final predictions, provenance and config; Markdown and HTML render the same blocks.
-    @Test func theReportModelHoldsEverySection() throws {
-        let directory = NSTemporaryDirectory() + "report-model-\(getpid())"
+    /// A run whose results.json is hostile (ragged R, a score of 1e19, counts too large for an
+    /// integer, a trailing comma) is named as broken; the other runs are still reported. A folder of
+    /// runs (a sweep's) is found by walking it.
+    @Test func brokenRunsAreNamedAndTheOthersReported() throws {
+        let directory = NSTemporaryDirectory() + "report-broken-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        for (name, matrix) in [("lamol", [[90.0, 0.0], [60.0, 80.0]]), ("finetune", [[90.0, 0.0], [10.0, 80.0]])] {
-            let path = "\(directory)/\(name)"
-            try FileManager.default.createDirectory(atPath: path + "/samples", withIntermediateDirectories: true)
-            let results: [String: Any] = [
-                "method": name, "model": "m", "seed": 1, "tasks": ["a", "b"], "task_metrics": ["em", "em"], "matrix": matrix,
-                "baseline": [5, 0], "final_average": matrix.last!.reduce(0, +) / 2, "pseudo_samples": [],
-                "seconds_training": 1, "seconds_evaluating": 1, "formulas": [],
-                "final_predictions": ["a": [["yes", "yes"], ["no", "yes"]], "b": [["x", "y"]]],
-                "provenance": ["version": "0.3.0-dev", "commit": "abc1234", "date": "2026-12-02", "host": "h", "threads": 2, "blas": "OpenBLAS"],
-                "few_shot": ["shots": 3, "tasks": ["sst"], "before": [50.0], "after": [62.5]],
-                "method_statistics": ["mixture_of_experts": [
-                    "growth": [["task": "a", "experts_per_layer": 2, "mixture_layers": 1, "parameters": 1000, "parameters_added": 200,
-                                "active_parameters_per_token": 900, "forward_flops_per_token": 1800]],
-                    "loads": [["after": "b", "tasks": ["a", "b"], "share": [[0.75, 0.25], [0.5, 0.5]]]]]],
-            ]
-            try JSONSerialization.data(withJSONObject: results).write(to: URL(fileURLWithPath: path + "/results.json"))
-            try "name: \(name)\nseed: 1\nmethod: {name: \(name)}\n".write(toFile: path + "/config.yaml", atomically: true, encoding: .utf8)
-            let log = (0..<6).map { "{\"step\": \($0 % 3), \"task\": \"\($0 < 3 ? "a" : "b")\", \"qa_loss\": \(3.0 - Double($0) * 0.3), \"lm_loss\": 1.5}" }
-            try (log.joined(separator: "\n") + "\n").write(toFile: path + "/log.jsonl", atomically: true, encoding: .utf8)
-            try "{\"source\": \"a\", \"text\": \"kept one\"}\n{\"source\": \"a\", \"text\": \"bad\\u0001|\", \"discarded\": \"no_ans\"}\n"
-                .write(toFile: path + "/samples/b.jsonl", atomically: true, encoding: .utf8)
+        func write(_ name: String, _ text: String) throws {
+            try FileManager.default.createDirectory(atPath: "\(directory)/sweep/\(name)", withIntermediateDirectories: true)
+            try text.write(toFile: "\(directory)/sweep/\(name)/results.json", atomically: true, encoding: .utf8)
         }
-        let report = try Report(runDirectories: ["\(directory)/lamol", "\(directory)/finetune"])
-        let doc = report.document()
-        let groups = try #require(doc.tables(under: "Methods compared (mean ± sd over seeds and task orders)").first)
-        #expect(groups.rows.map { $0[0] } == ["lamol", "finetune"], "\(groups.rows)")
-        #expect(groups.bold.contains([0, 2]) && !groups.bold.contains([1, 2]), "lamol's ACC (70) is the best")
-        // A run stopped after its first stage (a failed sweep point) shows the rows it has.
-        let partial = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/finetune/results.json"))) as! [String: Any]
-        var stopped = partial
-        stopped["matrix"] = [[90.0, 0.0]]
-        try JSONSerialization.data(withJSONObject: stopped).write(to: URL(fileURLWithPath: "\(directory)/finetune/results.json"))
-        let stoppedDoc = try Report(runDirectories: ["\(directory)/finetune"]).document()
-        #expect(stoppedDoc.tables(under: "finetune — finetune").first?.rows.map { $0[0] } == ["untrained", "a"])
-        try JSONSerialization.data(withJSONObject: partial).write(to: URL(fileURLWithPath: "\(directory)/finetune/results.json"))
-        let lamol = doc.tables(under: "lamol — lamol")
-        #expect(lamol.first?.rows.first == ["untrained", "5.0", "0.0"], "R with the untrained row first")
-        let predictions = doc.tables(under: "Final predictions").first
-        #expect(predictions?.rows.prefix(2).map { $0 } == [["a", "yes", "yes"], ["a", "no", "yes"]])
-        let samples = try #require(doc.tables(under: "Pseudo-sample examples").first)
-        #expect(samples.rows.map { $0[2] } == ["yes", "no (no_ans)"])
-        #expect(doc.tables(under: "Few-shot").first?.rows == [["sst", "50.0", "62.5", "+12.5"]])
-        let moe = doc.tables(under: "Mixture of experts")
-        #expect(moe.first?.rows == [["a", "2", "1", "1,000", "200", "900", "1,800"]])
-        #expect(moe.last?.rows == [["a", "75.0", "25.0"], ["b", "50.0", "50.0"]], "router load in percent, task × expert")
-        let figures = doc.blocks.compactMap { block -> String? in if case let .figure(_, caption) = block { return caption } else { return nil } }
-        #expect(figures.filter { $0.hasPrefix("Training curves") }.count == 2 && figures.contains { $0.hasPrefix("The router's load") })
-        #expect(doc.blocks.contains(.list(["version 0.3.0-dev", "commit abc1234", "date 2026-12-02", "host h", "threads 2", "BLAS OpenBLAS"])))
-        #expect(doc.blocks.contains(.code("name: lamol\nseed: 1\nmethod: {name: lamol}\n")))
-        // The Markdown keeps a generated text on one line; both renderings carry every table.
-        #expect(report.markdown().contains("| b | a | no (no_ans) | bad\u{FFFD}\\| |"))
-        #expect(report.html().components(separatedBy: "<table>").count - 1 == doc.blocks.filter { if case .table = $0 { return true } else { return false } }.count)
-    }
-}
-
-@Suite struct RunGroupsTests {
-    /// Runs that differ only in seed form one group: mean and sample sd by hand; a method run with
-    /// another setting is its own group, labelled by the key that differs; CSV and LaTeX carry them.
-    /// Runs of one group in two task orders: tasks are matched by name, stages by position.
-    @Test func perTaskCurvesOfAGroupWithTwoOrders() throws {
-        let directory = NSTemporaryDirectory() + "orders-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        func write(_ name: String, tasks: [String], matrix: [[Double]]) throws {
-            let path = "\(directory)/\(name)"
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            let results: [String: Any] = [
-                "method": "finetune", "model": "m", "seed": 1, "tasks": tasks, "task_metrics": ["em", "em"], "matrix": matrix,
-                "baseline": [0, 0], "final_average": 0, "pseudo_samples": [], "seconds_training": 1, "seconds_evaluating": 1, "formulas": [],
-            ]
-            try JSONSerialization.data(withJSONObject: results).write(to: URL(fileURLWithPath: path + "/results.json"))
-            let config = try RunConfig(yaml: "name: \(name)\nstream: [\(tasks.joined(separator: ", "))]\nmethod: {name: finetune}", source: "x")
-            try config.yaml.write(toFile: path + "/config.yaml", atomically: true, encoding: .utf8)
-        }
-        try write("ab", tasks: ["a", "b"], matrix: [[80, 0], [40, 60]])
-        try write("ba", tasks: ["b", "a"], matrix: [[70, 0], [30, 90]])
-        let report = try Report(runDirectories: ["\(directory)/ab", "\(directory)/ba"])
-        let group = try #require(report.groups.groups.first)
-        #expect(report.groups.groups.count == 1 && group.sharedOrder == nil)
-        // a: after stage 1 only run ab had learnt it (80); after stage 2, 40 (ab) and 90 (ba). b: 70 (ba), then 60 and 30.
-        #expect(group.taskCurves.map(\.task) == ["a", "b"])
-        #expect(group.taskCurves[0].points == [RunGroups.Summary([80]), RunGroups.Summary([40, 90])])
-        #expect(group.taskCurves[1].points == [RunGroups.Summary([70]), RunGroups.Summary([60, 30])])
-        #expect(report.document().blocks.contains { if case let .figure(_, caption) = $0 { return caption.contains("Their task orders differ") } else { return false } })
-    }
-
-    @Test func groupsRunsBySettingsAndSummarisesOverSeeds() throws {
-        let directory = NSTemporaryDirectory() + "groups-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        func write(_ name: String, method: String, seed: Int, temperature: Double, matrix: [[Double]]) throws {
-            let path = "\(directory)/\(name)"
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            let results: [String: Any] = [
-                "method": method, "model": "m", "seed": seed, "tasks": ["a", "b"], "task_metrics": ["em", "em"], "matrix": matrix,
-                "baseline": [0, 0], "final_average": matrix.last!.reduce(0, +) / 2, "pseudo_samples": [],
-                "seconds_training": 1, "seconds_evaluating": 1, "formulas": [],
-            ]
-            try JSONSerialization.data(withJSONObject: results).write(to: URL(fileURLWithPath: path + "/results.json"))
-            let config = try RunConfig(yaml: "name: \(name)\nseed: \(seed)\nmethod: {name: l2kd, temperature: \(temperature)}", source: "x")
-            try config.yaml.write(toFile: path + "/config.yaml", atomically: true, encoding: .utf8)
-        }
-        // ACC = mean of the last row: 50, 60, 70 → mean 60, sd 10; BWT = R[1][0] − R[0][0]: −40, −30, −20.
-        try write("t2-1", method: "l2kd-word", seed: 1, temperature: 2, matrix: [[80, 0], [40, 60]])
-        try write("t2-2", method: "l2kd-word", seed: 2, temperature: 2, matrix: [[80, 0], [50, 70]])
-        try write("t2-3", method: "l2kd-word", seed: 3, temperature: 2, matrix: [[80, 0], [60, 80]])
-        try write("t1-1", method: "l2kd-word", seed: 1, temperature: 1, matrix: [[90, 0], [80, 80]])
-        let report = try Report(runDirectories: ["t2-1", "t2-2", "t2-3", "t1-1"].map { "\(directory)/\($0)" })
-        let groups = report.groups.groups
-        #expect(groups.map(\.label) == ["l2kd-word method.temperature=2.0", "l2kd-word method.temperature=1.0"])
-        #expect(groups[0].summary(.acc) == RunGroups.Summary([50, 60, 70]))
-        let acc = try #require(groups[0].summary(.acc)), bwt = try #require(groups[0].summary(.bwt))
-        #expect(acc.mean == 60 && acc.sd == 10 && acc.n == 3)
-        #expect(bwt.mean == -30 && bwt.sd == 10)
-        #expect(groups[1].summary(.acc)?.sd == nil, "one run: no spread")
-        // The average over the tasks seen so far: after task 1 R[0][0] = 80 in every run; after task 2 (40+60)/2, (50+70)/2, (60+80)/2.
-        #expect(groups[0].averageSeenSoFar.map(\.mean) == [80, 60] && groups[0].averageSeenSoFar.map(\.sd) == [0, 10])
-        #expect(report.html().contains("mean score over the tasks seen") && report.html().contains("<polygon"))
-        // Per-task curves of the group: a after stage 1 is 80 in all runs, after stage 2 40/50/60; b from stage 2 on, 60/70/80.
-        let curves = groups[0].taskCurves
-        #expect(curves.map(\.task) == ["a", "b"])
-        #expect(curves[0].points == [RunGroups.Summary([80, 80, 80]), RunGroups.Summary([40, 50, 60])])
-        #expect(curves[1].points == [nil, RunGroups.Summary([60, 70, 80])] && curves[1].points[1]?.sd == 10)
-        let captions = report.document().blocks.compactMap { block -> String? in if case let .figure(_, caption) = block { return caption } else { return nil } }
-        #expect(captions.filter { $0.hasPrefix("Per-task scores of") } == ["Per-task scores of l2kd-word method.temperature=2.0 after every stage, mean over its 3 runs, shaded ± one sd."])
+        let good = #""method": "finetune", "model": "m", "seed": 1, "tasks": ["a", "b"], "task_metrics": ["em", "em"], "baseline": [0, 0], "final_average": 45, "pseudo_samples": [], "seconds_training": 1, "seconds_evaluating": 1, "formulas": []"#
+        try write("good", "{\(good), \"matrix\": [[90, 0], [10, 80]]}")
+        try write("ragged", "{\(good), \"matrix\": [[90, 0], [10]]}")
+        try write("huge", "{\(good), \"matrix\": [[90, 0], [10, 1e19]]}")
+        try write("trailing-comma", "{\(good), \"matrix\": [[90, 0], [10, 80]],}")
+        try write("counts", "{\(good), \"matrix\": [[90, 0], [10, 80]], \"method_statistics\": {\"teachers\": [{\"task\": \"a\", \"score\": 1e300, \"answers\": 1e19, \"answers_equal_to_gold\": -3}]}}")
+        let found = Report.runDirectories(under: "\(directory)/sweep")
+        #expect(found.map { ($0 as NSString).lastPathComponent } == ["counts", "good", "huge", "ragged", "trailing-comma"])
+        let report = try Report(runDirectories: found)
+        #expect(report.runs.map { ($0.directory as NSString).lastPathComponent } == ["counts", "good"])
+        let problems = report.broken.map(\.description)
+        #expect(problems.contains { $0.contains("ragged/results.json") && $0.contains("'matrix' row 2 has 1 scores for 2 tasks") })
+        #expect(problems.contains { $0.contains("huge/results.json") && $0.contains("not a finite number within") })
+        #expect(problems.contains { $0.contains("trailing-comma/results.json: line 1") && $0.contains("trailing comma") })
         let md = report.markdown()
-        #expect(md.contains("| l2kd-word method.temperature=2.0 | 3 (1, 2, 3) | 60.0 ± 10.0 | -30.0 ± 10.0 |"))
-        #expect(md.contains("| l2kd-word method.temperature=1.0 | 1 (1) | **80.0** | **-10.0** |"))
-        let csv = report.groups.csv().split(separator: "\n")
-        #expect(csv.count == 1 + 4 && csv[1].hasPrefix("l2kd-word method.temperature=2.0,t2-1,1,a b,50.0,-40.0,"))
-        #expect(csv[1].hasSuffix(",80.0 0.0;40.0 60.0"))
-        let tex = report.groups.latex()
-        #expect(tex.contains("\\toprule") && tex.contains("l2kd-word method.temperature=2.0 & 3 & 60.0 $\\pm$ 10.0 & -30.0 $\\pm$ 10.0"))
-        #expect(tex.contains("\\textbf{80.0}"))
+        #expect(md.contains("Runs that could not be read") && md.contains("| a | — | 90.0 | 10.0 | — |"), "1e300 and 1e19 are not shown as numbers")
+        #expect { try Report(runDirectories: ["\(directory)/sweep/ragged"]) } throws: { "\($0)".contains("'matrix' row 2") }
+    }
+
+    /// groups.tex names each group by its method: every character LaTeX treats specially is escaped.
+    @Test func groupsTexEscapesEveryCharacterLaTeXTreatsSpecially() throws {
+        let directory = NSTemporaryDirectory() + "report-latex-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createDirectory(atPath: "\(directory)/run", withIntermediateDirectories: true)
+        let results = #"{"method": "a_b%c&d#e$f{g}h\\i^j~k", "model": "m", "seed": 1, "tasks": ["a"], "task_metrics": ["em"], "baseline": [0], "matrix": [[50]], "final_average": 50, "pseudo_samples": [], "seconds_training": 1, "seconds_evaluating": 1, "formulas": []}"#
+        try results.write(toFile: "\(directory)/run/results.json", atomically: true, encoding: .utf8)
+        let tex = try Report(runDirectories: ["\(directory)/run"]).groups.latex()
+        #expect(tex.contains(##"a\_b\%c\&d\#e\$f\{g\}h\textbackslash{}i\textasciicircum{}j\textasciitilde{}k & 1"##), "\(tex)")
     }
 }

@@ -7,6 +7,7 @@ garbage that must be refused (`must_fail`) or may load, and the names a good err
 """
 import json
 import os
+import shutil
 import struct
 from dataclasses import dataclass, field
 
@@ -743,6 +744,51 @@ def damaged_run(rng, d):
     return Case("damaged-run", "%s (%s)" % (what, command), argv, must_fail, names=names)
 
 
+# ---------------------------------------------------------------- what `lifelong report` reads
+
+REPORT_VALUES = [1e19, -1e19, -1.0, 1e300, float("nan"), float("inf"), 2**63, "x", None, [], {}, [[1.0]], [1.0, 2.0],
+                 [[1.0, 2.0, 3.0, 4.0]], [[1e19] * 3], 0]
+ALIAS_BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\n" \
+             "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e]\n"
+
+
+def report_inputs(rng, d):
+    """A run's results.json (scores, matrices, method tables), log.jsonl or config.yaml made hostile;
+    `report` over it and an intact copy must report the intact one and name the broken one."""
+    run = os.path.join(d, "runs", "fz")
+    shutil.copytree(run, os.path.join(d, "runs", "intact"))
+    target = rng.choice(["results", "results", "results", "table", "log", "config"])
+    results_path = os.path.join(run, "results.json")
+    results = json.load(open(results_path))
+    what = target
+    if target == "results":
+        key = rng.choice(["matrix", "baseline", "tasks", "task_metrics", "final_average", "seconds_training", "few_shot",
+                          "secondary_scores", "pseudo_samples", "seed"])
+        value = rng.choice(REPORT_VALUES)
+        results[key] = value
+        what = "results.json %s = %r" % (key, str(value)[:30])
+    elif target == "table":
+        table = rng.choice([
+            {"teachers": [{"task": results["tasks"][0], "score": rng.choice(REPORT_VALUES[:6]), "answers": 1e19, "answers_equal_to_gold": -3}]},
+            {"retrieval": {"tasks": results["tasks"], "confusion": [[1e19, -1, 2]], "accuracy": [2e300], "mode": "per_example"},
+             "storage": {"parameters_per_task": 1e19, "parameters_total": -1, "training_tokens_per_task": [1e300, -5]}},
+            {"mixture_of_experts": {"growth": [{"task": "a", "parameters": 1e19, "experts_per_layer": -2}],
+                                    "loads": [{"after": "a", "tasks": ["a"], "share": [[1e300, -5.0]]}]}},
+        ])
+        results["method_statistics"] = table
+        what = "method table %s" % sorted(table)[0]
+    elif target == "log":
+        with open(os.path.join(run, "log.jsonl"), "a") as f:
+            f.write(json.dumps({"task": "x", "step": 1, "qa_loss": rng.choice([1e19, -1e300, 1e308])}) + "\n")
+            f.write('{"task": "x", "step": 2, "lm_loss": NaN}\n')
+    else:
+        open(os.path.join(run, "config.yaml"), "w").write(rng.choice([ALIAS_BOMB, "? [a, b]\n: 1\n", "{"]))
+        what = "config.yaml hostile"
+    json.dump(results, open(results_path, "w"))
+    return Case("report-inputs", what, ["report", "runs/fz", "runs/intact", "--out", "runs/report"], must_fail=False,
+                names=["results.json", "fz"])
+
+
 FAMILIES = {
     "gguf-structure": gguf_structure,
     "gguf-metadata": gguf_metadata,
@@ -757,4 +803,5 @@ FAMILIES = {
     "model-json-numbers": model_json_numbers,
     "gguf-quantised": gguf_quantised,
     "damaged-run": damaged_run,
+    "report-inputs": report_inputs,
 }

@@ -127,7 +127,7 @@ def main():
     args.scratch = tempfile.mkdtemp(prefix="lifelong-fuzz-")
     base = os.path.join(args.scratch, "base")
     artefacts.write_all(base, seed=args.seed)
-    if "damaged-run" in args.families and not artefacts.write_resumable_run(base, args.binary):
+    if {"damaged-run", "report-inputs"} & set(args.families) and not artefacts.write_resumable_run(base, args.binary):
         shutil.rmtree(args.scratch, ignore_errors=True)
         sys.exit("fuzz: the run for the damaged-run family did not stop inside its second task (see artefacts.RESUMABLE)")
     cases = args.only or range(args.count)

@@ -38,4 +38,10 @@ public enum JSONValue: Codable, Equatable, Sendable {
         if case let .number(d) = self { return d }
         return nil
     }
+
+    /// A count: a whole number in 0…2^53 (a file's `1e19` or `-3` is not one).
+    public var count: Int? {
+        guard let d = number, d.isFinite, d >= 0, d <= 9_007_199_254_740_992, d == d.rounded() else { return nil }
+        return Int(d)
+    }
 }

@@ -17,7 +17,7 @@ struct MixtureReport {
     static let growthHeader = ["stage", "experts per mixture", "mixture layers", "parameters", "added", "active per token", "forward FLOPs per token"]
 
     var growthRows: [[String]] {
-        func count(_ o: [String: JSONValue], _ key: String) -> String { o[key]?.number.map { Self.grouped(Int($0)) } ?? "—" }
+        func count(_ o: [String: JSONValue], _ key: String) -> String { o[key]?.count.map(Self.grouped) ?? "—" }
         return growth.map { o in
             [Self.string(o["task"]) ?? "?", count(o, "experts_per_layer"), count(o, "mixture_layers"), count(o, "parameters"),
              count(o, "parameters_added"), count(o, "active_parameters_per_token"), count(o, "forward_flops_per_token")]
@@ -35,6 +35,8 @@ struct MixtureReport {
         let shares = share.map { row -> [Double] in
             if case let .array(cells) = row { return cells.compactMap(\.number) } else { return [] }
         }
+        // Shares are fractions: a table with anything else is not the router's (not drawn).
+        guard shares.allSatisfy({ $0.allSatisfy { $0.isFinite && (0...1).contains($0) } }) else { return nil }
         let experts = shares.map(\.count).max() ?? 0
         let rows = zip(names, shares).map { name, row in [name] + row.map { String(format: "%.1f", 100 * $0) } }
         return (["task ↓ / expert →"] + (0..<experts).map { "\($0)" }, rows, shares)

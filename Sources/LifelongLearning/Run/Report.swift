@@ -20,19 +20,43 @@ public struct Report {
     /// Decimals of every score: 1 for scores 0–100, 3 for NLLs (every run on text corpora).
     private let decimals: Int
 
+    /// Runs that could not be read, each with the reason: the report names them and goes on.
+    public let broken: [FormatError]
+
+    /// Reads each run directory. A run whose files are missing or damaged is left out and named in
+    /// `broken`; when no run can be read the first problem is thrown.
     public init(runDirectories: [String]) throws {
-        runs = try runDirectories.map { directory in
-            let path = (directory as NSString).appendingPathComponent("results.json")
-            guard let data = try? UserFile.data(path) else { throw FormatError(file: path, "missing: is this a run directory?") }
-            let results: StreamRunner.Results
-            do { results = try JSONDecoder().decode(StreamRunner.Results.self, from: data) } catch {
-                throw FormatError(file: path, "not a results file of this version: \(error)")
-            }
-            return Run(directory: directory, results: results, evaluations: try SavedEvaluation.all(in: directory))
+        var runs: [Run] = [], broken: [FormatError] = []
+        for directory in runDirectories {
+            do { runs.append(try Self.read(directory)) } catch let error as FormatError { broken.append(error) }
         }
+        if runs.isEmpty, let first = broken.first { throw first }
+        self.runs = runs
+        self.broken = broken
         groups = RunGroups(runs)
         multitaskACC = runs.first { $0.results.method == "multitask" }?.results.finalAverage
         decimals = !runs.isEmpty && runs.allSatisfy(\.results.lowerIsBetter) ? 3 : 1
+    }
+
+    private static func read(_ directory: String) throws -> Run {
+        let path = (directory as NSString).appendingPathComponent("results.json")
+        guard FileManager.default.fileExists(atPath: path) else { throw FormatError(file: path, "missing: is this a run directory?") }
+        let results = try StrictJSON.decode(StreamRunner.Results.self, from: try UserFile.data(path), file: path)
+        if let problem = results.problem() { throw FormatError(file: path, problem) }
+        return Run(directory: directory, results: results, evaluations: try SavedEvaluation.all(in: directory))
+    }
+
+    /// The run directories under `folder` (a sweep, or any folder of runs), at most `depth`
+    /// levels down, in name order; `folder` itself when it is one.
+    public static func runDirectories(under folder: String, depth: Int = 3) -> [String] {
+        if FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("results.json")) { return [folder] }
+        guard depth > 0, let names = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return [] }
+        return names.sorted().filter { !$0.hasPrefix(".") }.flatMap { name -> [String] in
+            let path = (folder as NSString).appendingPathComponent(name)
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return [] }
+            return runDirectories(under: path, depth: depth - 1)
+        }
     }
 
     /// Scores 0–100 with one decimal; NLLs (every run on text corpora) with three.
@@ -114,6 +138,10 @@ public struct Report {
             guard let svg = taskCurves(group) else { continue }
             let orders = group.sharedOrder == nil ? " Their task orders differ: stages are numbered, and a task's point covers the runs that had learnt it by then." : ""
             doc.add(.figure(svg: svg, caption: "Per-task scores of \(group.label) after every stage, mean over its \(group.runs.count) runs, shaded ± one sd.\(orders)"))
+        }
+        if !broken.isEmpty {
+            doc.add(.heading(level: 2, "Runs that could not be read"))
+            doc.add(.list(broken.map(\.description)))
         }
         doc.add(.heading(level: 2, "Runs"))
         doc.add(.table(.init(header: Self.comparisonHeader, rows: comparisonRows())))
@@ -202,7 +230,7 @@ public struct Report {
     }
 
     func fewShotRows(_ r: StreamRunner.Results) -> [[String]]? {
-        guard let record = r.fewShot else { return nil }
+        guard let record = r.fewShot else { return nil }  // its shapes are checked when read (`problem()`)
         return record.tasks.enumerated().map { j, task in
             let before = record.before.map { $0[j] }, after = record.after.map { $0[j] }
             return [task, before.map { String(format: "%.1f", $0) } ?? "—", after.map { String(format: "%.1f", $0) } ?? "—",
@@ -218,9 +246,9 @@ public struct Report {
         return records.compactMap { record -> [String]? in
             guard case let .string(task)? = record["task"], let j = r.tasks.firstIndex(of: task) else { return nil }
             let afterTask = j < r.matrix.count && r.matrix.count == r.tasks.count ? r.matrix[j][j] : nil
-            let equal = record["answers_equal_to_gold"]?.number, total = record["answers"]?.number
-            return [task, f(record["score"]?.number), f(afterTask), f(r.matrix.last.map { $0[j] }),
-                    equal.flatMap { e in total.map { "\(Int(e)) / \(Int($0))" } } ?? "—"]
+            let equal = record["answers_equal_to_gold"]?.count, total = record["answers"]?.count
+            return [task, f(record["score"]?.number.flatMap(Self.sane)), f(afterTask), f(r.matrix.last.map { $0[j] }),
+                    equal.flatMap { e in total.map { "\(e) / \($0)" } } ?? "—"]
         }
     }
 
@@ -295,7 +323,10 @@ public struct Report {
         return max(1, (values.filter(\.isFinite).max() ?? 1).rounded(.up))
     }
 
-    static func tick(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(format: "%.2f", v) }
+    static func tick(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(format: "%.2f", v) }
+
+    /// A number from a method's table when it is one a run writes (finite, within ±1e6).
+    static func sane(_ v: Double) -> Double? { v.isFinite && abs(v) <= StreamRunner.Results.largestValue ? v : nil }
 
     static let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
@@ -362,14 +393,14 @@ public struct Report {
         let names = tasks.compactMap { value -> String? in if case let .string(s) = value { return s } else { return nil } }
         let rows = zip(names, zip(confusion, accuracy)).map { name, cells -> [String] in
             guard case let .array(counts) = cells.0 else { return [name] }
-            return [name] + counts.map { $0.number.map { "\(Int($0))" } ?? "—" } + [f(cells.1.number.map { 100 * $0 })]
+            return [name] + counts.map { $0.count.map(String.init) ?? "—" } + [f(cells.1.number.flatMap(Self.sane).map { 100 * $0 })]
         }
         var note = "Mode: \(record["mode"].flatMap { if case let .string(s) = $0 { return s } else { return nil } } ?? "?")."
-        if case let .object(storage)? = r.methodStatistics?["storage"], let perTask = storage["parameters_per_task"]?.number,
-           let total = storage["parameters_total"]?.number {
-            note += " Storage: \(Int(perTask)) parameters per task (slots and keys), \(Int(total)) in all"
+        if case let .object(storage)? = r.methodStatistics?["storage"], let perTask = storage["parameters_per_task"]?.count,
+           let total = storage["parameters_total"]?.count {
+            note += " Storage: \(perTask) parameters per task (slots and keys), \(total) in all"
             if case let .array(tokens)? = storage["training_tokens_per_task"] {
-                let counts = tokens.compactMap(\.number).map { "\(Int($0))" }
+                let counts = tokens.compactMap(\.count).map(String.init)
                 note += "; replaying every real training example would store \(counts.joined(separator: " / ")) tokens per task"
             }
             note += "."

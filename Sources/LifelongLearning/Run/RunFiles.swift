@@ -67,7 +67,7 @@ struct RunFiles {
                   let task = object["task"] as? String, !task.hasPrefix("teacher:"), object["step"] != nil else { continue }
             if stages.last?.task != task { stages.append((step, task)) }
             for (key, value) in object where key.hasSuffix("_loss") || key == "penalty" || key == "l2_penalty" {
-                guard let number = value as? Double, number.isFinite else { continue }
+                guard let number = value as? Double, number.isFinite, (0...StreamRunner.Results.largestValue).contains(number) else { continue }
                 if terms[key] == nil { order.append(key); terms[key] = [] }
                 terms[key]!.append((step, number))
             }

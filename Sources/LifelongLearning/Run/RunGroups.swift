@@ -132,7 +132,7 @@ public struct RunGroups {
     /// name and seed; from `results.json` alone (method, model, tasks) when it has no config.
     static func settings(of run: Report.Run) -> [String: String] {
         let path = (run.directory as NSString).appendingPathComponent("config.yaml")
-        if let text = try? UserFile.text(path), let tree = try? Yams.load(yaml: text) {
+        if let text = try? UserFile.text(path), let tree = try? YAMLText.load(text, source: path) {  // bounded: no alias bombs
             var flat = flattenYAML(tree)
             flat["name"] = nil; flat["seed"] = nil
             // The same tasks in another order are the same setting (results are averaged over orders).
