@@ -8,9 +8,25 @@ extension DecoderLM {
     /// The prompt is read once into a KV cache, which every continuation then extends in one
     /// batched pass; the vocabulary head runs only where a continuation token is predicted. So a
     /// few-shot query with k labels costs one prompt pass instead of k, and no head over the prompt.
-    public func continuationLogLikelihoods(prompt: [Int], continuations: [[Int]]) -> [Double] {
+    ///
+    /// Continuations are scored in groups whose batched pass fits `batchBytes` (a task with
+    /// thousands of distinct answers would otherwise ask for gigabytes at once); a score does not
+    /// depend on its group but for rounding.
+    public func continuationLogLikelihoods(prompt: [Int], continuations: [[Int]], batchBytes: Int = 512 << 20) -> [Double] {
         precondition(!prompt.isEmpty && !continuations.isEmpty && continuations.allSatisfy { !$0.isEmpty },
                      "continuationLogLikelihoods: the prompt and every continuation need a token")
+        let longest = continuations.map(\.count).max()!
+        // Per continuation: its logits, its copy of the prompt's KV cache, and a layer's activations.
+        let perRow = 4 * (longest * (config.vocabSize + 16 * config.hiddenSize + config.intermediateSize)
+                          + 2 * config.layerCount * (prompt.count + longest) * config.kvHeadCount * config.headDim)
+        let group = max(1, batchBytes / max(1, perRow))
+        guard continuations.count > group else { return scoreContinuations(prompt: prompt, continuations: continuations) }
+        return stride(from: 0, to: continuations.count, by: group).flatMap { start in
+            scoreContinuations(prompt: prompt, continuations: Array(continuations[start..<min(start + group, continuations.count)]))
+        }
+    }
+
+    private func scoreContinuations(prompt: [Int], continuations: [[Int]]) -> [Double] {
         let longest = continuations.map(\.count).max()!, vocab = config.vocabSize
         return noGrad {
             let cache = KVCache(config: config, batchSize: 1, capacity: prompt.count + longest)

@@ -132,6 +132,8 @@ extension Lifelong {
             let decoderConfig = DecoderConfig(architecture: architecture, vocabSize: tokenizer.vocabularySize, hiddenSize: s.hidden,
                                               layerCount: s.layers, headCount: s.heads, maxPositions: s.positions)
             try decoderConfig.validate()
+            try MemoryLimit.require(decoderConfig.trainingBytes, for: "training a \(decoderConfig.parameterCount)-parameter scratch model",
+                                    file: "scratch")
             return (DecoderLM(config: decoderConfig, seed: config.seed), tokenizer)
         }
         let option = try ModelOption.parse(["--model", config.model])

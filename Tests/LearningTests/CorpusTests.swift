@@ -57,6 +57,10 @@ import Testing
         }
         let single = model.continuationLogLikelihoods(prompt: prompt, continuations: [[20], [30]])
         #expect(abs(single[0] - scores[0]) < 1e-6)
+        // A batch budget that holds one candidate at a time: the same scores (thousands of labels
+        // are scored in bounded memory).
+        let grouped = model.continuationLogLikelihoods(prompt: prompt, continuations: candidates, batchBytes: 1)
+        #expect(zip(grouped, scores).allSatisfy { abs($0 - $1) < 1e-5 }, "\(grouped) vs \(scores)")
     }
 
     /// Zero shots: each prompt is "context\nquestion", and the prediction is the label (of the

@@ -92,3 +92,20 @@ import Testing
         }
     }
 }
+
+/// Sizes from a config are checked against the machine's memory before the model is allocated.
+@Suite struct MemoryLimitTests {
+    @Test func aModelTooLargeToTrainIsRefusedWithTheEstimateAndTheLimit() throws {
+        let huge = DecoderConfig(architecture: .gpt2, vocabSize: 50_000, hiddenSize: 8192, layerCount: 256, headCount: 16, maxPositions: 1024)
+        #expect(huge.parameterCount > 200_000_000_000)
+        #expect { try MemoryLimit.require(huge.trainingBytes, for: "training it", file: "scratch") } throws: {
+            "\($0)".hasPrefix("scratch: training it needs about") && "\($0)".contains("GB of memory; this machine allows")
+        }
+        for small in [DecoderConfig(architecture: .llama, vocabSize: 300, hiddenSize: 32, layerCount: 2, headCount: 4, kvHeadCount: 2,
+                                    intermediateSize: 64, tieWordEmbeddings: false),
+                      DecoderConfig(architecture: .gpt2, vocabSize: 300, hiddenSize: 32, layerCount: 3, headCount: 4, maxPositions: 50)] {
+            #expect(small.parameterCount == DecoderLM(config: small, seed: 1).parameterCount, "the count is exact (\(small.architecture))")
+            try MemoryLimit.require(small.trainingBytes, for: "training it", file: "scratch")
+        }
+    }
+}

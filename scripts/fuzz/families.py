@@ -457,6 +457,12 @@ def yaml_config(rng, d):
             "name: a\nname: b\n", "{" * 5000, "training: {epochs: !!binary aGVsbG8=}\n"])
         return Case("yaml-config", "text %r" % text[:24], ["run", "cfg.yaml", "--runs", "runs", "--threads", "1"],
                     True, ["cfg.yaml"], config=text)
+    if roll < 0.14:
+        # Sizes each in range that together ask for more memory than the machine has.
+        config["scratch"].update({"hidden": rng.choice([4096, 8192]), "layers": rng.choice([128, 256]), "heads": 16,
+                                  "positions": rng.choice([64, 8192])})
+        return Case("yaml-config", "scratch %(hidden)d × %(layers)d layers" % config["scratch"],
+                    ["run", "cfg.yaml", "--runs", "runs", "--threads", "1"], True, ["scratch", "memory"], config=config)
     key = rng.choice(sorted(YAML_KEYS))
     valid, hostile = YAML_KEYS[key]
     use_valid = valid and rng.random() < 0.25
