@@ -6,6 +6,7 @@
     the running one finishes normally;
   - kill -9 at many moments, then kill -9 again during the `--resume`, then resume to the end:
     the final weights and predictions equal an uninterrupted run's (a stale lock never blocks);
+  - the same for every other method (fine-tune, replay, EWC, multitask, L2KD, SLM, Lifelong-MoE);
   - one Ctrl-C (SIGINT) during pseudo-sample generation stops the run (exit 130) before the
     task's training, and `--resume` ends equal to an uninterrupted run;
   - `lifelong demo` writes runs that `lifelong sample` can use.
@@ -45,6 +46,22 @@ method: {{name: lamol, prompting: task, sample_ratio: 20.0, max_sample_length: 1
 training: {{learning_rate: 1.0e-3, epochs: 1, tokens_per_batch: 256, max_length: 64}}
 evaluation: {{batch_size: 16}}
 """
+
+# Every other method on a small Llama (0.3–2.5 s each): kill -9 inside its training, its
+# preparation (teachers, keys, pseudo-samples) or its evaluation, then --resume.
+METHOD = """name: {name}
+seed: 1
+model: scratch
+scratch: {{architecture: llama, hidden: 32, layers: 2, heads: 2, positions: 128}}
+stream: synthetic
+subsample: {{train: 60, test: 6}}
+checkpoint_every: 3
+method: {method}
+training: {{learning_rate: 1.0e-3, epochs: 2, tokens_per_batch: 256, max_length: 64}}
+evaluation: {{batch_size: 8}}
+"""
+METHODS = {"finetune": "{name: finetune}", "replay": "{name: replay}", "ewc": "{name: ewc}", "multitask": "{name: multitask}",
+           "l2kd": "{name: l2kd, teacher: {epochs: 1}}", "slm": '{name: slm, separator: "="}', "lifelong_moe": "{name: lifelong_moe}"}
 
 
 class Check:
@@ -87,10 +104,10 @@ class Runner:
         self.binary, self.root = binary, root
         self.runs = os.path.join(root, "runs")
 
-    def config(self, template, name):
+    def config(self, template, name, **values):
         path = os.path.join(self.root, name + ".yaml")
         with open(path, "w") as f:
-            f.write(template.format(name=name))
+            f.write(template.format(name=name, **values))
         return path
 
     def start(self, config, *flags):
@@ -150,6 +167,34 @@ def survives_kill9(check, runner, expected, moments):
                     + ("identical weights, R and predictions" if same else f"exit {code}: {err.strip()[-300:]}"))
 
 
+def every_method_survives_kill9(check, runner, moments):
+    """Each method, killed at `moments` points spread over its run, resumes to the uninterrupted
+    run's weights, R and predictions, bit for bit."""
+    for method, section in METHODS.items():
+        reference = runner.config(METHOD, method + "-reference", method=section)
+        started = time.time()
+        code, _, err = runner.run(reference)
+        duration = time.time() - started
+        if code != 0:
+            check(False, f"{method}: the uninterrupted run (exit {code}: {err.strip()[-200:]})")
+            continue
+        expected = final_state(os.path.join(runner.runs, method + "-reference"))
+        config = runner.config(METHOD, method, method=section)
+        failures = []
+        for k in range(moments):
+            delay = duration * (k + 0.5) / moments
+            subprocess.run(["rm", "-rf", os.path.join(runner.runs, method)])
+            process = runner.start(config)
+            time.sleep(delay)
+            process.kill()
+            process.wait()
+            code, err = runner.resume_to_end(config, method)
+            if code != 0 or final_state(os.path.join(runner.runs, method)) != expected:
+                failures.append(f"{delay:.2f} s (exit {code}{': ' + err.strip()[-200:] if code else ', results differ'})")
+        check(not failures, f"{method}: kill -9 at {moments} moments of a {duration:.1f} s run, then --resume: "
+                            + ("identical weights, R and predictions" if not failures else "; ".join(failures)))
+
+
 def sigint_during_generation(check, runner):
     reference = runner.config(GENERATING, "generating-reference")
     code, _, err = runner.run(reference)
@@ -187,7 +232,8 @@ def demo_runs_are_ordinary(check, binary, root):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--binary", required=True)
-    parser.add_argument("--moments", type=int, default=6, help="kill -9 moments spread over the run")
+    parser.add_argument("--moments", type=int, default=6, help="kill -9 moments spread over the LAMOL run")
+    parser.add_argument("--method-moments", type=int, default=4, help="kill -9 moments spread over each other method's run")
     args = parser.parse_args()
     binary = os.path.abspath(args.binary)
     check = Check()
@@ -203,6 +249,7 @@ def main():
         refuses_rerun(check, runner, reference)
         one_owner(check, runner)
         survives_kill9(check, runner, expected, [duration * (k + 0.5) / args.moments for k in range(args.moments)])
+        every_method_survives_kill9(check, runner, args.method_moments)
         sigint_during_generation(check, runner)
         demo_runs_are_ordinary(check, binary, root)
     if check.failures:

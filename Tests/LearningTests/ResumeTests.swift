@@ -124,6 +124,19 @@ import Testing
         try checkResumeEquivalence(slm, stopAt: { $0.task == secondTask && $0.step == 5 }, tag: "slm-slots")
     }
 
+    /// Stopped right after the first stage's last step: the next stage, which freezes most of the
+    /// model, starts in a fresh process. Gradients the first stage left on parameters frozen now
+    /// must not count in its clipping norm (they did, so resuming here changed the weights).
+    @Test func frozenParametersLeaveNoGradientAcrossAStage() throws {
+        try requireEncoder()
+        let firstTask = stream[0].name
+        let lastStep: (StepLog) -> Bool = { $0.task == firstTask && $0.step == $0.totalSteps - 1 }
+        try checkResumeEquivalence(slm, stopAt: lastStep, tag: "slm-boundary")
+        var moe = LifelongMoE.Settings()
+        moe.every = 1
+        try checkResumeEquivalence({ LifelongMoE(settings: moe) }, stopAt: lastStep, tag: "moe-boundary")
+    }
+
     /// Inside the third stage: the model was grown twice and distils from its snapshot, which the
     /// resumed run reads back from the run directory.
     @Test func lifelongMoEResumesInsideAStageOfAGrownModel() throws {

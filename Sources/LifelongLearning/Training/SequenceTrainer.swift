@@ -90,6 +90,10 @@ public struct SequenceTrainer {
             throw FormatError(file: "checkpoint state.json", "field 'steps_done' resumes '\(taskName)' at step \(startStep), but the stage has \(steps.count) steps: the checkpoint does not belong to this run's config")
         }
         let optimizer = AdamW(parameters: model.parameters, learningRate: settings.learningRate, weightDecay: settings.weightDecay)
+        let updated = optimizer.groups.flatMap(\.parameters)
+        // Gradients left by an earlier stage's last step on parameters frozen now would count in
+        // the clipping norm of this stage (and not in a run resumed here, whose model is fresh).
+        for p in model.parameters { p.zeroGrad() }
         try prepare(optimizer)
         for step in startStep..<steps.count {
             let (epoch, group) = steps[step]
@@ -110,7 +114,7 @@ public struct SequenceTrainer {
             }
             // A diverged step (a learning rate too high, a bad λ) must not reach the weights: the run
             // stops with the step's numbers and its last checkpoint stays the last good state.
-            let norm = clipGradientNorm(model.parameters, maxNorm: settings.maxGradientNorm)
+            let norm = clipGradientNorm(updated, maxNorm: settings.maxGradientNorm)
             if let bad = sums.values.first(where: { !$0.value.isFinite }) {
                 throw TrainingDiverged(task: taskName, step: step, what: bad.name, value: bad.value)
             }
