@@ -1,7 +1,7 @@
 # The two set-up commands of the README. Both install missing system packages first.
 SWIFT ?= swift
 
-.PHONY: demo test test-slurm build deps models bench fixtures fuzz
+.PHONY: demo test test-slurm build deps models bench fixtures fuzz docs
 
 demo: build
 	.build/release/lifelong demo
@@ -37,3 +37,8 @@ bench: build
 # Regenerates the PyTorch reference fixtures (needs torch, transformers and safetensors).
 fixtures:
 	python3 scripts/make_fixtures.py
+
+# API documentation of the four library modules (DocC, through swift-docc-plugin; works offline).
+docs:
+	$(SWIFT) package --disable-sandbox generate-documentation --target LifelongLearning --target LifelongModels \
+		--target LifelongEngine --target LifelongFormats

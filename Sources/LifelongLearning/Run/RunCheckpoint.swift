@@ -81,11 +81,11 @@ public struct RunCheckpoints {
 
     /// What a search of `checkpoints/` found: the newest complete checkpoint (nil when the run has
     /// none), and the folders that could not be used, each with the reason.
-    public struct Search {
-        public var newest: (state: RunState, path: String)?
-        public var unusable: [(folder: String, problem: String)] = []
+    struct Search {
+        var newest: (state: RunState, path: String)?
+        var unusable: [(folder: String, problem: String)] = []
         /// Why `latest` was not followed (nil when it was).
-        public var latestProblem: String?
+        var latestProblem: String?
     }
 
     /// The newest complete checkpoint, or nil when the run has none; an error when there are
@@ -102,7 +102,7 @@ public struct RunCheckpoints {
     /// Finds the newest complete checkpoint. `latest` names it; when that file is missing,
     /// damaged or names a folder that does not verify, every folder is checked and the most
     /// advanced one that verifies is taken. Reads only: nothing is written or deleted.
-    public func find() throws -> Search {
+    func find() throws -> Search {
         var search = Search()
         guard FileManager.default.fileExists(atPath: directory) else { return search }
         let folders = try checkpointFolders()
@@ -160,10 +160,10 @@ public struct RunCheckpoints {
 
     /// Folders a resumed run found unusable are renamed with this prefix: kept for the user to
     /// inspect, never read or removed by the program.
-    public static let damagedPrefix = "damaged-"
+    static let damagedPrefix = "damaged-"
 
     /// Moves unusable folders aside (`damaged-<tag>`) so that later checkpoints neither use nor delete them.
-    public func setAside(_ folders: [String]) throws {
+    func setAside(_ folders: [String]) throws {
         for folder in folders {
             var target = Self.damagedPrefix + folder, copy = 1
             while FileManager.default.fileExists(atPath: path(target)) { target = "\(Self.damagedPrefix)\(folder).\(copy)"; copy += 1 }
