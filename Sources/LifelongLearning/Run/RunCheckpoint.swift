@@ -92,11 +92,16 @@ public struct RunCheckpoints {
     /// checkpoint folders but none of them can be used (each named with its problem).
     public func latest() throws -> (state: RunState, path: String)? {
         let search = try find()
-        if search.newest == nil, !search.unusable.isEmpty || search.latestProblem != nil {
-            let problems = search.unusable.isEmpty ? search.latestProblem ?? "" : search.unusable.map(\.problem).joined(separator: "; ")
-            throw FormatError(file: directory, "no usable checkpoint (nothing was changed): \(problems)")
-        }
+        if search.newest == nil, let error = noUsableCheckpoint(search) { throw error }
         return search.newest
+    }
+
+    /// The error for a search that found checkpoint folders but none to use (nil when it found
+    /// none at all: a run stopped before its first checkpoint).
+    func noUsableCheckpoint(_ search: Search) -> FormatError? {
+        guard !search.unusable.isEmpty || search.latestProblem != nil else { return nil }
+        let problems = search.unusable.isEmpty ? search.latestProblem ?? "" : search.unusable.map(\.problem).joined(separator: "; ")
+        return FormatError(file: directory, "no usable checkpoint (nothing was changed): \(problems)")
     }
 
     /// Finds the newest complete checkpoint. `latest` names it; when that file is missing,

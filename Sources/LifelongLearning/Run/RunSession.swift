@@ -95,16 +95,14 @@ final class RunSession<M: LifelongMethod> {
     /// The seed of stage `index`'s batch order.
     private func trainingSeed(_ index: Int) -> UInt64 { seed &+ UInt64(index) &* 31 }
 
-    /// `--resume` never deletes: it continues from the newest checkpoint that verifies, sets aside
-    /// (renames) the folders that do not, and stops with the reason when there are checkpoint
-    /// folders but none can be used. A run with no checkpoint at all (stopped before its first)
-    /// starts from the beginning.
-    /// Returns the folders to set aside once the checkpoint has been checked.
+    /// `--resume` never deletes: it continues from the newest checkpoint that verifies and stops
+    /// with the reasons when there are checkpoint folders but none can be used. A run with no
+    /// checkpoint at all (stopped before its first) starts from the beginning. Returns the folders
+    /// to set aside (rename, never remove) once the checkpoint has been checked.
     private func findCheckpoint(_ checkpoints: RunCheckpoints) throws -> [String] {
         let search = try checkpoints.find()
         guard let (saved, folder) = search.newest else {
-            if search.unusable.isEmpty && search.latestProblem == nil { return [] }
-            _ = try checkpoints.latest()  // throws, naming every folder's problem
+            if let error = checkpoints.noUsableCheckpoint(search) { throw error }
             return []
         }
         try saved.check(stageCount: stages.count, taskNames: stream.map(\.name), file: (folder as NSString).appendingPathComponent("state.json"))
@@ -174,7 +172,7 @@ final class RunSession<M: LifelongMethod> {
         if length >= UInt64(state.logBytes) {
             try logFile?.truncate(atOffset: UInt64(state.logBytes))
             try logFile?.seekToEnd()
-        } else if exists || state.logBytes > 0 {
+        } else {
             let missing = "log.jsonl holds \(length) bytes, but the checkpoint had written \(state.logBytes): lines before this point are missing"
             report(.message("note: \(missing)"))
             try logLine(["event": "log_gap", "message": missing])
