@@ -34,8 +34,11 @@ public struct GenerationOptions: Sendable {
 /// sampled from them, and printing one anyway would be a silent wrong answer.
 public struct NonFiniteLogits: Error, CustomStringConvertible {
     public let step: Int, sequence: Int
+    /// The model file, when the caller knows it (an overflow in finite weights points to the file).
+    public var model: String? = nil
     public var description: String {
-        "the model's logits are NaN or infinite (new token \(step + 1) of sequence \(sequence + 1)): refusing to sample from them"
+        (model.map { "\($0): " } ?? "")
+            + "the model's logits are NaN or infinite (new token \(step + 1) of sequence \(sequence + 1)): refusing to sample from them"
     }
 }
 

@@ -143,7 +143,11 @@ struct Generate: ParsableCommand {
         var options = GenerationOptions(maxNewTokens: maxTokens, strategy: strategy, stopTokens: stops, seed: seed)
         let clock = GenerationClock()
         options.afterPrefill = { clock.markPrefill() }
-        let output = try decoder.generate(prompts: [promptIds], options: options)[0]
+        let output: [Int]
+        do { output = try decoder.generate(prompts: [promptIds], options: options)[0] } catch var error as NonFiniteLogits {
+            error.model = model.model
+            throw error
+        }
         let (prefill, total) = clock.finish()
         let text = tokenizer.decode(output)
         if json {
