@@ -166,7 +166,7 @@ struct Sample: ParsableCommand {
         let config = try RunConfig(yaml: text, source: configPath)
         let (model, base) = try Lifelong.loadModel(config)
         let tokenizer = TaskTokenizer(base: base)
-        let state = try RunCheckpoints(runDirectory: runDirectory).restoreLatest(into: model, tokenizer: tokenizer)
+        let state = try RunCheckpoints(runDirectory: runDirectory).restoreLatest(into: model, tokenizer: tokenizer) { print("Note: \($0)") }
         print("Checkpoint: stage \(state.stage + 1), step \(state.stepsDone); special tokens: \(tokenizer.specialNames.joined(separator: " "))")
         if !model.lowRankMixtureLayers.isEmpty {
             print("Note: this run's low-rank slots (SLM) are off here: `sample` does not retrieve, it continues with the backbone alone.")

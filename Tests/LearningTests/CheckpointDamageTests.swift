@@ -27,6 +27,20 @@ import Testing
         }
     }
 
+    /// `sample` and `evaluate` read the same newest checkpoint that verifies, and say so.
+    @Test func readOnlyCommandsSayWhichCheckpointTheyUse() throws {
+        let base = NSTemporaryDirectory() + "damage-note-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        #expect(try resume.run(lamol, directory: base, stopAfterSteps: 13) == nil)
+        let checkpoints = RunCheckpoints(runDirectory: base)
+        let named = try #require(try checkpoints.newest())
+        #expect(named.note == nil)
+        try FileManager.default.removeItem(atPath: base + "/checkpoints/latest")
+        let found = try #require(try checkpoints.newest())
+        #expect(found.path == named.path && found.note?.contains("checkpoints/latest is not usable") == true)
+        #expect(!FileManager.default.fileExists(atPath: base + "/checkpoints/latest"), "reading writes nothing")
+    }
+
     /// A shortened log is continued, not padded with NUL bytes, and the gap is logged.
     @Test func aTruncatedLogIsNotPadded() throws {
         let base = NSTemporaryDirectory() + "damage-log-\(getpid())"

@@ -91,9 +91,21 @@ public struct RunCheckpoints {
     /// The newest complete checkpoint, or nil when the run has none; an error when there are
     /// checkpoint folders but none of them can be used (each named with its problem).
     public func latest() throws -> (state: RunState, path: String)? {
+        try newest().map { ($0.state, $0.path) }
+    }
+
+    /// As `latest()`, with a sentence when the checkpoint is not the one `latest` names (a
+    /// read-only command says which one it used, and why).
+    public func newest() throws -> (state: RunState, path: String, note: String?)? {
         let search = try find()
-        if search.newest == nil, let error = noUsableCheckpoint(search) { throw error }
-        return search.newest
+        guard let (state, path) = search.newest else {
+            if let error = noUsableCheckpoint(search) { throw error }
+            return nil
+        }
+        let note = search.latestProblem.map {
+            "checkpoints/latest is not usable (\($0)); using \((path as NSString).lastPathComponent), the newest checkpoint that verifies"
+        }
+        return (state, path, note)
     }
 
     /// The error for a search that found checkpoint folders but none to use (nil when it found
@@ -222,9 +234,11 @@ public struct RunCheckpoints {
 
     /// Puts the newest checkpoint's special tokens into `tokenizer` and its weights into `model`.
     /// Returns the run state.
+    /// `note` hears which checkpoint was used when `latest` could not be followed.
     @discardableResult
-    public func restoreLatest(into model: DecoderLM, tokenizer: TaskTokenizer) throws -> RunState {
-        guard let (state, folder) = try latest() else { throw FormatError(file: directory, "no checkpoint") }
+    public func restoreLatest(into model: DecoderLM, tokenizer: TaskTokenizer, note: (String) -> Void = { _ in }) throws -> RunState {
+        guard let (state, folder, fallback) = try newest() else { throw FormatError(file: directory, "no checkpoint") }
+        if let fallback { note(fallback) }
         guard state.hasWeights else { throw FormatError(file: folder, "the run had not trained yet when this checkpoint was written") }
         try restore(model, tokenizer: tokenizer, state: state, from: folder)
         return state

@@ -123,9 +123,10 @@ final class RunSession<M: LifelongMethod> {
     /// The last checkpoint's state, weights and method state, read only: nothing in the run
     /// directory is written (`lifelong evaluate`).
     func openForEvaluation() throws {
-        guard let checkpoints, let (saved, folder) = try checkpoints.latest() else {
+        guard let checkpoints, let (saved, folder, fallback) = try checkpoints.newest() else {
             throw FormatError(file: runner.runDirectory ?? "run", "has no checkpoint to evaluate")
         }
+        if let fallback { report(.message(fallback)) }
         guard saved.hasWeights else { throw FormatError(file: folder, "the run had not trained yet when this checkpoint was written") }
         try saved.check(stageCount: stages.count, taskNames: stream.map(\.name), file: (folder as NSString).appendingPathComponent("state.json"))
         state = saved; resumedFrom = folder
