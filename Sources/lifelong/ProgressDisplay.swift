@@ -69,6 +69,7 @@ final class ProgressDisplay {
     }
 
     private func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite, (0..<1e9).contains(seconds) else { return "?" }
         let s = Int(seconds.rounded())
         return s >= 3600 ? "\(s / 3600)h\(String(format: "%02d", s % 3600 / 60))m" : s >= 60 ? "\(s / 60)m\(String(format: "%02d", s % 60))s" : "\(s)s"
     }
