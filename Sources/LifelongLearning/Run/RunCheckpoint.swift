@@ -232,9 +232,9 @@ public struct RunCheckpoints {
         }
     }
 
-    /// Puts the newest checkpoint's special tokens into `tokenizer` and its weights into `model`.
-    /// Returns the run state.
-    /// `note` hears which checkpoint was used when `latest` could not be followed.
+    /// Puts the newest checkpoint's special tokens into `tokenizer` and its weights into `model`,
+    /// and returns the run state; `note` hears which checkpoint was used when `latest` could not be
+    /// followed.
     @discardableResult
     public func restoreLatest(into model: DecoderLM, tokenizer: TaskTokenizer, note: (String) -> Void = { _ in }) throws -> RunState {
         guard let (state, folder, fallback) = try newest() else { throw FormatError(file: directory, "no checkpoint") }
@@ -289,18 +289,14 @@ public struct RunCheckpoints {
         }
     }
 
-    /// Restores the moments `writeMoments` wrote (none when the file is absent) and the step count.
+    /// Restores the moments `writeMoments` wrote and the step count; the file must be there, with
+    /// each parameter's size, finite first moments and non-negative second ones.
     static func readMoments(into optimizer: AdamW, model: DecoderLM, stepCount: Int, from path: String) throws {
+        try checkMoments(model: model, path: path)
         var restored: [(Tensor, m: [Float], v: [Float])] = []
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw FormatError(file: path, "missing: the checkpoint is inside a stage's training, and AdamW's moments are needed to continue it")
-        }
         let file = try SafetensorsFile(path: path)
         for (name, p) in model.namedParameters where file.entry("m.\(name)") != nil {
             let (m, v) = (try file.tensor("m.\(name)").scalars, try file.tensor("v.\(name)").scalars)
-            guard m.count == p.count, v.count == p.count else {
-                throw FormatError(file: path, "moments of '\(name)' hold \(m.count) and \(v.count) values; the parameter has \(p.count)")
-            }
             guard m.allSatisfy(\.isFinite), v.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
                 throw FormatError(file: path, "moments of '\(name)' hold values that are not finite (or a negative second moment)")
             }
