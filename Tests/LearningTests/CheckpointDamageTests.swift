@@ -41,6 +41,16 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: base + "/checkpoints/latest"), "reading writes nothing")
     }
 
+    /// A run written before checkpoints had manifests (its folder, named by `latest`, has none)
+    /// still resumes to the uninterrupted run's weights; its fields are checked all the same.
+    @Test func aCheckpointFromBeforeManifestsStillResumes() throws {
+        try resume.checkResumeEquivalence(lamol, stopAfterSteps: 13, tag: "legacy") { run in
+            let checkpoints = RunCheckpoints(runDirectory: run)
+            let folder = try #require(try checkpoints.latest()).path
+            try FileManager.default.removeItem(atPath: folder + "/manifest.json")
+        }
+    }
+
     /// A shortened log is continued, not padded with NUL bytes, and the gap is logged.
     @Test func aTruncatedLogIsNotPadded() throws {
         let base = NSTemporaryDirectory() + "damage-log-\(getpid())"
