@@ -38,6 +38,13 @@ public struct FormatError: Error, CustomStringConvertible, Equatable {
     public init(file: String, _ message: String) { self.file = file; self.message = message }
     public var description: String { "\(file): \(message)" }
 
+    /// The same error with `text` added to its message (a hint of what to do about it).
+    public func adding(_ text: String) -> FormatError {
+        var error = FormatError(file: file, message + text)
+        error.inputOutput = inputOutput
+        return error
+    }
+
     /// A file that cannot be read or written.
     public static func io(file: String, _ message: String) -> FormatError {
         var error = FormatError(file: file, message)

@@ -121,7 +121,10 @@ import Testing
         default: try Data([1, 2, 3]).write(to: URL(fileURLWithPath: file("extra.bin")))
         }
         let before = try digests(of: base)
-        #expect { try resume.run(lamol, directory: base, resume: true) } throws: { "\($0)".contains(named) }
+        #expect { try resume.run(lamol, directory: base, resume: true) } throws: {
+            // A checkpoint that verifies but does not fit says whether an earlier one could be used.
+            "\($0)".contains(named) && (damage != "items outside the vocabulary" || "\($0)".contains("no other checkpoint of this run verifies"))
+        }
         #expect(try digests(of: base) == before, "nothing in the run directory changed")
     }
 

@@ -150,6 +150,17 @@ public struct RunCheckpoints {
         return search
     }
 
+    /// For an error about `folder`: the other checkpoints of the run that verify (the newest
+    /// first), and how to resume from one, or that there is none.
+    func alternatives(to folder: String) -> String {
+        let used = (folder as NSString).lastPathComponent
+        let others = ((try? checkpointFolders()) ?? []).filter { $0 != used }
+            .compactMap { name in (try? open(path(name), namedByLatest: false)).map { (name, Self.progress($0, tag: name)) } }
+            .sorted { $1.1.lexicographicallyPrecedes($0.1) }.map(\.0)
+        guard let earlier = others.first else { return " (no other checkpoint of this run verifies)" }
+        return " (checkpoints/\(earlier) verifies too: move checkpoints/\(used) out of checkpoints/ to resume from it)"
+    }
+
     /// A folder's manifest and `state.json`, checked. A folder without a manifest is accepted
     /// only where `latest` names it (a run written before manifests existed).
     private func open(_ folder: String, namedByLatest: Bool) throws -> RunState {

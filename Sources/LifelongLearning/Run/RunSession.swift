@@ -62,9 +62,13 @@ final class RunSession<M: LifelongMethod> {
                 try? FileManager.default.removeItem(atPath: (runDirectory as NSString).appendingPathComponent("teachers"))
             }
         }
-        if let folder = resumedFrom, state.hasWeights { try restoreWeights(from: folder) }
-        try prepareTokens()
-        if let folder = resumedFrom, state.isMidStage { try checkMidStage(folder) }
+        do {
+            if let folder = resumedFrom, state.hasWeights { try restoreWeights(from: folder) }
+            try prepareTokens()
+            if let folder = resumedFrom, state.isMidStage { try checkMidStage(folder) }
+        } catch let error as FormatError where resumedFrom != nil {
+            throw error.adding(checkpoints!.alternatives(to: resumedFrom!))
+        }
         if let runDirectory = runner.runDirectory, let checkpoints {
             try checkpoints.setAside(setAside)
             try FileManager.default.createDirectory(atPath: (runDirectory as NSString).appendingPathComponent("samples"),
@@ -105,7 +109,11 @@ final class RunSession<M: LifelongMethod> {
             if let error = checkpoints.noUsableCheckpoint(search) { throw error }
             return []
         }
-        try saved.check(stageCount: stages.count, taskNames: stream.map(\.name), file: (folder as NSString).appendingPathComponent("state.json"))
+        do {
+            try saved.check(stageCount: stages.count, taskNames: stream.map(\.name), file: (folder as NSString).appendingPathComponent("state.json"))
+        } catch let error as FormatError {
+            throw error.adding(checkpoints.alternatives(to: folder))
+        }
         if let problem = search.latestProblem {
             report(.message("checkpoints/latest is not usable (\(problem)); continuing from \((folder as NSString).lastPathComponent), the newest checkpoint that verifies"))
         }
