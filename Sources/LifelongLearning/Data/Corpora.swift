@@ -20,7 +20,7 @@ import LifelongFormats
 /// - `corpus:DIR` (a path: it contains `/`): a folder of `.txt` files (one text per non-empty
 ///   line) and `.jsonl` files (one `{"text": …}` per line); a `test/` subfolder of the same kind
 ///   is the held-out split, else a seeded 10 % of the texts is held out.
-public enum Corpora {
+package enum Corpora {
     public static let names = ["news", "reviews", "requests", "encyclopedic", "descriptions"]
 
     public static func load(_ argument: String, loader: DatasetLoader) throws -> TaskData {

@@ -1,5 +1,5 @@
 /// The two structured metrics of decaNLP: dsEM for WOZ dialogue states, lfEM for WikiSQL queries.
-public enum DialogueAndQueryMetrics {
+package enum DialogueAndQueryMetrics {
     /// A WOZ answer, "slot: value, slot: value; requested, requested": what the turn informs and
     /// what it requests (either part may be empty). Lower-cased and trimmed.
     public static func dialogueDelta(_ answer: String) -> (inform: [String: String], request: Set<String>) {

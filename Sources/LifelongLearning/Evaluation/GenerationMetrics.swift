@@ -2,7 +2,7 @@ import Foundation
 
 /// Scores of generated text against one or more references: ROUGE-L and BLEU, on tokens that are
 /// lower-cased words and single punctuation marks.
-public enum GenerationMetrics {
+package enum GenerationMetrics {
     /// "The cat, sat." → ["the", "cat", ",", "sat", "."].
     public static func tokens(_ text: String) -> [String] {
         var result: [String] = [], word = ""

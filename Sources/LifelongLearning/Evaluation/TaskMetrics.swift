@@ -1,7 +1,7 @@
 import Foundation
 
 /// Per-task scores on a 0–100 scale, from predictions and gold answers.
-public enum TaskMetrics {
+package enum TaskMetrics {
     /// SQuAD normalisation: lower-case, drop punctuation, drop the articles a/an/the, collapse spaces.
     public static func normalize(_ text: String) -> String {
         let lowered = text.lowercased()

@@ -67,7 +67,7 @@ public struct L2KD: LifelongMethod {
     }
 
     /// What a teacher did, for `results.json`.
-    public struct TeacherRecord: Codable, Sendable {
+    package struct TeacherRecord: Codable, Sendable {
         public var task: String
         /// The teacher's score on its task's test set (the same decoding as the learner's evaluation).
         public var score: Double?
@@ -84,7 +84,7 @@ public struct L2KD: LifelongMethod {
     public var distilsLM = true
     public var lossCombination = LossCombination.positions
     public var teacherSettings: TeacherSettings
-    public private(set) var teachers: [TeacherRecord] = []
+    package private(set) var teachers: [TeacherRecord] = []
     /// The current stage's teacher, in memory while the stage trains.
     private var teacher: DecoderLM?
 

@@ -48,7 +48,7 @@ public struct LifelongMoE: LifelongMethod {
     }
 
     /// The model's size after one stage's growth, for `results.json` and the report.
-    public struct Growth: Codable, Sendable, Equatable {
+    package struct Growth: Codable, Sendable, Equatable {
         public var task: String
         public var expertsPerLayer: Int
         public var mixtureLayers: Int
@@ -69,7 +69,7 @@ public struct LifelongMoE: LifelongMethod {
 
     /// The router's load after a stage: for every task of the stream, the share of its test
     /// tokens' expert choices that went to each expert (averaged over the mixture layers).
-    public struct Load: Codable, Sendable, Equatable {
+    package struct Load: Codable, Sendable, Equatable {
         public var after: String
         public var tasks: [String]
         public var share: [[Double]]
@@ -77,8 +77,8 @@ public struct LifelongMoE: LifelongMethod {
 
     public let settings: Settings
     public var learnsCorpora: Bool { true }
-    public private(set) var growth: [Growth] = []
-    public private(set) var loads: [Load] = []
+    package private(set) var growth: [Growth] = []
+    package private(set) var loads: [Load] = []
     /// p_prev while a stage trains.
     private var snapshot: DecoderLM?
     /// The snapshot's shared parameters by name, for the L2 pull.

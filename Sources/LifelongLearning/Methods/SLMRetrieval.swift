@@ -5,7 +5,7 @@ import LifelongModels
 
 /// SLM's DTKR (dynamic task-related knowledge retrieval): query embeddings from a frozen
 /// sentence encoder, keys per slot, and the mixture weights of the slots an example retrieves.
-public enum SLMRetrieval {
+package enum SLMRetrieval {
     /// The query text of an example: its raw input (context and question), no special tokens.
     public static func queryText(_ example: Example) -> String {
         example.context.isEmpty ? example.question : example.context + " " + example.question

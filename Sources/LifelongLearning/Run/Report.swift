@@ -14,7 +14,7 @@ public struct Report {
 
     public let runs: [Run]
     /// The runs grouped by everything but seed: means ± sd.
-    public let groups: RunGroups
+    package let groups: RunGroups
     /// ACC of the multitask run among the reports, if any: the reference for the gap.
     let multitaskACC: Double?
     /// Decimals of every score: 1 for scores 0–100, 3 for NLLs (every run on text corpora).
@@ -123,7 +123,7 @@ public struct Report {
     public func html() -> String { document().html() }
 
     /// The whole report: the groups, every run, the definitions.
-    public func document() -> ReportDocument {
+    package func document() -> ReportDocument {
         var doc = ReportDocument(title: "Lifelong learning report")
         doc.add(.heading(level: 2, "Methods compared (mean ± sd over seeds and task orders)"))
         doc.add(.table(groupTable()))

@@ -2,7 +2,7 @@ import Foundation
 
 /// What a report says, as blocks that both `report.md` and `report.html` are rendered from, so
 /// that the two cannot disagree. Figures are SVG: the HTML shows them, the Markdown names them.
-public struct ReportDocument {
+package struct ReportDocument {
     public struct Table: Equatable {
         public var header: [String]
         public var rows: [[String]]

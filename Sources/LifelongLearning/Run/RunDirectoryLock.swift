@@ -4,7 +4,7 @@ import LifelongFormats
 /// An exclusive lock on a run directory (`flock` on `<run>/.lock`, which holds the owner's pid),
 /// held while the object lives: two processes never write one run. The kernel releases it when
 /// the process dies, so a killed run leaves no stale lock.
-public final class RunDirectoryLock {
+package final class RunDirectoryLock {
     private let descriptor: Int32
 
     public convenience init(runDirectory: String) throws {

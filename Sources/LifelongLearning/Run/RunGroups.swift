@@ -5,7 +5,7 @@ import Yams
 /// Runs grouped by everything but their seed, task order (and name): the unit of a result,
 /// reported as mean ± sample standard deviation over its runs. Built once and rendered by the Markdown, the
 /// HTML, the CSV and the LaTeX writers alike.
-public struct RunGroups {
+package struct RunGroups {
     public struct Summary: Equatable {
         public let mean: Double, sd: Double?, n: Int
         /// Mean and sample standard deviation (n − 1 in the denominator; nil for a single value).
