@@ -76,8 +76,11 @@ public struct JSONFields {
     }
 
     /// A JSON number that is an exact integer within ±2^53 (beyond that a double is not exact).
-    public static func integer(_ value: Any) -> Int? {
-        guard let d = number(value), d.isFinite, d == d.rounded(), abs(d) <= 9_007_199_254_740_992 else { return nil }
+    public static func integer(_ value: Any) -> Int? { number(value).flatMap { integer(exactly: $0) } }
+
+    /// `d` as an Int when it is a whole number within ±2^53 (beyond that a double is not exact).
+    public static func integer(exactly d: Double) -> Int? {
+        guard d.isFinite, d == d.rounded(), abs(d) <= 9_007_199_254_740_992 else { return nil }
         return Int(d)
     }
 }

@@ -1,3 +1,5 @@
+import LifelongFormats
+
 /// A JSON value, for what a method reports in `results.json` beside the fixed fields.
 public enum JSONValue: Codable, Equatable, Sendable {
     case number(Double)
@@ -40,8 +42,5 @@ public enum JSONValue: Codable, Equatable, Sendable {
     }
 
     /// A count: a whole number in 0…2^53 (a file's `1e19` or `-3` is not one).
-    public var count: Int? {
-        guard let d = number, d.isFinite, d >= 0, d <= 9_007_199_254_740_992, d == d.rounded() else { return nil }
-        return Int(d)
-    }
+    public var count: Int? { number.flatMap { JSONFields.integer(exactly: $0) }.flatMap { $0 >= 0 ? $0 : nil } }
 }

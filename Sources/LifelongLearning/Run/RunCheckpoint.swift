@@ -102,10 +102,13 @@ public struct RunCheckpoints {
             if let error = noUsableCheckpoint(search) { throw error }
             return nil
         }
-        let note = search.latestProblem.map {
-            "checkpoints/latest is not usable (\($0)); using \((path as NSString).lastPathComponent), the newest checkpoint that verifies"
-        }
-        return (state, path, note)
+        return (state, path, fallbackNote(search))
+    }
+
+    /// Which checkpoint a search took when `latest` could not be followed, and why (nil when it was).
+    func fallbackNote(_ search: Search) -> String? {
+        guard let problem = search.latestProblem, let path = search.newest?.path else { return nil }
+        return "checkpoints/latest is not usable (\(problem)); using \((path as NSString).lastPathComponent), the newest checkpoint that verifies"
     }
 
     /// The error for a search that found checkpoint folders but none to use (nil when it found

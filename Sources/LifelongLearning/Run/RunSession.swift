@@ -14,6 +14,8 @@ final class RunSession<M: LifelongMethod> {
     var state = RunState()
     /// The checkpoint the run continues from (nil for a fresh run).
     var resumedFrom: String?
+    /// The resumed stage's training items, read and checked once when the run opens.
+    private var resumedItems: [TrainingItem]?
     var logFile: FileHandle?
     let evaluator: AnswerEvaluator
     /// Stage i trains on task stages[i] (multitask: one stage).
@@ -94,6 +96,7 @@ final class RunSession<M: LifelongMethod> {
                               "field 'steps_done' is \(state.stepsDone), but the stage's saved items make \(steps) steps")
         }
         try RunCheckpoints.checkMoments(model: model, path: (folder as NSString).appendingPathComponent("optimizer.safetensors"))
+        resumedItems = items
     }
 
     /// The seed of stage `index`'s batch order.
@@ -114,9 +117,7 @@ final class RunSession<M: LifelongMethod> {
         } catch let error as FormatError {
             throw error.adding(checkpoints.alternatives(to: folder))
         }
-        if let problem = search.latestProblem {
-            report(.message("checkpoints/latest is not usable (\(problem)); continuing from \((folder as NSString).lastPathComponent), the newest checkpoint that verifies"))
-        }
+        if let note = checkpoints.fallbackNote(search) { report(.message(note)) }
         var isDirectory: ObjCBool = false
         let latestIsFolder = FileManager.default.fileExists(atPath: checkpoints.directory + "/latest", isDirectory: &isDirectory) && isDirectory.boolValue
         // A folder named latest would block the next checkpoint's pointer.
@@ -289,10 +290,7 @@ final class RunSession<M: LifelongMethod> {
         context.shouldStop = runner.shouldStop
         context.report = runner.report
         context.evaluator = evaluator
-        if state.isMidStage {  // checked in open()
-            context.resumedItems = try checkpoints!.items(from: resumedFrom!, vocabularySize: model.config.vocabSize,
-                                                          maxLength: model.config.maxPositions) ?? []
-        }
+        if state.isMidStage { context.resumedItems = resumedItems ?? [] }  // read and checked in open()
         return context
     }
 
