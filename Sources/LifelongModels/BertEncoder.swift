@@ -52,10 +52,10 @@ final class BertLayer: Module {
         outputNorm = Norm(kind: .layerNorm, dim: d, epsilon: config.layerNormEpsilon, rng: &rng)
     }
 
-    var namedParameters: [(name: String, tensor: Tensor)] {
-        scoped("attention.self.query", query) + scoped("attention.self.key", key) + scoped("attention.self.value", value)
-            + scoped("attention.output.dense", attentionOutput) + scoped("attention.output.LayerNorm", attentionNorm)
-            + scoped("intermediate.dense", intermediate) + scoped("output.dense", output) + scoped("output.LayerNorm", outputNorm)
+    var children: [(name: String, module: any Module)] {
+        [("attention.self.query", query), ("attention.self.key", key), ("attention.self.value", value),
+         ("attention.output.dense", attentionOutput), ("attention.output.LayerNorm", attentionNorm),
+         ("intermediate.dense", intermediate), ("output.dense", output), ("output.LayerNorm", outputNorm)]
     }
 
     func callAsFunction(_ x: Tensor, keyMask: [Bool]?) -> Tensor {
@@ -86,11 +86,10 @@ public final class BertEncoder: Module {
         layers = (0..<config.layerCount).map { _ in BertLayer(config: config, rng: &rng) }
     }
 
-    public var namedParameters: [(name: String, tensor: Tensor)] {
-        var result = scoped("embeddings.word_embeddings", wordEmbedding) + scoped("embeddings.position_embeddings", positionEmbedding)
-            + scoped("embeddings.token_type_embeddings", tokenTypeEmbedding) + scoped("embeddings.LayerNorm", embeddingNorm)
-        for (i, layer) in layers.enumerated() { result += scoped("encoder.layer.\(i)", layer) }
-        return result
+    public var children: [(name: String, module: any Module)] {
+        [("embeddings.word_embeddings", wordEmbedding), ("embeddings.position_embeddings", positionEmbedding),
+         ("embeddings.token_type_embeddings", tokenTypeEmbedding), ("embeddings.LayerNorm", embeddingNorm)]
+            + layers.enumerated().map { ("encoder.layer.\($0.offset)", $0.element) }
     }
 
     /// Loads `config.json` + `model.safetensors` from a Hugging Face directory (the pooler, unused

@@ -112,7 +112,7 @@ extension DecoderLM {
         if !config.tieWordEmbeddings && !checkpoint.contains("lm_head.weight") {
             throw FormatError(file: checkpoint.primaryPath, "has no 'lm_head.weight', but the config sets tie_word_embeddings: false (an untied output layer)")
         }
-        try checkpoint.load(into: namedParameters, optionalPrefix: config.architecture == .gpt2 ? "transformer." : "model.",
+        try checkpoint.load(into: namedParameters, optionalPrefix: names.root,
                             ignoring: [".attn.bias", ".attn.masked_bias", "rotary_emb.inv_freq"]
                                 + (config.tieWordEmbeddings ? ["lm_head.weight"] : []))
     }

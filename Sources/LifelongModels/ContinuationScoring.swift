@@ -31,7 +31,7 @@ extension DecoderLM {
         return noGrad {
             let cache = KVCache(config: config, batchSize: 1, capacity: prompt.count + longest)
             let promptBatch = TokenBatch(ids: prompt, batchSize: 1, length: prompt.count)
-            let afterPrompt = lastPositionLogits(hiddenStates(promptBatch, cache: cache))  // predicts c_0
+            let afterPrompt = lastPositionLogits(hiddenStates(promptBatch, ForwardPass(promptBatch, conditioning: .none, cache: cache)))  // predicts c_0
             var totals = continuations.map { logProbability(of: $0[0], row: afterPrompt.data.baseAddress!, vocab: vocab) }
             guard longest > 1 else { return totals }
 
@@ -46,7 +46,8 @@ extension DecoderLM {
             }
             let batch = TokenBatch(ids: ids, batchSize: continuations.count, length: fed,
                                    mask: mask.allSatisfy { $0 } ? nil : mask, positions: positions)
-            let logits = outputLogits(hiddenStates(batch, cache: cache.repeatingFirstSequence(continuations.count)))
+            let pass = ForwardPass(batch, conditioning: .none, cache: cache.repeatingFirstSequence(continuations.count))
+            let logits = outputLogits(hiddenStates(batch, pass))
             let z = logits.data.baseAddress!
             for (j, c) in continuations.enumerated() {
                 for i in 1..<c.count {

@@ -1,11 +1,15 @@
 import Foundation
 import LifelongFormats
 
-/// The shape of a decoder-only transformer, for both families it covers:
-/// GPT-2 (learned positions, LayerNorm, tanh-GELU MLP, biases, Conv1D layout, fused q|k|v) and
-/// Llama (RoPE, RMSNorm, SwiGLU MLP, grouped-query attention, no biases, optional untied head).
+/// The shape of a decoder-only transformer of any family: its sizes, and the family
+/// (`architecture`) that says what its blocks are made of (see `DecoderFamily`).
 public struct DecoderConfig: Codable, Equatable, Sendable {
-    public enum Architecture: String, Codable, Sendable { case gpt2, llama }
+    /// A family's name (`gpt2`, `llama`, `qwen2`: the `model_type` of its `config.json`); each
+    /// family file declares its own as a static member.
+    public struct Architecture: RawRepresentable, Codable, Hashable, Sendable {
+        public var rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+    }
 
     public var architecture: Architecture
     public var vocabSize: Int
@@ -21,6 +25,19 @@ public struct DecoderConfig: Codable, Equatable, Sendable {
 
     public var headDim: Int { hiddenSize / headCount }
 
+    /// The family that builds this model's layers. (Every `Architecture` value a config can hold
+    /// has been checked by `validate()` or is a family's own static member.)
+    public var family: any DecoderFamily.Type {
+        guard let family = DecoderFamilies.named(architecture.rawValue) else {
+            preconditionFailure("no model family '\(architecture.rawValue)' (the families are \(DecoderFamilies.names))")
+        }
+        return family
+    }
+
+    /// Whether positions are a learned table, so `maxPositions` is a hard limit (GPT-2); rotary
+    /// positions (Llama, Qwen2) have none.
+    public var hasLearnedPositions: Bool { family.learnedPositions }
+
     public init(architecture: Architecture, vocabSize: Int, hiddenSize: Int, layerCount: Int, headCount: Int,
                 kvHeadCount: Int? = nil, intermediateSize: Int? = nil, maxPositions: Int = 1024,
                 normEpsilon: Float? = nil, ropeTheta: Float = 10_000, tieWordEmbeddings: Bool = true) {
@@ -32,7 +49,7 @@ public struct DecoderConfig: Codable, Equatable, Sendable {
         self.kvHeadCount = kvHeadCount ?? headCount
         self.intermediateSize = intermediateSize ?? 4 * hiddenSize
         self.maxPositions = maxPositions
-        self.normEpsilon = normEpsilon ?? (architecture == .gpt2 ? 1e-5 : 1e-6)
+        self.normEpsilon = normEpsilon ?? DecoderFamilies.named(architecture.rawValue)?.defaultNormEpsilon ?? 1e-6
         self.ropeTheta = ropeTheta
         self.tieWordEmbeddings = tieWordEmbeddings
     }
@@ -52,6 +69,8 @@ public struct DecoderConfig: Codable, Equatable, Sendable {
             try check((1...limit).contains(value), "\(name) must be in 1…\(limit), not \(value)")
         }
         let limits = Self.limits
+        try check(DecoderFamilies.named(architecture.rawValue) != nil,
+                  "architecture '\(architecture.rawValue)' is not a model family (\(DecoderFamilies.names))")
         try size("vocabulary size", vocabSize, limits.vocabulary)
         try size("hidden size", hiddenSize, limits.hidden)
         try size("layer count", layerCount, limits.layers)
@@ -61,7 +80,7 @@ public struct DecoderConfig: Codable, Equatable, Sendable {
         try size("max positions", maxPositions, limits.positions)
         try check(hiddenSize % headCount == 0, "hidden size \(hiddenSize) is not a multiple of \(headCount) heads")
         try check(headCount % kvHeadCount == 0, "\(headCount) heads are not a multiple of \(kvHeadCount) kv heads")
-        try check(architecture == .gpt2 || headDim % 2 == 0, "RoPE needs an even head size, got \(headDim)")
+        try check(hasLearnedPositions || headDim % 2 == 0, "RoPE needs an even head size, got \(headDim)")
         try check(normEpsilon.isFinite && normEpsilon > 0 && normEpsilon < 1, "norm epsilon must be in (0, 1), not \(normEpsilon)")
         try check(ropeTheta.isFinite && (1...1e12).contains(ropeTheta), "RoPE base must be in 1…1e12, not \(ropeTheta)")
     }
@@ -70,7 +89,7 @@ public struct DecoderConfig: Codable, Equatable, Sendable {
     /// every variant has at least these), to compare with the values a checkpoint holds before the
     /// model is allocated: a config that describes more than the file holds is refused.
     public var minimumParameterCount: Int {
-        let d = hiddenSize, positions = architecture == .gpt2 ? maxPositions * d : 0
+        let d = hiddenSize, positions = hasLearnedPositions ? maxPositions * d : 0
         return vocabSize * d + positions + layerCount * (2 * d * d + 2 * d * intermediateSize)
     }
 
@@ -83,59 +102,14 @@ public struct DecoderConfig: Codable, Equatable, Sendable {
         }
     }
 
-    /// Reads a Hugging Face `config.json` (model_type "gpt2" or "llama").
+    /// Reads a Hugging Face `config.json` of any family (by its `model_type`).
     public static func huggingFace(configAt path: String) throws -> DecoderConfig {
         let json = try JSONFields(contentsOf: path)
-        let limits = Self.limits
-        func size(_ key: String, _ limit: Int) throws -> Int { try json.int(key, in: 1...limit) }
         let modelType = try json.string("model_type") ?? ""
-        let config: DecoderConfig
-        switch modelType {
-        case "gpt2":
-            if let act = try json.string("activation_function"), act != "gelu_new" {
-                throw FormatError(file: path, "activation_function '\(act)' is not supported (GPT-2 uses gelu_new)")
-            }
-            let hidden = try size("n_embd", limits.hidden)
-            config = DecoderConfig(
-                architecture: .gpt2, vocabSize: try size("vocab_size", limits.vocabulary), hiddenSize: hidden,
-                layerCount: try size("n_layer", limits.layers), headCount: try size("n_head", limits.heads),
-                intermediateSize: try json.optionalInt("n_inner", in: 1...limits.intermediate) ?? 4 * hidden,
-                maxPositions: try size("n_positions", limits.positions),
-                normEpsilon: try json.float("layer_norm_epsilon", default: 1e-5, in: 1e-30...0.5),
-                tieWordEmbeddings: try json.bool("tie_word_embeddings", default: true))
-        case "llama":
-            let heads = try size("num_attention_heads", limits.heads)
-            // transformers ≥ 5 nests the RoPE base in `rope_parameters`; older files have `rope_theta`.
-            var ropeTheta = try json.float("rope_theta", default: 10_000, in: 1...1e12)
-            if let rope = json.values["rope_parameters"] as? [String: Any] {
-                let nested = JSONFields(path: path, values: rope)
-                if let type = try nested.string("rope_type"), type != "default" {
-                    throw FormatError(file: path, "rope_parameters.rope_type '\(type)' is not supported (only default RoPE)")
-                }
-                ropeTheta = try nested.float("rope_theta", default: ropeTheta, in: 1...1e12)
-            }
-            if let scaling = json.values["rope_scaling"], !(scaling is NSNull) {
-                throw FormatError(file: path, "rope_scaling is not supported")
-            }
-            let hidden = try size("hidden_size", limits.hidden)
-            if let headDim = try json.optionalInt("head_dim", in: 1...limits.hidden), headDim * heads != hidden {
-                throw FormatError(file: path, "head_dim \(headDim) × \(heads) heads ≠ hidden_size (not supported)")
-            }
-            if let hiddenAct = try json.string("hidden_act"), hiddenAct != "silu" {
-                throw FormatError(file: path, "hidden_act '\(hiddenAct)' is not supported (Llama uses silu)")
-            }
-            config = DecoderConfig(
-                architecture: .llama, vocabSize: try size("vocab_size", limits.vocabulary), hiddenSize: hidden,
-                layerCount: try size("num_hidden_layers", limits.layers), headCount: heads,
-                kvHeadCount: try json.optionalInt("num_key_value_heads", in: 1...limits.heads) ?? heads,
-                intermediateSize: try size("intermediate_size", limits.intermediate),
-                maxPositions: try size("max_position_embeddings", limits.positions),
-                normEpsilon: try json.float("rms_norm_eps", default: 1e-6, in: 1e-30...0.5),
-                ropeTheta: ropeTheta,
-                tieWordEmbeddings: try json.bool("tie_word_embeddings", default: false))
-        default:
-            throw FormatError(file: path, "model_type '\(modelType)' is not a supported decoder (gpt2, llama)")
+        guard let family = DecoderFamilies.named(modelType) else {
+            throw FormatError(file: path, "model_type '\(modelType)' is not a supported decoder (\(DecoderFamilies.names))")
         }
+        let config = try family.config(huggingFace: json)
         do { try config.validate() } catch let error as FormatError {
             throw FormatError(file: path, error.message)
         }

@@ -3,22 +3,24 @@ import LifelongEngine
 import LifelongFormats
 
 extension DecoderConfig {
-    /// The configuration of a Llama-architecture GGUF file (`llama.*` metadata).
+    /// The configuration of a GGUF file of a family that has a GGUF layout (`llama.*` metadata
+    /// for `general.architecture` = `llama`).
     public static func gguf(_ file: GGUFFile) throws -> DecoderConfig {
         let architecture = try file.require("general.architecture").string ?? ""
-        guard architecture == "llama" else {
-            throw FormatError(file: file.path, "general.architecture '\(architecture)' is not supported (llama)")
+        guard let family = DecoderFamilies.gguf(architecture) else {
+            let known = DecoderFamilies.all.compactMap { $0.gguf?.architecture }.joined(separator: ", ")
+            throw FormatError(file: file.path, "general.architecture '\(architecture)' is not supported (\(known))")
         }
         let limits = DecoderConfig.limits
         /// An integer key in 1…limit (absent: `fallback`, or an error when there is none).
         func int(_ key: String, _ limit: Int, default fallback: Int? = nil) throws -> Int {
-            let name = "llama." + key
+            let name = "\(architecture)." + key
             guard let v = try file.optionalInt(name) ?? fallback else { throw FormatError(file: file.path, "metadata key \(name) is missing") }
             guard (1...limit).contains(v) else { throw FormatError(file: file.path, "\(name) must be in 1…\(limit), not \(v)") }
             return v
         }
         func float(_ key: String, default fallback: Double) throws -> Float {
-            let name = "llama." + key
+            let name = "\(architecture)." + key
             guard let value = file.metadata[name] else { return Float(fallback) }
             guard let v = value.double, v.isFinite else { throw FormatError(file: file.path, "\(name) must be a finite number") }
             return Float(v)
@@ -26,7 +28,7 @@ extension DecoderConfig {
         let heads = try int("attention.head_count", limits.heads)
         let tokenCount = file.metadata["tokenizer.ggml.tokens"]?.array?.count
         let config = DecoderConfig(
-            architecture: .llama, vocabSize: try int("vocab_size", limits.vocabulary, default: tokenCount ?? 0),
+            architecture: family.architecture, vocabSize: try int("vocab_size", limits.vocabulary, default: tokenCount ?? 0),
             hiddenSize: try int("embedding_length", limits.hidden),
             layerCount: try int("block_count", limits.layers), headCount: heads,
             kvHeadCount: try int("attention.head_count_kv", limits.heads, default: heads),
@@ -41,7 +43,7 @@ extension DecoderConfig {
 }
 
 extension DecoderLM {
-    /// Loads a Llama-architecture GGUF file, dequantising every tensor to fp32.
+    /// Loads a GGUF file (of a family with a GGUF layout: Llama), dequantising every tensor to fp32.
     ///
     /// With `keepQuantized`, matrices stored as Q4_0, Q4_1 or Q8_0 are also kept in that form and
     /// inference multiplies by them directly (4–6× fewer bytes read per token than fp32, the same
@@ -54,36 +56,34 @@ extension DecoderLM {
         try load(file, keepQuantized: keepQuantized)
     }
 
-    /// The GGUF name of each of our (Hugging Face) parameter names.
-    static func ggufName(_ name: String) -> String? {
-        let fixed = ["model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight",
+    /// The GGUF name of each of our (Hugging Face) parameter names (nil: the file has no place for it).
+    func ggufName(_ name: String, _ layout: GGUFLayout) -> String? {
+        let fixed = ["\(names.tokenEmbedding).weight": "token_embd.weight", "\(names.finalNorm).weight": "output_norm.weight",
                      "lm_head.weight": "output.weight"]
         if let n = fixed[name] { return n }
-        let parts = name.split(separator: ".")
-        guard parts.count >= 5, parts[0] == "model", parts[1] == "layers" else { return nil }
-        let inner = parts[3...].joined(separator: ".")
-        let map = ["input_layernorm.weight": "attn_norm.weight", "post_attention_layernorm.weight": "ffn_norm.weight",
-                   "self_attn.q_proj.weight": "attn_q.weight", "self_attn.k_proj.weight": "attn_k.weight",
-                   "self_attn.v_proj.weight": "attn_v.weight", "self_attn.o_proj.weight": "attn_output.weight",
-                   "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight",
-                   "mlp.down_proj.weight": "ffn_down.weight"]
-        return map[inner].map { "blk.\(parts[2]).\($0)" }
+        guard name.hasPrefix(names.blocks + ".") else { return nil }
+        let parts = name.dropFirst(names.blocks.count + 1).split(separator: ".", maxSplits: 1)
+        guard parts.count == 2, let block = Int(parts[0]), let inner = layout.blockTensors[String(parts[1])] else { return nil }
+        return "blk.\(block).\(inner)"
     }
 
     /// Sets every parameter from a GGUF file. llama.cpp stores q and k rows permuted for its
     /// interleaved rotary layout; they are permuted back to the "rotate half" layout used here
     /// (and by Hugging Face), as transformers does when it loads a GGUF.
     public func load(_ file: GGUFFile, keepQuantized: Bool = false) throws {
+        guard let layout = config.family.gguf else {
+            throw FormatError(file: file.path, "the \(config.architecture.rawValue) family has no GGUF layout")
+        }
         var used = Set<String>()
         var loads: [(GGUFFile.TensorInfo, Tensor, Int?)] = []
         for (name, tensor) in namedParameters {
-            guard let ggufName = Self.ggufName(name), let info = file.info(ggufName) else {
-                throw FormatError(file: file.path, "missing tensor for parameter '\(name)' (\(Self.ggufName(name) ?? "no GGUF name"))")
+            guard let ggufName = ggufName(name, layout), let info = file.info(ggufName) else {
+                throw FormatError(file: file.path, "missing tensor for parameter '\(name)' (\(ggufName(name, layout) ?? "no GGUF name"))")
             }
             guard info.shape == tensor.shape else {
                 throw FormatError(file: file.path, "tensor '\(ggufName)' has shape \(info.shape), the model expects \(tensor.shape)")
             }
-            let permutedHeads = name.hasSuffix("q_proj.weight") ? config.headCount
+            let permutedHeads = !layout.rotaryRowsPermuted ? nil : name.hasSuffix("q_proj.weight") ? config.headCount
                 : name.hasSuffix("k_proj.weight") ? config.kvHeadCount : nil
             loads.append((info, tensor, permutedHeads))
             used.insert(ggufName)

@@ -28,42 +28,47 @@ public struct TokenBatch: Sendable {
 
 /// One transformer block, pre-norm: x + attn(norm₁(x)), then + mlp(norm₂(x)).
 public final class DecoderBlock: Module {
-    let names: (norm1: String, attention: String, norm2: String, mlp: String)
-    let norm1: Norm, attention: SelfAttention, norm2: Norm
-    var mlp: any FeedForwardLayer
+    let names: CheckpointNames
+    let attentionNorm: Norm, feedForwardNorm: Norm
+    public internal(set) var attention: any AttentionLayer
+    public internal(set) var mlp: any FeedForwardLayer
 
     init(config: DecoderConfig, rng: inout SeededGenerator?) {
-        let normKind: Norm.Kind = config.architecture == .gpt2 ? .layerNorm : .rmsNorm
-        names = config.architecture == .gpt2
-            ? ("ln_1", "attn", "ln_2", "mlp")
-            : ("input_layernorm", "self_attn", "post_attention_layernorm", "mlp")
-        norm1 = Norm(kind: normKind, dim: config.hiddenSize, epsilon: config.normEpsilon, rng: &rng)
-        attention = SelfAttention(config: config, rng: &rng)
-        norm2 = Norm(kind: normKind, dim: config.hiddenSize, epsilon: config.normEpsilon, rng: &rng)
-        mlp = FeedForward(config: config, rng: &rng)
+        let family = config.family
+        names = family.names
+        attentionNorm = Norm(kind: family.normKind, dim: config.hiddenSize, epsilon: config.normEpsilon, rng: &rng)
+        attention = family.attention(config, rng: &rng)
+        feedForwardNorm = Norm(kind: family.normKind, dim: config.hiddenSize, epsilon: config.normEpsilon, rng: &rng)
+        mlp = family.feedForward(config, rng: &rng)
     }
 
-    public var namedParameters: [(name: String, tensor: Tensor)] {
-        scoped(names.norm1, norm1) + scoped(names.attention, attention) + scoped(names.norm2, norm2) + scoped(names.mlp, mlp)
+    public var children: [(name: String, module: any Module)] {
+        [(names.attentionNorm, attentionNorm), (names.attention, attention), (names.feedForwardNorm, feedForwardNorm),
+         (names.feedForward, mlp)]
     }
 
-    func replaceLinearLayers(_ transform: (String, any LinearLayer) -> any LinearLayer) {
-        attention.replaceLinearLayers { transform("\(names.attention).\($0)", $1) }
-        mlp.replaceLinearLayers { transform("\(names.mlp).\($0)", $1) }
+    public func setChild(_ name: String, to module: any Module) throws {
+        switch name {
+        case names.attention: try assign(module, to: &attention, name: name, in: Self.self)
+        case names.feedForward: try assign(module, to: &mlp, name: name, in: Self.self)
+        default: throw ModuleError("the block's '\(name)' cannot be replaced")
+        }
     }
 
-    func callAsFunction(_ x: Tensor, positions: [Int], keyMask: [Bool]?, cache: (KVCache, layer: Int)?) -> Tensor {
-        let h = add(x, attention(norm1(x), positions: positions, keyMask: keyMask, cache: cache))
-        return add(h, mlp(norm2(h)))
+    func callAsFunction(_ x: Tensor, _ pass: ForwardPass, layer: Int) -> Tensor {
+        let h = add(x, attention(attentionNorm(x), pass, layer: layer))
+        return add(h, mlp(feedForwardNorm(h), pass))
     }
 }
 
-/// A decoder-only language model: GPT-2 or Llama, as its `DecoderConfig` says.
+/// A decoder-only language model of any family (`DecoderFamily`: GPT-2, Llama, Qwen2), as its
+/// `DecoderConfig` says.
 ///
-/// Parameter names follow the Hugging Face checkpoints (`transformer.*` for GPT-2, `model.*` for
-/// Llama, `lm_head.weight` when the head is not tied to the token embedding).
+/// Parameter names follow the family's Hugging Face checkpoints (`transformer.*` for GPT-2,
+/// `model.*` for Llama, `lm_head.weight` when the head is not tied to the token embedding).
 public final class DecoderLM: Module {
     public internal(set) var config: DecoderConfig
+    let names: CheckpointNames
     public let tokenEmbedding: Embedding
     public let positionEmbedding: Embedding?
     public let blocks: [DecoderBlock]
@@ -75,60 +80,70 @@ public final class DecoderLM: Module {
     /// With `seed: nil` the parameters are left at zero, for a model about to be loaded.
     public init(config: DecoderConfig, seed: UInt64?) {
         self.config = config
+        let family = config.family
+        names = family.names
         var rng = seed.map(SeededGenerator.init(seed:))
         let d = config.hiddenSize
         tokenEmbedding = Embedding(count: config.vocabSize, dim: d, std: 0.02, rng: &rng)
-        positionEmbedding = config.architecture == .gpt2
-            ? Embedding(count: config.maxPositions, dim: d, std: 0.01, rng: &rng) : nil
+        positionEmbedding = family.learnedPositions ? Embedding(count: config.maxPositions, dim: d, std: 0.01, rng: &rng) : nil
         blocks = (0..<config.layerCount).map { _ in DecoderBlock(config: config, rng: &rng) }
-        finalNorm = Norm(kind: config.architecture == .gpt2 ? .layerNorm : .rmsNorm, dim: d,
-                         epsilon: config.normEpsilon, rng: &rng)
+        finalNorm = Norm(kind: family.normKind, dim: d, epsilon: config.normEpsilon, rng: &rng)
         lmHead = config.tieWordEmbeddings ? nil
             : Linear(inFeatures: d, outFeatures: config.vocabSize, bias: false, layout: .outIn, std: 0.02, rng: &rng)
     }
 
-    public var namedParameters: [(name: String, tensor: Tensor)] {
-        var result: [(name: String, tensor: Tensor)]
-        switch config.architecture {
-        case .gpt2:
-            result = scoped("transformer.wte", tokenEmbedding) + scoped("transformer.wpe", positionEmbedding!)
-            for (i, block) in blocks.enumerated() { result += scoped("transformer.h.\(i)", block) }
-            result += scoped("transformer.ln_f", finalNorm)
-        case .llama:
-            result = scoped("model.embed_tokens", tokenEmbedding)
-            for (i, block) in blocks.enumerated() { result += scoped("model.layers.\(i)", block) }
-            result += scoped("model.norm", finalNorm)
-        }
-        if let lmHead { result += scoped("lm_head", lmHead) }
+    public var children: [(name: String, module: any Module)] {
+        var result: [(name: String, module: any Module)] = [(names.tokenEmbedding, tokenEmbedding)]
+        if let positionEmbedding, let name = names.positionEmbedding { result.append((name, positionEmbedding)) }
+        result += blocks.enumerated().map { ("\(names.blocks).\($0.offset)", $0.element) }
+        result.append((names.finalNorm, finalNorm))
+        if let lmHead { result.append(("lm_head", lmHead)) }
         return result
     }
 
-    /// The last hidden states [B, T, d] (after the final norm). With a cache (inference), the
-    /// batch continues the cached sequences and its keys and values are added to the cache.
-    public func hiddenStates(_ batch: TokenBatch, cache: KVCache? = nil) -> Tensor {
-        let positions = batch.resolvedPositions
-        for p in positions {
-            precondition(config.architecture != .gpt2 || p < config.maxPositions,
-                         "position \(p) exceeds the model's \(config.maxPositions) positions")
+    /// The path of block `index`'s feed-forward layer (`model.layers.3.mlp`).
+    public func feedForwardPath(ofBlock index: Int) -> String { "\(names.blocks).\(index).\(names.feedForward)" }
+
+    /// Every block's feed-forward layer with its path (`model.layers.3.mlp`).
+    public var namedFeedForwardLayers: [(name: String, layer: any FeedForwardLayer)] {
+        blocks.enumerated().map { (feedForwardPath(ofBlock: $0.offset), $0.element.mlp) }
+    }
+
+    /// The forward pass: logits of every position, with the layers' auxiliary losses and router
+    /// loads. `conditioning` carries what differs per row (SLM's slot mixture).
+    public func forward(_ batch: TokenBatch, conditioning: Conditioning = .none) -> ForwardOutput {
+        let pass = ForwardPass(batch, conditioning: conditioning, cache: nil)
+        let logits = outputLogits(hiddenStates(batch, pass))
+        return ForwardOutput(logits: logits, auxiliaryLosses: pass.auxiliaryLosses, routerLoads: pass.routerLoads)
+    }
+
+    /// Next-token logits [B, T, vocab].
+    public func logits(_ batch: TokenBatch, conditioning: Conditioning = .none) -> Tensor {
+        forward(batch, conditioning: conditioning).logits
+    }
+
+    /// The last hidden states [B, T, d] (after the final norm). With a cache in the pass
+    /// (inference), the batch continues the cached sequences and its keys and values are added
+    /// to the cache.
+    func hiddenStates(_ batch: TokenBatch, _ pass: ForwardPass) -> Tensor {
+        if config.hasLearnedPositions {
+            for p in pass.positions {
+                precondition(p < config.maxPositions, "position \(p) exceeds the model's \(config.maxPositions) positions")
+            }
         }
         var x = tokenEmbedding(batch.ids, shape: [batch.batchSize, batch.length])
         if let positionEmbedding {
-            x = add(x, positionEmbedding(positions, shape: [batch.batchSize, batch.length]))
+            x = add(x, positionEmbedding(pass.positions, shape: [batch.batchSize, batch.length]))
         }
-        if let cache {
+        if let cache = pass.cache {
             precondition(cache.batchSize == batch.batchSize, "cache holds \(cache.batchSize) sequences, batch has \(batch.batchSize)")
             cache.appendMask(batch.mask, count: batch.length)
         }
         for (i, block) in blocks.enumerated() {
-            x = block(x, positions: positions, keyMask: batch.mask, cache: cache.map { ($0, i) })
+            x = block(x, pass, layer: i)
         }
-        cache?.length += batch.length
+        pass.cache?.length += batch.length
         return finalNorm(x)
-    }
-
-    /// Next-token logits [B, T, vocab].
-    public func logits(_ batch: TokenBatch) -> Tensor {
-        outputLogits(hiddenStates(batch))
     }
 
     /// Logits of hidden states [..., d] → [..., vocab], through the head or the tied embedding.
@@ -141,10 +156,8 @@ public final class DecoderLM: Module {
         return linear(h, tokenEmbedding.weight, layout: .outIn)
     }
 
-    /// The pretrained linear layers (under any replaced layer), in order, and the head.
-    var linearLayers: [Linear] {
-        namedLinearLayers.map(\.layer.base) + (lmHead.map { [$0] } ?? [])
-    }
+    /// The pretrained linear layers of the tree (under any replaced layer), in order, the head last.
+    var linearLayers: [Linear] { modules(of: (any LinearLayer).self).map(\.module.base) }
 
     /// Bytes of the quantised weights kept for inference (0 when the model runs in fp32).
     public var quantizedByteCount: Int {
@@ -160,6 +173,11 @@ public final class DecoderLM: Module {
     /// Mean next-token cross-entropy: position t predicts token t+1 (as Hugging Face's `labels=ids`).
     /// Padding positions are not predicted.
     public func languageModelingLoss(_ batch: TokenBatch) -> Tensor {
+        crossEntropy(logits(batch), targets: languageModelingTargets(batch))
+    }
+
+    /// The next token of every position (-100 at the last one and before padding: not predicted).
+    public func languageModelingTargets(_ batch: TokenBatch) -> [Int] {
         var targets = [Int](repeating: -100, count: batch.ids.count)
         for b in 0..<batch.batchSize {
             for t in 0..<(batch.length - 1) {
@@ -167,6 +185,21 @@ public final class DecoderLM: Module {
                 if batch.mask?[next] ?? true { targets[next - 1] = batch.ids[next] }
             }
         }
-        return crossEntropy(logits(batch), targets: targets)
+        return targets
+    }
+
+    /// A copy with its own weights and the same replaced layers (Lifelong-MoE's frozen snapshot of
+    /// the model as it was before a stage). The copy's parameters do not train.
+    public func copy() throws -> DecoderLM {
+        let copy = DecoderLM(config: config, seed: nil)
+        try copy.install(layerRecords)
+        let source = namedParameters
+        let target = copy.namedParameters
+        precondition(source.map(\.name) == target.map(\.name), "DecoderLM.copy: the copy has other parameters")
+        for ((_, from), (_, to)) in zip(source, target) {
+            _ = to.data.update(from: from.data)
+            to.requiresGrad = false
+        }
+        return copy
     }
 }

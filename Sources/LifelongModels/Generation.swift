@@ -50,11 +50,12 @@ extension DecoderLM {
     /// does not depend on the other prompts in the batch. The prompts are read in one forward pass
     /// (prefill); then every step feeds one token per sequence through the KV cache. Randomness
     /// comes from one generator seeded with `options.seed`, drawn sequence by sequence.
-    public func generate(prompts: [[Int]], options: GenerationOptions) throws -> [[Int]] {
+    /// `conditioning` is per sequence (SLM's mixture: one row per prompt) and holds for every step.
+    public func generate(prompts: [[Int]], options: GenerationOptions, conditioning: Conditioning = .none) throws -> [[Int]] {
         precondition(!prompts.isEmpty && prompts.allSatisfy { !$0.isEmpty }, "generate: every prompt needs at least one token")
         let batchSize = prompts.count, promptLength = prompts.map(\.count).max()!
         let capacity = promptLength + options.maxNewTokens
-        precondition(config.architecture != .gpt2 || capacity <= config.maxPositions,
+        precondition(!config.hasLearnedPositions || capacity <= config.maxPositions,
                      "generate: \(capacity) positions exceed the model's \(config.maxPositions)")
         var rng = SeededGenerator(seed: options.seed)
         let cache = KVCache(config: config, batchSize: batchSize, capacity: capacity)
@@ -75,7 +76,8 @@ extension DecoderLM {
         try noGrad {
             var batch = TokenBatch(ids: ids, batchSize: batchSize, length: promptLength, mask: mask, positions: positions)
             for step in 0..<options.maxNewTokens {
-                let logits = lastPositionLogits(hiddenStates(batch, cache: cache))
+                let pass = ForwardPass(batch, conditioning: conditioning, cache: cache)
+                let logits = lastPositionLogits(hiddenStates(batch, pass))
                 if step == 0 { options.afterPrefill?() }
                 var next = [Int](repeating: 0, count: batchSize)
                 for b in 0..<batchSize where !finished[b] {

@@ -23,8 +23,14 @@ public final class Linear: Module {
         self.weight = weight; self.bias = bias; self.layout = layout
     }
 
-    public var namedParameters: [(name: String, tensor: Tensor)] {
+    public var ownParameters: [(name: String, tensor: Tensor)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
+    }
+
+    /// A layer with its own copy of the weights (an upcycled expert starts as the dense layer).
+    public func copy() -> Linear {
+        func copied(_ t: Tensor) -> Tensor { Tensor(t.scalars, shape: t.shape, requiresGrad: true) }
+        return Linear(weight: copied(weight), bias: bias.map(copied), layout: layout)
     }
 
     public var inFeatures: Int { layout == .outIn ? weight.shape[1] : weight.shape[0] }
@@ -55,15 +61,13 @@ public final class Norm: Module {
         bias = kind == .layerNorm ? Initializer.zeros.make([dim], rng: &rng) : nil
     }
 
-    public var namedParameters: [(name: String, tensor: Tensor)] {
+    public var ownParameters: [(name: String, tensor: Tensor)] {
         [("weight", weight)] + (bias.map { [("bias", $0)] } ?? [])
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        switch kind {
-        case .layerNorm: return layerNorm(x, weight: weight, bias: bias!, eps: epsilon)
-        case .rmsNorm: return rmsNorm(x, weight: weight, eps: epsilon)
-        }
+        if let bias { return layerNorm(x, weight: weight, bias: bias, eps: epsilon) }
+        return rmsNorm(x, weight: weight, eps: epsilon)
     }
 }
 
@@ -77,7 +81,7 @@ public final class Embedding: Module {
         weight = Initializer.normal(std: std).make([count, dim], rng: &rng)
     }
 
-    public var namedParameters: [(name: String, tensor: Tensor)] { [("weight", weight)] }
+    public var ownParameters: [(name: String, tensor: Tensor)] { [("weight", weight)] }
 
     public func callAsFunction(_ ids: [Int], shape: [Int]) -> Tensor { embedding(weight, ids: ids, shape: shape) }
 

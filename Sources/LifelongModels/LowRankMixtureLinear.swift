@@ -6,33 +6,34 @@ import LifelongFormats
 ///
 ///   y = x·W (+ b) + Σ_j w[seq, j] · (x·A_jᵀ)·B_j        A_j ∈ R^{r×in}, B_j ∈ R^{r×out}
 ///
-/// The mixture weights are set per batch with `DecoderLM.setSlotWeights` (one row of `slotCount`
-/// weights per sequence; empty = no increment). No in×out increment is ever built.
-public final class LowRankMixtureLinear: LinearLayer {
-    static let kind = "low_rank_mixture"
+/// The mixture weights come with each forward pass (`Conditioning.slotWeights`: one row of
+/// `slotCount` weights per sequence; empty = no increment). No in×out increment is ever built.
+public final class LowRankMixtureLinear: LinearLayer, ReplacementLayer {
+    public static let kind = "low_rank_mixture"
     public let base: Linear
     public let rank: Int
     public private(set) var a: [Tensor] = []
     public private(set) var b: [Tensor] = []
-    /// [sequences × slotCount] for the next forward passes; empty: the base projection alone.
-    var weights: [Float] = []
-    /// Where this layer sits in the model, for its `record`.
-    let path: String
 
-    public init(base: Linear, rank: Int, path: String) {
+    public init(base: Linear, rank: Int) {
         precondition(rank > 0, "a low-rank increment needs rank ≥ 1")
-        self.base = base; self.rank = rank; self.path = path
+        self.base = base; self.rank = rank
     }
 
-    /// A layer as a run's state recorded it; its slots are zero until the run's weights load.
-    convenience init(record: LayerRecord, base: Linear) throws {
+    /// A layer as a run's state recorded it, around the projection at its path; its slots are
+    /// zero until the run's weights load.
+    static func rebuild(_ record: LayerRecord, replacing module: any Module) throws -> any Module {
+        guard let projection = module as? any LinearLayer else {
+            throw FormatError(file: "state.json", "layer '\(record.path)' is not a projection")
+        }
         guard let rank = record.settings["rank"], (1...4096).contains(rank),
               let slots = record.settings["slots"], (0...100_000).contains(slots) else {
             throw FormatError(file: "state.json", "layer '\(record.path)': rank and slots must be in 1…4096 and 0…100000, got \(record.settings)")
         }
-        self.init(base: base, rank: rank, path: record.path)
+        let layer = LowRankMixtureLinear(base: projection.base, rank: rank)
         var unset: SeededGenerator? = nil
-        addSlots(slots, rng: &unset)
+        layer.addSlots(slots, rng: &unset)
+        return layer
     }
 
     public var inFeatures: Int { base.inFeatures }
@@ -51,46 +52,35 @@ public final class LowRankMixtureLinear: LinearLayer {
     /// The parameters of slots `range`.
     public func slotParameters(_ range: Range<Int>) -> [Tensor] { range.flatMap { [a[$0], b[$0]] } }
 
-    public var namedParameters: [(name: String, tensor: Tensor)] {
-        base.namedParameters + (0..<slotCount).flatMap { j in [("slots.\(j).a", a[j]), ("slots.\(j).b", b[j])] }
+    /// The base projection's tensors keep their names (`o_proj.weight`), the slots are `o_proj.slots.j.a|b`.
+    public var ownParameters: [(name: String, tensor: Tensor)] {
+        base.ownParameters + (0..<slotCount).flatMap { j in [("slots.\(j).a", a[j]), ("slots.\(j).b", b[j])] }
     }
 
-    public var record: LayerRecord? {
-        LayerRecord(path: path, kind: Self.kind, settings: ["rank": rank, "slots": slotCount])
-    }
+    public var settings: [String: Int] { ["rank": rank, "slots": slotCount] }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
-        let y = base(x)
+    public func callAsFunction(_ x: Tensor, _ pass: ForwardPass) -> Tensor {
+        let y = base(x), weights = pass.conditioning.slotWeights
         guard !weights.isEmpty else { return y }
         precondition(weights.count == x.shape[0] * slotCount,
-                     "\(path): \(weights.count) slot weights for \(x.shape[0]) sequences × \(slotCount) slots")
+                     "\(weights.count) slot weights for \(x.shape[0]) sequences × \(slotCount) slots")
         return add(y, lowRankMixture(x, a: a, b: b, weights: weights))
     }
 }
 
 extension DecoderLM {
     /// The low-rank mixture layers, in order.
-    public var lowRankMixtureLayers: [LowRankMixtureLinear] {
-        namedLinearLayers.compactMap { $0.layer as? LowRankMixtureLinear }
-    }
+    public var lowRankMixtureLayers: [LowRankMixtureLinear] { modules(of: LowRankMixtureLinear.self).map(\.module) }
 
-    /// Wraps the projections whose name ends with one of `targets` (`o_proj` for Llama's
+    /// Wraps the projections whose path ends with one of `targets` (`o_proj` for Llama's
     /// attention output, `attn.c_proj` for GPT-2's) in low-rank mixture layers with no slots yet;
-    /// already wrapped ones are kept. Returns the names of the wrapped layers.
+    /// already wrapped ones are kept. Returns the paths of the wrapped layers.
     @discardableResult
-    public func installLowRankMixtures(targets: Set<String>, rank: Int) -> [String] {
-        var wrapped: [String] = []
-        replaceLinearLayers { name, layer in
-            guard targets.contains(where: { name.hasSuffix(".\($0)") }) else { return layer }
-            wrapped.append(name)
-            return layer as? LowRankMixtureLinear ?? LowRankMixtureLinear(base: layer.base, rank: rank, path: name)
+    public func installLowRankMixtures(targets: Set<String>, rank: Int) throws -> [String] {
+        let selected = modules(of: (any LinearLayer).self).filter { path, _ in targets.contains { path.hasSuffix(".\($0)") } }
+        for (path, layer) in selected where !(layer is LowRankMixtureLinear) {
+            try replaceModule(at: path, with: LowRankMixtureLinear(base: layer.base, rank: rank))
         }
-        return wrapped
-    }
-
-    /// The mixture of every low-rank mixture layer for the next forward passes: `weights` has
-    /// one row of `slotCount` weights per sequence; empty switches the increments off.
-    public func setSlotWeights(_ weights: [Float]) {
-        for layer in lowRankMixtureLayers { layer.weights = weights }
+        return selected.map(\.path)
     }
 }

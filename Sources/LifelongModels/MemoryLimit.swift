@@ -27,21 +27,9 @@ public enum MemoryLimit {
 }
 
 extension DecoderConfig {
-    /// Parameters of a model of this shape, counted in Double (no overflow for any size a config
-    /// may give): GPT-2 with its biases, LayerNorms and learned positions, Llama with its RMSNorms.
-    public var parameterCount: Int {
-        let d = Double(hiddenSize), ff = Double(intermediateSize), kv = Double(kvHeadCount * headDim)
-        let head = Double(vocabSize) * d * (tieWordEmbeddings ? 1 : 2)
-        let perLayer: Double, rest: Double
-        if architecture == .gpt2 {
-            perLayer = 4 * d * d + 4 * d + 2 * d * ff + ff + d + 4 * d  // attention + biases, MLP + biases, two LayerNorms
-            rest = 2 * d + Double(maxPositions) * d
-        } else {
-            perLayer = 2 * d * d + 2 * d * kv + 3 * d * ff + 2 * d  // q, o; k, v; gate, up, down; two RMSNorms
-            rest = d
-        }
-        return Int(min(9e18, Double(layerCount) * perLayer + rest + head))
-    }
+    /// Parameters of a model of this shape, counted by its family in Double (no overflow for any
+    /// size a config may give).
+    public var parameterCount: Int { Int(min(9e18, family.parameterCount(self))) }
 
     /// Training holds four fp32 copies of every parameter (weights, gradients, AdamW's two moments).
     public var trainingBytes: Int { Int(min(9e18, 16 * Double(parameterCount))) }

@@ -22,31 +22,29 @@ import LifelongFormats
 /// it. The draw is a hash of the token's input and the layer's name, not a generator's state, so a
 /// resumed run routes exactly as an uninterrupted one; inference routes to both.
 ///
-/// The Switch/GShard load-balancing loss of the last forward pass is kept in `auxiliaryLoss`:
+/// Each forward pass in grad mode reports the Switch/GShard load-balancing loss to its `ForwardPass`:
 ///   E · Σ_{i<k} Σ_e f_{i,e} · P_e,  f_{i,e} = share of tokens whose i-th choice is e,
-///   P_e = mean router probability of e (softmax over all E logits), as Hugging Face's Mixtral.
-public final class MixtureOfExperts: FeedForwardLayer {
-    static let kind = "mixture_of_experts"
+///   P_e = mean router probability of e (softmax over all E logits), as Hugging Face's Mixtral;
+/// and every pass reports the router's load (tokens per expert).
+public final class MixtureOfExperts: FeedForwardLayer, ReplacementLayer {
+    public static let kind = "mixture_of_experts"
     public private(set) var routerBlocks: [Linear]
-    public private(set) var experts: [FeedForward]
+    public private(set) var experts: [any DenseFeedForward]
     public let topK: Int
     public var capacityFactor: Float?
     public enum Gating: Int, Sendable { case mixtral = 0, gshard = 1 }
     public var gating = Gating.mixtral
-    /// Where this layer sits in the model (`model.layers.1.mlp`), for its `record`.
+    /// Where this layer sits in the model (`model.layers.1.mlp`): it salts GShard's coin and names
+    /// what the layer reports to a forward pass.
     let path: String
-    /// Set by every forward pass in grad mode; nil in inference mode.
-    public private(set) var auxiliaryLoss: Tensor?
-    /// Tokens each expert received in the last forward pass (the router's load).
-    public private(set) var load: [Int] = []
 
     /// `experts` copies of `dense` (upcycling: at initialisation the layer computes what `dense`
     /// does, whatever the router says, since the gates of a token sum to 1) and a router drawn from
     /// N(0, routerStd²) (zero without a generator, or with `routerStd` 0).
-    public init(upcycling dense: FeedForward, experts count: Int, topK: Int = 2, capacityFactor: Float? = nil,
+    public init(upcycling dense: any DenseFeedForward, experts count: Int, topK: Int = 2, capacityFactor: Float? = nil,
                 routerStd: Float = 0.02, rng: inout SeededGenerator?, path: String = "mlp") {
         precondition(count >= topK && topK >= 1, "a mixture needs at least top-k = \(topK) experts, got \(count)")
-        experts = (0..<count).map { _ in FeedForward(copying: dense) }
+        experts = (0..<count).map { _ in dense.copy() }
         routerBlocks = [Self.routerBlock(rows: count, width: dense.inFeatures, std: routerStd, rng: &rng)]
         self.topK = topK; self.capacityFactor = capacityFactor; self.path = path
     }
@@ -55,14 +53,17 @@ public final class MixtureOfExperts: FeedForwardLayer {
     public init(config: DecoderConfig, experts count: Int, topK: Int = 2, capacityFactor: Float? = nil,
                 rng: inout SeededGenerator?, path: String = "mlp") {
         precondition(count >= topK && topK >= 1, "a mixture needs at least top-k = \(topK) experts, got \(count)")
-        experts = (0..<count).map { _ in FeedForward(config: config, rng: &rng) }
+        experts = (0..<count).map { _ in config.family.feedForward(config, rng: &rng) }
         routerBlocks = [Self.routerBlock(rows: count, width: config.hiddenSize, std: 0.02, rng: &rng)]
         self.topK = topK; self.capacityFactor = capacityFactor; self.path = path
     }
 
     /// A layer as a run's state recorded it, its router blocks sized as recorded; its weights are
-    /// copies of `dense` and a zero router until the run's weights load.
-    convenience init(record: LayerRecord, dense: FeedForward) throws {
+    /// copies of the dense layer it replaces and a zero router until the run's weights load.
+    static func rebuild(_ record: LayerRecord, replacing module: any Module) throws -> any Module {
+        guard let dense = module as? any DenseFeedForward else {
+            throw FormatError(file: "state.json", "layer '\(record.path)' is already replaced by another kind")
+        }
         let s = record.settings
         let blocks = (0..<(s["router_blocks"] ?? 0)).map { s["router_block.\($0)"] ?? 0 }
         guard let topK = s["top_k"], (1...64).contains(topK), (1...64).contains(blocks.count),
@@ -77,9 +78,11 @@ public final class MixtureOfExperts: FeedForwardLayer {
             throw FormatError(file: "state.json", "layer '\(record.path)': gating \(s["gating"]!) is not 0 (mixtral) or 1 (gshard, top-2)")
         }
         var unset: SeededGenerator? = nil
-        self.init(upcycling: dense, experts: blocks[0], topK: topK, capacityFactor: capacity, routerStd: 0, rng: &unset, path: record.path)
-        self.gating = gating
-        for size in blocks.dropFirst() { grow(size, copying: dense, rng: &unset) }
+        let layer = MixtureOfExperts(upcycling: dense, experts: blocks[0], topK: topK, capacityFactor: capacity, routerStd: 0,
+                                     rng: &unset, path: record.path)
+        layer.gating = gating
+        for size in blocks.dropFirst() { layer.grow(size, copying: dense, rng: &unset) }
+        return layer
     }
 
     private static func routerBlock(rows: Int, width: Int, std: Float, rng: inout SeededGenerator?) -> Linear {
@@ -88,9 +91,9 @@ public final class MixtureOfExperts: FeedForwardLayer {
 
     /// Adds `count` experts, copies of `source`, and a router block for them (rows drawn as at
     /// creation). The existing experts and router rows are untouched.
-    public func grow(_ count: Int, copying source: FeedForward, routerStd: Float = 0.02, rng: inout SeededGenerator?) {
+    public func grow(_ count: Int, copying source: any DenseFeedForward, routerStd: Float = 0.02, rng: inout SeededGenerator?) {
         precondition(count >= 1, "grow: at least one expert")
-        experts += (0..<count).map { _ in FeedForward(copying: source) }
+        experts += (0..<count).map { _ in source.copy() }
         routerBlocks.append(Self.routerBlock(rows: count, width: source.inFeatures, std: routerStd, rng: &rng))
     }
 
@@ -100,21 +103,17 @@ public final class MixtureOfExperts: FeedForwardLayer {
         return routerBlocks[block].parameters + experts[start..<(start + routerBlocks[block].outFeatures)].flatMap(\.parameters)
     }
 
-    public var namedParameters: [(name: String, tensor: Tensor)] {
-        routerBlocks.enumerated().flatMap { scoped("router.\($0.offset)", $0.element) }
-            + experts.enumerated().flatMap { scoped("experts.\($0.offset)", $0.element) }
+    public var children: [(name: String, module: any Module)] {
+        routerBlocks.enumerated().map { ("router.\($0.offset)", $0.element) }
+            + experts.enumerated().map { ("experts.\($0.offset)", $0.element) }
     }
 
-    public var record: LayerRecord? {
+    public var settings: [String: Int] {
         var settings = ["top_k": topK, "router_blocks": routerBlocks.count]
         if gating != .mixtral { settings["gating"] = gating.rawValue }
         for (b, block) in routerBlocks.enumerated() { settings["router_block.\(b)"] = block.outFeatures }
         if let capacityFactor { settings["capacity_factor_permille"] = Int((capacityFactor * 1000).rounded()) }
-        return LayerRecord(path: path, kind: Self.kind, settings: settings)
-    }
-
-    public func replaceLinearLayers(_ transform: (String, any LinearLayer) -> any LinearLayer) {
-        for (i, expert) in experts.enumerated() { expert.replaceLinearLayers { transform("experts.\(i).\($0)", $1) } }
+        return settings
     }
 
     /// Router logits of tokens [N, d]: every block's rows, side by side.
@@ -122,7 +121,7 @@ public final class MixtureOfExperts: FeedForwardLayer {
         routerBlocks.count == 1 ? routerBlocks[0](x) : concatenateLastDimension(routerBlocks.map { $0(x) })
     }
 
-    public func callAsFunction(_ x: Tensor) -> Tensor {
+    public func callAsFunction(_ x: Tensor, _ pass: ForwardPass) -> Tensor {
         let shape = x.shape, tokens = x.rowCount, count = experts.count
         let flat = x.reshaped([tokens, x.lastDim])
         let logits = routerLogits(flat)
@@ -138,11 +137,11 @@ public final class MixtureOfExperts: FeedForwardLayer {
                 rows[e].append(t); gateIndices[e].append(t * topK + i)
             }
         }
-        load = rows.map(\.count)
+        pass.addRouterLoad(rows.map(\.count), from: path)
         let used = (0..<count).filter { !rows[$0].isEmpty }
-        let outputs = used.map { experts[$0](gatherRows(flat, rows: rows[$0])) }
+        let outputs = used.map { experts[$0](gatherRows(flat, rows: rows[$0]), pass) }
         let y = combineExperts(outputs, rows: used.map { rows[$0] }, gates: gates, gateIndices: used.map { gateIndices[$0] }, count: tokens)
-        auxiliaryLoss = GradMode.isEnabled ? Self.loadBalancingLoss(logits: logits, chosen: chosen, topK: topK) : nil
+        if GradMode.isEnabled { pass.addAuxiliaryLoss(Self.loadBalancingLoss(logits: logits, chosen: chosen, topK: topK), from: path) }
         return y.reshaped(shape)
     }
 
@@ -165,4 +164,24 @@ public final class MixtureOfExperts: FeedForwardLayer {
         let weights = (0..<tokens).flatMap { _ in share.map { Float(count) * $0 / Float(tokens) } }
         return sum(mul(softmax(logits), Tensor(weights, shape: [tokens, count])))
     }
+}
+
+extension DecoderLM {
+    /// Replaces the feed-forward layer of every `every`-th block (blocks every−1, 2·every−1, …:
+    /// every other one for `every` 2, the GLaM layout) by a mixture of `experts` copies of it
+    /// (upcycling). Blocks that already hold a mixture keep it. Returns the mixtures, in order.
+    @discardableResult
+    public func installMixturesOfExperts(every: Int, experts: Int, topK: Int, capacityFactor: Float?,
+                                         rng: inout SeededGenerator?) -> [MixtureOfExperts] {
+        precondition(every >= 1, "installMixturesOfExperts: every must be ≥ 1")
+        for (index, block) in blocks.enumerated() where index % every == every - 1 {
+            guard let dense = block.mlp as? any DenseFeedForward else { continue }
+            block.mlp = MixtureOfExperts(upcycling: dense, experts: experts, topK: topK, capacityFactor: capacityFactor,
+                                         rng: &rng, path: feedForwardPath(ofBlock: index))
+        }
+        return mixtureOfExpertsLayers
+    }
+
+    /// The mixture-of-experts layers, in order.
+    public var mixtureOfExpertsLayers: [MixtureOfExperts] { blocks.compactMap { $0.mlp as? MixtureOfExperts } }
 }

@@ -50,7 +50,10 @@ struct Bench: ParsableCommand {
                                        kvHeadCount: 2, intermediateSize: 384, maxPositions: 512, tieWordEmbeddings: true)
             let model = DecoderLM(config: config, seed: 0)
             var rng: SeededGenerator? = SeededGenerator(seed: 1)
-            model.replaceFeedForwardLayers { name, _ in MixtureOfExperts(config: config, experts: 8, topK: 2, rng: &rng, path: name) }
+            for block in model.blocks.indices {
+                let path = model.feedForwardPath(ofBlock: block)
+                try model.replaceModule(at: path, with: MixtureOfExperts(config: config, experts: 8, topK: 2, rng: &rng, path: path))
+            }
             try train(model, batchSize: 16, length: 128)
         case "train-smollm2":
             try train(modelOption().loadDecoder(forTraining: true), batchSize: 8, length: 128)
@@ -98,8 +101,8 @@ struct Bench: ParsableCommand {
 
     /// Rank-8 low-rank mixture layers with `slots` slots on every o_proj, A and B random (a
     /// trained state); returns the slots' parameters.
-    func installIncrements(_ model: DecoderLM, slots: Int) -> [Tensor] {
-        model.installLowRankMixtures(targets: ["o_proj"], rank: 8)
+    func installIncrements(_ model: DecoderLM, slots: Int) throws -> [Tensor] {
+        try model.installLowRankMixtures(targets: ["o_proj"], rank: 8)
         var rng: SeededGenerator? = SeededGenerator(seed: 4)
         for layer in model.lowRankMixtureLayers {
             layer.addSlots(slots, rng: &rng)
@@ -109,29 +112,31 @@ struct Bench: ParsableCommand {
     }
 
     /// A training step on random tokens: the LM loss, or with a `teacher` the Word-KD loss. With
-    /// `trainable`, every other parameter is frozen (SLM: the increments alone train).
+    /// `trainable`, every other parameter is frozen and every row mixes all slots with weight 1
+    /// (SLM: the increments alone train).
     func train(_ model: DecoderLM, batchSize: Int, length: Int, teacher: DecoderLM? = nil, trainable: [Tensor]? = nil) throws {
-        teacher?.setTrainable(false)
-        if let trainable {
-            model.setTrainable(false)
-            for p in trainable { p.requiresGrad = true }
-            model.setSlotWeights([Float](repeating: 1, count: batchSize))
-        }
+        let conditioning = trainable == nil ? Conditioning.none
+            : Conditioning(slotWeights: [Float](repeating: 1, count: batchSize * (model.lowRankMixtureLayers.first?.slotCount ?? 0)))
+        let (updated, frozen) = model.parameters(splitBy: trainable)
         var rng = SeededGenerator(seed: 0)
         let batch = TokenBatch(ids: (0..<(batchSize * length)).map { _ in Int(rng.next() % UInt64(model.config.vocabSize)) },
                                batchSize: batchSize, length: length)
-        let optimizer = AdamW(parameters: model.parameters, learningRate: 1e-4, weightDecay: 0.01)
+        let optimizer = AdamW(parameters: updated, learningRate: 1e-4, weightDecay: 0.01)
+        let targets = model.languageModelingTargets(batch)
         func step() {
-            var loss: Tensor
-            if let teacher {
-                let target = noGrad { teacher.logits(batch) }
-                loss = klDivergence(student: model.logits(batch), teacher: target, temperature: 2)
-            } else {
-                loss = model.languageModelingLoss(batch)
+            GradMode.freezing(frozen) {
+                let output = model.forward(batch, conditioning: conditioning)
+                var loss: Tensor
+                if let teacher {
+                    let target = noGrad { teacher.logits(batch) }
+                    loss = klDivergence(student: output.logits, teacher: target, temperature: 2)
+                } else {
+                    loss = crossEntropy(output.logits, targets: targets)
+                }
+                let aux = output.auxiliaryLosses.map(\.loss)  // mixtures of experts: the load-balancing loss, weight 0.01
+                if !aux.isEmpty { loss = add(loss, scale(aux.dropFirst().reduce(aux[0], add), 0.01 / Float(aux.count))) }
+                loss.backward()
             }
-            let aux = model.auxiliaryLosses  // mixtures of experts: the load-balancing loss, weight 0.01
-            if !aux.isEmpty { loss = add(loss, scale(aux.dropFirst().reduce(aux[0], add), 0.01 / Float(aux.count))) }
-            loss.backward()
             optimizer.step()
             optimizer.zeroGrad()
         }
@@ -169,23 +174,22 @@ struct Bench: ParsableCommand {
         }
         let encoder = try SentenceEncoder(directory: encoderPath)
         let (sequences, newTokens, slots) = (32, 64, 20)
-        _ = installIncrements(model, slots: slots)
+        _ = try installIncrements(model, slots: slots)
         var rng = SeededGenerator(seed: 5)
         let texts = (0..<sequences).map { "request \($0): how do I \(["reset my card pin", "cook rice", "fix the sink", "book a car"][$0 % 4])?" }
         let prompts = (0..<sequences).map { _ in (0..<16).map { _ in Int(rng.next() % UInt64(model.config.vocabSize)) } }
         let keys = Tensor(randomNormal: [slots, encoder.encoder.config.hiddenSize], std: 1, rng: &rng)
         let options = GenerationOptions(maxNewTokens: newTokens)
-        func plain() throws { model.setSlotWeights([]); _ = try model.generate(prompts: prompts, options: options) }
+        func plain() throws { _ = try model.generate(prompts: prompts, options: options) }
         func retrieving() throws {
             let queries = texts.flatMap { encoder.embed([$0], batchSize: 1)[0] }  // one text per pass, as SLM embeds
             let similarity = groupedCosineSimilarity(queries: queries, keys: keys, groups: 6).scalars
-            model.setSlotWeights((0..<sequences).flatMap { n -> [Float] in
-                var row = [Float](repeating: 0, count: slots)
+            var weights = [Float](repeating: 0, count: sequences * slots)
+            for n in 0..<sequences {
                 let order = (0..<slots).sorted { similarity[n * slots + $0] > similarity[n * slots + $1] }
-                for j in order.prefix(2) { row[j] = 0.5 }
-                return row
-            })
-            _ = try model.generate(prompts: prompts, options: options)
+                for j in order.prefix(2) { weights[n * slots + j] = 0.5 }
+            }
+            _ = try model.generate(prompts: prompts, options: options, conditioning: Conditioning(slotWeights: weights))
         }
         try plain(); try retrieving()  // warm-up
         var plainSeconds: [Double] = [], slmSeconds: [Double] = []

@@ -125,8 +125,8 @@ extension Lifelong {
     static func loadModel(_ config: RunConfig) throws -> (DecoderLM, any Tokenizer) {
         if config.model == "scratch" {
             let s = config.scratch
-            guard let architecture = DecoderConfig.Architecture(rawValue: s.architecture) else {
-                throw ValidationError("scratch.architecture must be gpt2 or llama")
+            guard let architecture = DecoderFamilies.named(s.architecture)?.architecture else {
+                throw ValidationError("scratch.architecture must be one of \(DecoderFamilies.names), not '\(s.architecture)'")
             }
             let tokenizer = ByteTokenizer()
             let decoderConfig = DecoderConfig(architecture: architecture, vocabSize: tokenizer.vocabularySize, hiddenSize: s.hidden,

@@ -18,6 +18,13 @@ import Testing
         model.installMixturesOfExperts(every: 1, experts: experts, topK: 2, capacityFactor: capacityFactor, rng: &zeroRouter)
     }
 
+    /// The layer's output and its router load, called outside a model.
+    func run(_ layer: MixtureOfExperts, _ x: Tensor) -> (y: Tensor, load: [Int]) {
+        let pass = ForwardPass()
+        let y = layer(x, pass)
+        return (y, pass.routerLoads[0].load)
+    }
+
     func randomiseRouters(_ model: DecoderLM, std: Float = 1) {
         var rng = SeededGenerator(seed: 9)
         for layer in model.mixtureOfExpertsLayers {
@@ -46,7 +53,7 @@ import Testing
         var rng = SeededGenerator(seed: 10)
         for expert in layer.experts { for p in expert.parameters { for i in 0..<p.count { p.data[i] += 0.05 * rng.nextGaussian() } } }
         let x = Tensor((0..<(2 * 3 * 16)).map { _ in rng.nextGaussian() }, shape: [2, 3, 16], requiresGrad: true)
-        checkGradients([x, layer.routerBlocks[0].weight] + layer.experts[1].parameters, epsilon: 1e-3, tolerance: 3e-2) { layer(x) }
+        checkGradients([x, layer.routerBlocks[0].weight] + layer.experts[1].parameters, epsilon: 1e-3, tolerance: 3e-2) { layer(x, ForwardPass()) }
     }
 
     @Test func gradientOfTheLoadBalancingLoss() {
@@ -65,8 +72,8 @@ import Testing
         upcycle(model, experts: 2, capacityFactor: 0.5)  // 2 experts, top-2, 8 tokens: 4 per expert
         let layer = model.mixtureOfExpertsLayers[0]
         let x = Tensor((0..<(8 * 16)).map { Float($0 % 7) / 7 }, shape: [1, 8, 16])
-        let y = noGrad { layer(x) }
-        #expect(layer.load == [4, 4])
+        let (y, load) = noGrad { run(layer, x) }
+        #expect(load == [4, 4])
         let lastRows = y.scalars[(4 * 16)...]
         #expect(lastRows.allSatisfy { $0 == 0 }, "the tokens after the first four passed through the residual alone")
         #expect(y.scalars[..<16].contains { $0 != 0 })
@@ -80,13 +87,13 @@ import Testing
         let layer = model.mixtureOfExpertsLayers[0]
         var rng: SeededGenerator? = SeededGenerator(seed: 12)
         layer.grow(1, copying: layer.experts[0], routerStd: 1, rng: &rng)
-        layer.grow(2, copying: FeedForward(averaging: layer.experts), routerStd: 1, rng: &rng)
+        layer.grow(2, copying: averagedLayer(layer.experts), routerStd: 1, rng: &rng)
         randomiseRouters(model, std: 3)
         var noise = SeededGenerator(seed: 13)
         for expert in layer.experts { for p in expert.parameters { for i in 0..<p.count { p.data[i] += 0.05 * noise.nextGaussian() } } }
         #expect(layer.experts.count == 5 && layer.routerBlocks.map(\.outFeatures) == [2, 1, 2])
         let x = Tensor((0..<(2 * 3 * 16)).map { _ in noise.nextGaussian() }, shape: [2, 3, 16], requiresGrad: true)
-        checkGradients([x] + layer.routerBlocks.map(\.weight) + layer.experts[4].parameters, epsilon: 1e-3, tolerance: 3e-2) { layer(x) }
+        checkGradients([x] + layer.routerBlocks.map(\.weight) + layer.experts[4].parameters, epsilon: 1e-3, tolerance: 3e-2) { layer(x, ForwardPass()) }
     }
 
     /// The mean expert is the element-wise mean of the experts' weights.
@@ -95,7 +102,7 @@ import Testing
         upcycle(model, experts: 2)
         let experts = model.mixtureOfExpertsLayers[0].experts
         for p in experts[1].parameters { for i in 0..<p.count { p.data[i] += 1 } }
-        let mean = FeedForward(averaging: experts)
+        let mean = averagedLayer(experts)
         for (m, (a, b)) in zip(mean.parameters, zip(experts[0].parameters, experts[1].parameters)) {
             #expect(zip(m.scalars, zip(a.scalars, b.scalars)).allSatisfy { abs($0 - ($1.0 + $1.1) / 2) < 1e-6 })
         }
@@ -146,20 +153,22 @@ import Testing
         var rng = SeededGenerator(seed: 16)
         for expert in layer.experts { for p in expert.parameters { for i in 0..<p.count { p.data[i] += 0.05 * rng.nextGaussian() } } }
         let x = Tensor((0..<(40 * 16)).map { _ in rng.nextGaussian() }, shape: [1, 40, 16], requiresGrad: true)
-        let mixtral = layer(x).scalars
+        let mixtral = run(layer, x).y.scalars
         layer.gating = .gshard
-        #expect(layer(x).scalars == mixtral && layer.load == [40, 40], "g₂ = ½: always kept")
+        let gshard = run(layer, x)
+        #expect(gshard.y.scalars == mixtral && gshard.load == [40, 40], "g₂ = ½: always kept")
         for i in 0..<16 { layer.routerBlocks[0].weight.data[i] = 0 }
         for i in 0..<16 { layer.routerBlocks[0].weight.data[16 + i] = 0 }
         layer.routerBlocks[0].weight.data[0] = 40  // expert 0's logit ≫ expert 1's on most tokens
-        _ = layer(x)
-        #expect(layer.load.reduce(0, +) < 70, "confident tokens drop their second expert: \(layer.load)")
-        #expect(noGrad { layer(x) }.scalars.count == 640 && layer.load.reduce(0, +) == 80, "inference routes to both")
+        let confident = run(layer, x).load
+        #expect(confident.reduce(0, +) < 70, "confident tokens drop their second expert: \(confident)")
+        let inference = noGrad { run(layer, x) }
+        #expect(inference.y.scalars.count == 640 && inference.load.reduce(0, +) == 80, "inference routes to both")
         layer.routerBlocks[0].weight.data[0] = 1
         let few = Tensor(Array(x.scalars.prefix(6 * 16)), shape: [1, 6, 16])  // few tokens: none near its coin's threshold
-        _ = layer(few)
-        #expect(layer.load.reduce(0, +) < 12, "some second expert dropped: \(layer.load)")
+        let fewLoad = run(layer, few).load
+        #expect(fewLoad.reduce(0, +) < 12, "some second expert dropped: \(fewLoad)")
         // Not the input's gradient by finite differences: moving x moves the coin (a hash of its bits).
-        checkGradients([layer.routerBlocks[0].weight] + layer.experts[0].parameters, epsilon: 1e-3, tolerance: 3e-2) { layer(few) }
+        checkGradients([layer.routerBlocks[0].weight] + layer.experts[0].parameters, epsilon: 1e-3, tolerance: 3e-2) { layer(few, ForwardPass()) }
     }
 }

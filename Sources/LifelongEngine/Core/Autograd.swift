@@ -8,6 +8,22 @@
 public enum GradMode {
     /// False inside `noGrad { }`: ops record nothing, for inference and evaluation.
     @TaskLocal public static var isEnabled = true
+    /// Inside `freezing(_:)`: parameters that act as constants; nil: none.
+    @TaskLocal static var frozen: ParameterSet?
+
+    /// Runs `body` with `parameters` acting as constants: no gradient is computed or stored for
+    /// them. A training stage so scopes its trainable set to the stage, instead of flipping flags
+    /// on tensors shared with other code; tensors created inside `body` are not affected.
+    public static func freezing<R>(_ parameters: [Tensor], _ body: () throws -> R) rethrows -> R {
+        try $frozen.withValue(parameters.isEmpty ? nil : ParameterSet(parameters), operation: body)
+    }
+}
+
+/// A set of parameters by identity (they are alive for as long as the set is in scope).
+final class ParameterSet: @unchecked Sendable {
+    private let members: Set<ObjectIdentifier>
+    init(_ parameters: [Tensor]) { members = Set(parameters.map(ObjectIdentifier.init)) }
+    func contains(_ tensor: Tensor) -> Bool { members.contains(ObjectIdentifier(tensor)) }
 }
 
 /// Runs `body` without recording the autograd graph (inference mode).

@@ -12,9 +12,14 @@ public final class Tensor {
     public let storage: TensorStorage
     public let offset: Int
 
-    /// Whether gradients flow to this tensor. Frozen parameters set it to false and never
-    /// allocate gradient memory.
-    public var requiresGrad: Bool
+    /// Whether gradients flow to this tensor. A parameter that never trains (a frozen copy) sets
+    /// it to false and never allocates gradient memory; inside `GradMode.freezing(_:)` the
+    /// parameters it names do not require one either.
+    public var requiresGrad: Bool {
+        get { differentiable && !(isLeaf && GradMode.frozen?.contains(self) == true) }
+        set { differentiable = newValue }
+    }
+    private var differentiable: Bool
     /// The accumulated gradient, same count as the tensor; nil until a backward pass reaches it.
     public internal(set) var grad: TensorStorage?
 
@@ -22,6 +27,8 @@ public final class Tensor {
     var parents: [Tensor] = []
     var backwardFunction: ((UnsafeMutablePointer<Float>) -> Void)?
     let opName: String
+    /// A tensor no op made (a parameter, an input): freezing applies to leaves only.
+    private let isLeaf: Bool
 
     /// A new zero-filled tensor.
     public init(zeros shape: [Int], requiresGrad: Bool = false) {
@@ -29,8 +36,9 @@ public final class Tensor {
         count = Tensor.elementCount(shape)
         storage = TensorStorage(zeros: count)
         offset = 0
-        self.requiresGrad = requiresGrad
+        differentiable = requiresGrad
         opName = "leaf"
+        isLeaf = true
     }
 
     /// A tensor holding a copy of `values`.
@@ -48,8 +56,9 @@ public final class Tensor {
         precondition(count <= storage.count, "storage of \(storage.count) floats cannot hold shape \(shape)")
         self.storage = storage
         offset = 0
-        requiresGrad = false
+        differentiable = false
         opName = "leaf"
+        isLeaf = true
     }
 
     /// An op output: storage allocated but not cleared, because the kernel writes every element.
@@ -58,8 +67,9 @@ public final class Tensor {
         count = Tensor.elementCount(shape)
         storage = TensorStorage(uninitialized: count)
         offset = 0
-        requiresGrad = false
+        differentiable = false
         opName = op
+        isLeaf = false
     }
 
     /// A view: same memory, another shape.
@@ -69,8 +79,9 @@ public final class Tensor {
         precondition(offset + count <= base.storage.count, "view out of bounds")
         storage = base.storage
         self.offset = offset
-        requiresGrad = false
+        differentiable = false
         opName = op
+        isLeaf = false
     }
 
     static func elementCount(_ shape: [Int]) -> Int {

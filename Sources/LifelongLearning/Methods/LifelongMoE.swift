@@ -130,13 +130,13 @@ public struct LifelongMoE: LifelongMethod {
     /// model was rebuilt grown).
     private func grow(_ layers: [MixtureOfExperts], stage: Int, context: StageContext, rng: inout SeededGenerator?) throws {
         guard stage > 0, layers.contains(where: { $0.routerBlocks.count <= stage }) else { return }
-        var denseLayers: [String: FeedForward] = [:]
+        var denseLayers: [String: any DenseFeedForward] = [:]
         if settings.expertInit == .dense {
             guard let makeStartingModel = context.startingModel else {
                 throw FormatError(file: "method.expert_init", "dense needs the run's starting model; use mean")
             }
             denseLayers = Dictionary(uniqueKeysWithValues: try makeStartingModel().namedFeedForwardLayers.compactMap { name, layer in
-                (layer as? FeedForward).map { (name, $0) }
+                (layer as? any DenseFeedForward).map { (name, $0) }
             })
         }
         for (name, layer) in context.model.namedFeedForwardLayers {
@@ -144,7 +144,7 @@ public struct LifelongMoE: LifelongMethod {
             guard mixture.routerBlocks.count == stage else {
                 throw FormatError(file: "state.json", "\(name) has \(mixture.routerBlocks.count) router blocks at stage \(stage + 1)")
             }
-            let source = settings.expertInit == .mean ? FeedForward(averaging: mixture.experts) : denseLayers[name]!
+            let source = settings.expertInit == .mean ? averagedLayer(mixture.experts) : denseLayers[name]!
             mixture.grow(settings.expertsPerStage, copying: source, rng: &rng)
         }
     }
@@ -174,9 +174,9 @@ public struct LifelongMoE: LifelongMethod {
     public func objective(_ batch: TrainingBatch, model: DecoderLM, settings training: TrainingSettings) -> [LossTerm] {
         var result: [LossTerm] = []
         func terms(of sequences: PaddedSequences, name: String, weight: Float) {
-            let logits = model.logits(sequences.tokens)
+            let output = model.forward(sequences.tokens), logits = output.logits
             result.append(LossTerm("\(name)_loss", crossEntropy(logits, targets: sequences.targets, weights: sequences.weights), weight: weight))
-            let aux = model.auxiliaryLosses
+            let aux = output.auxiliaryLosses.map(\.loss)
             if !aux.isEmpty && settings.auxWeight > 0 {
                 // The mean over the mixture layers, so that aux_weight means the same at any depth.
                 result.append(LossTerm("aux_\(name)_loss", scale(aux.dropFirst().reduce(aux[0], add), 1 / Float(aux.count)),
@@ -218,8 +218,8 @@ public struct LifelongMoE: LifelongMethod {
         let model = context.model, layers = model.mixtureOfExpertsLayers
         var counts = [Int](repeating: 0, count: layers[0].experts.count)
         for example in task.test.prefix(64) {  // one sequence per pass: no padding tokens in the counts
-            _ = noGrad { model.logits(TokenBatch(rows: [context.item(example, gen: nil).qa.tokens])) }
-            for layer in layers { for (e, n) in layer.load.enumerated() { counts[e] += n } }
+            let output = noGrad { model.forward(TokenBatch(rows: [context.item(example, gen: nil).qa.tokens])) }
+            for (_, load) in output.routerLoads { for (e, n) in load.enumerated() { counts[e] += n } }
         }
         let total = Double(max(1, counts.reduce(0, +)))
         return counts.map { Double($0) / total }

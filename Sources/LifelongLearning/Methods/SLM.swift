@@ -128,9 +128,9 @@ public struct SLM: LifelongMethod {
 
     /// The low-rank mixture layers on the targeted projections (installed at the first stage).
     private func installLayers(_ model: DecoderLM) throws -> [LowRankMixtureLinear] {
-        let wrapped = model.installLowRankMixtures(targets: Set(settings.targets), rank: settings.rank)
+        let wrapped = try model.installLowRankMixtures(targets: Set(settings.targets), rank: settings.rank)
         guard !wrapped.isEmpty else {
-            let names = Set(model.namedLinearLayers.map { $0.name.split(separator: ".").suffix(2).joined(separator: ".") }).sorted()
+            let names = Set(model.modules(of: (any LinearLayer).self).map { $0.path.split(separator: ".").suffix(2).joined(separator: ".") }).sorted()
             throw FormatError(file: "method.targets", "\(settings.targets) match no projection of this model; its projections end with \(names.joined(separator: ", "))")
         }
         let layers = model.lowRankMixtureLayers
@@ -147,8 +147,8 @@ public struct SLM: LifelongMethod {
             let example = batch.items[item].example!
             return stageQueries[(example * width)..<((example + 1) * width)]
         }
-        model.setSlotWeights(weights(similarity: similarity(queries), candidates: own))
-        return [LossTerm("qa_loss", batch.qa.crossEntropyLoss(model))]
+        let mixture = Conditioning(slotWeights: weights(similarity: similarity(queries), candidates: own))
+        return [LossTerm("qa_loss", batch.qa.crossEntropyLoss(model, conditioning: mixture))]
     }
 
     /// Grouped cosine similarity of each query ([n × width]) with every slot's key, [n × slots].
@@ -243,9 +243,8 @@ struct SLMPredictor: AnswerPredictor {
     let queries: [String: ArraySlice<Float>]
 
     func answers(prompts: [[Int]], examples: ArraySlice<Example>, of task: TaskData, options: GenerationOptions) throws -> [[Int]] {
-        model.setSlotWeights(mixture(examples: examples, task: task))
-        defer { model.setSlotWeights([]) }
-        return try model.generate(prompts: prompts, options: options)
+        let conditioning = Conditioning(slotWeights: mixture(examples: examples, task: task))
+        return try model.generate(prompts: prompts, options: options, conditioning: conditioning)
     }
 
     private func mixture(examples: ArraySlice<Example>, task: TaskData) -> [Float] {

@@ -227,7 +227,7 @@ final class RunSession<M: LifelongMethod> {
         guard (after ? record.after : record.before) == nil else { return }
         var scorer = FewShotEvaluator(tokenizer: tokenizer)
         scorer.shots = runner.evaluation.fewShotShots; scorer.examples = runner.evaluation.fewShotExamples
-        scorer.maxLength = model.config.architecture == .gpt2 ? model.config.maxPositions : max(runner.settings.maxLength, 1024)
+        scorer.maxLength = model.config.hasLearnedPositions ? model.config.maxPositions : max(runner.settings.maxLength, 1024)
         let start = Date()
         let scores = tasks.map { task -> Double in
             report(.message("  few-shot (\(scorer.shots) shots) \(after ? "after" : "before") the stream: \(task.name)"))
@@ -300,18 +300,12 @@ final class RunSession<M: LifelongMethod> {
         let midStage = state.stepsDone > 0
         let plan = try method.planStage(context)
         syncVocabulary()  // tokens the method introduced (a task's token, `__gen__`) get their rows
-        let frozen = plan.trainable.map { trainable -> [Tensor] in
-            let kept = Set(trainable.map(ObjectIdentifier.init))
-            return self.model.parameters.filter { $0.requiresGrad && !kept.contains(ObjectIdentifier($0)) }
-        } ?? []
-        for p in frozen { p.requiresGrad = false }
-        defer { for p in frozen { p.requiresGrad = true } }
 
         let trainer = SequenceTrainer(settings: runner.settings, padToken: tokenizer.endOfExampleToken())
         let (method, model, settings) = (self.method, self.model, runner.settings)
         var stopped = false
         let completed = try trainer.train(
-            model, items: plan.items, taskName: label, seed: trainingSeed(index), startStep: state.stepsDone,
+            model, items: plan.items, taskName: label, seed: trainingSeed(index), trainable: plan.trainable, startStep: state.stepsDone,
             prepare: { optimizer in
                 if midStage { try self.checkpoints!.restoreOptimizer(optimizer, model: model, stepCount: self.state.optimizerSteps, from: self.resumedFrom!) }
             },
@@ -331,7 +325,8 @@ final class RunSession<M: LifelongMethod> {
         }
         state.secondsTraining += Date().timeIntervalSince(start)
         if stopped && !completed { throw interrupted() }
-        try self.method.finishStage(context)
+        // The method's end of stage sees the stage's trainable set (EWC's importance is of what trained).
+        try GradMode.freezing(model.parameters(splitBy: plan.trainable).frozen) { try self.method.finishStage(context) }
         state.stageTrained = true
         if stopped { try checkpoint(); throw interrupted() }
     }

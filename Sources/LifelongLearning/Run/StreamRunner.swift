@@ -84,7 +84,7 @@ public struct StreamRunner {
     /// leave no room for a question and its answer and are refused.
     func fitted(to model: DecoderLM) throws -> StreamRunner {
         let positions = model.config.maxPositions
-        guard model.config.architecture == .gpt2, positions < settings.maxLength else { return self }
+        guard model.config.hasLearnedPositions, positions < settings.maxLength else { return self }
         guard positions >= 8 else {
             throw FormatError(file: "model", "has \(positions) positions; a run needs at least 8 (training.max_length is \(settings.maxLength))")
         }

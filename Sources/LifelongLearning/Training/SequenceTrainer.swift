@@ -77,7 +77,7 @@ public struct SequenceTrainer {
     /// Returns true when every step was taken.
     @discardableResult
     public func train(_ model: DecoderLM, items: [TrainingItem], taskName: String, seed: UInt64,
-                      startStep: Int = 0, prepare: (AdamW) throws -> Void = { _ in },
+                      trainable: [Tensor]? = nil, startStep: Int = 0, prepare: (AdamW) throws -> Void = { _ in },
                       objective: ((TrainingBatch) -> [LossTerm])? = nil,
                       penalty: () -> LossTerm? = { nil },
                       onStep: (StepLog, AdamW) throws -> Bool = { _, _ in true }) throws -> Bool {
@@ -89,12 +89,24 @@ public struct SequenceTrainer {
         guard (0...steps.count).contains(startStep) else {
             throw FormatError(file: "checkpoint state.json", "field 'steps_done' resumes '\(taskName)' at step \(startStep), but the stage has \(steps.count) steps: the checkpoint does not belong to this run's config")
         }
-        let optimizer = AdamW(parameters: model.parameters, learningRate: settings.learningRate, weightDecay: settings.weightDecay)
+        // The trainable set (all parameters by default) is the optimiser's; the rest of the model
+        // gets no gradient while the stage trains.
+        let (parameters, frozen) = model.parameters(splitBy: trainable)
+        let optimizer = AdamW(parameters: parameters, learningRate: settings.learningRate, weightDecay: settings.weightDecay)
         let updated = optimizer.groups.flatMap(\.parameters)
         // Gradients left by an earlier stage's last step on parameters frozen now would count in
         // the clipping norm of this stage (and not in a run resumed here, whose model is fresh).
         for p in model.parameters { p.zeroGrad() }
         try prepare(optimizer)
+        return try GradMode.freezing(frozen) {
+            try trainSteps(steps, from: startStep, optimizer: optimizer, updated: updated, schedule: schedule, taskName: taskName,
+                           objective: objective, penalty: penalty, onStep: onStep)
+        }
+    }
+
+    private func trainSteps(_ steps: [(epoch: Int, batches: [[TrainingItem]])], from startStep: Int, optimizer: AdamW, updated: [Tensor],
+                            schedule: LearningRateSchedule, taskName: String, objective: (TrainingBatch) -> [LossTerm],
+                            penalty: () -> LossTerm?, onStep: (StepLog, AdamW) throws -> Bool) throws -> Bool {
         for step in startStep..<steps.count {
             let (epoch, group) = steps[step]
             let start = Date()

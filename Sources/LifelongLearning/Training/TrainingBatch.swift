@@ -73,8 +73,8 @@ public struct PaddedSequences {
     }
 
     /// Weighted mean cross-entropy of the model's predictions of the targets.
-    public func crossEntropyLoss(_ model: DecoderLM) -> Tensor {
-        crossEntropy(model.logits(tokens), targets: targets, weights: weights)
+    public func crossEntropyLoss(_ model: DecoderLM, conditioning: Conditioning = .none) -> Tensor {
+        crossEntropy(model.logits(tokens, conditioning: conditioning), targets: targets, weights: weights)
     }
 }
 
