@@ -6,19 +6,24 @@ Run by hand when the fixtures must change (needs torch, transformers, safetensor
     python3 -m venv /tmp/ref && /tmp/ref/bin/pip install torch transformers safetensors
     /tmp/ref/bin/python scripts/make_fixtures.py
 
-For a tiny GPT-2 and a tiny Llama (random weights, every parameter perturbed so that no bias is 0 and
+For a tiny GPT-2, a tiny Llama and a tiny Qwen2 (random weights, every parameter perturbed so that no bias is 0 and
 no norm weight is 1) it saves the Hugging Face directory (config.json + model.safetensors) and
 `expected.safetensors` with: the token ids and attention mask, the logits, the loss, the gradient of
 every parameter, every parameter after one and after two AdamW steps (grad-norm clipping 1.0, weight
 decay 0.1 on matrices only), the gradients at the second step, and greedy continuations of a few
 prompts by `generate`. `losses.safetensors` holds cases for the fused losses.
+
+With case names as arguments (`make_fixtures.py qwen2`), only those cases are written; each of the
+cases added after the first five seeds its own generator, so it comes out the same either way.
 """
 import os
 
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
-from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+import sys
+
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "ModelTests", "Fixtures")
 torch.manual_seed(0)
@@ -110,6 +115,23 @@ def llama_case():
     mask = torch.ones(2, 8, dtype=torch.int64)
     mask[1, 5:] = 0  # right padding in the second row
     write_case("tiny-llama", model, ids, mask)
+
+
+def qwen2_case():
+    """Qwen2: Llama's blocks plus q/k/v biases (perturbed, so they are not 0), grouped-query heads,
+    an untied head and right padding."""
+    torch.manual_seed(2)
+    config = Qwen2Config(vocab_size=64, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=32,
+                         rms_norm_eps=1e-6, rope_theta=10000.0, tie_word_embeddings=False,
+                         attention_dropout=0.0, use_sliding_window=False)
+    model = Qwen2ForCausalLM(config)
+    model.config._attn_implementation = "eager"
+    perturb(model)
+    ids = torch.randint(0, 64, (2, 8))
+    mask = torch.ones(2, 8, dtype=torch.int64)
+    mask[0, 6:] = 0
+    write_case("tiny-qwen2", model, ids, mask)
 
 
 def loss_cases():
@@ -206,9 +228,8 @@ def bpe_case():
 
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    bpe_case()
-    gguf_case()
-    gpt2_case()
-    llama_case()
-    loss_cases()
+    cases = {"bpe": bpe_case, "gguf": gguf_case, "gpt2": gpt2_case, "llama": llama_case, "losses": loss_cases,
+             "qwen2": qwen2_case}
+    for name in sys.argv[1:] or list(cases):
+        cases[name]()
     print("fixtures written to", os.path.abspath(OUT))

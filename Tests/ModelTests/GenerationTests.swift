@@ -16,7 +16,7 @@ import Testing
 
     /// All prompts decoded together (left-padded, KV cache) give what transformers' greedy
     /// `generate` gives for each prompt alone.
-    @Test(arguments: ["tiny-gpt2", "tiny-llama"])
+    @Test(arguments: ["tiny-gpt2", "tiny-llama", "tiny-qwen2"])
     func batchedGreedyMatchesTransformers(model name: String) throws {
         let (model, prompts, outputs) = try references(name)
         let generated = try model.generate(prompts: prompts, options: GenerationOptions(maxNewTokens: 8))

@@ -9,7 +9,7 @@ import Testing
 @Suite struct ParityTests {
     static let tolerance: Float = 1e-4
 
-    @Test(arguments: ["tiny-gpt2", "tiny-llama"])
+    @Test(arguments: ["tiny-gpt2", "tiny-llama", "tiny-qwen2"])
     func forwardBackwardAndAdamWMatchPyTorch(model name: String) throws {
         let model = try DecoderLM(huggingFaceDirectory: Fixture.path(name))
         let expected = try SafetensorsFile(path: Fixture.path("\(name)/expected.safetensors"))
