@@ -129,7 +129,7 @@ public struct StageContext {
     /// The QA sequence of a real example (first gold answer, or `answer` when given), and its LM
     /// sequence prompted by `gen`.
     /// A text of a corpus stream is one LM sequence (`LAMOLSequences.text`), cut to `maxLength`.
-    func item(_ example: Example, gen: Int?, origin: ItemOrigin = .current, answer: [Int]? = nil) -> TrainingItem {
+    public func item(_ example: Example, gen: Int?, origin: ItemOrigin = .current, answer: [Int]? = nil) -> TrainingItem {
         if task.isCorpus {
             return TrainingItem(qa: LAMOLSequences.text(example.context, tokenizer: tokenizer, maxLength: settings.maxLength),
                                 lm: nil, origin: origin)
