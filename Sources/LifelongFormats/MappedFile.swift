@@ -78,3 +78,10 @@ public func writeAtomically(_ data: Data, to path: String) throws {
         throw FormatError.io(file: path, failure)
     }
 }
+
+/// A request that cannot be met as asked — a model name nothing answers to, a run directory that
+/// already holds a run — with what to do instead. (The CLI exits with the usage status, 64.)
+public struct RequestError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

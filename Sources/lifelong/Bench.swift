@@ -70,10 +70,10 @@ struct Bench: ParsableCommand {
         case "gen-single":
             try generate(modelOption().loadDecoder(forTraining: false), sequences: 1, newTokens: 128)
         case "load":
-            let option = try modelOption(), path = try option.decoderPath()  // the cache's sha256 check, once
-            _ = try option.loadDecoder(at: path, forTraining: false)  // warm the page cache
+            let source = try modelOption().source()  // the cache's sha256 check, once
+            _ = try source.decoder(keepQuantized: !fp32)  // warm the page cache
             var failure: Error?
-            let seconds = median { do { _ = try option.loadDecoder(at: path, forTraining: false) } catch { failure = error } }
+            let seconds = median { do { _ = try source.decoder(keepQuantized: !fp32) } catch { failure = error } }
             if let failure { throw failure }
             try report(["seconds": seconds])
         case "matmul":

@@ -57,11 +57,10 @@ struct Evaluate: ParsableCommand {
         if FileManager.default.fileExists(atPath: output) && !overwrite {
             throw ValidationError("\(output) exists; choose another --name or replace it with --overwrite")
         }
-        let stream = try Lifelong.loadStream(settings)
-        let (model, base) = try Lifelong.loadModel(settings)
+        let stream = try ConfiguredRun.stream(of: settings)
+        let (model, base) = try ConfiguredRun.startingModel(of: settings)
         var method = settings.method.makeMethod()
-        let evaluation = try Lifelong.makeRunner(settings, directory: runDirectory)
-            .evaluate(&method, stream: stream, model: model, tokenizer: TaskTokenizer(base: base), modelName: settings.model)
+        let evaluation = try Lifelong.onTerminal(ConfiguredRun(settings, directory: runDirectory)).runner().evaluate(&method, stream: stream, model: model, tokenizer: TaskTokenizer(base: base), modelName: settings.model)
         try SavedEvaluation(name: resultName, settings: overrides, evaluation: evaluation).write(to: runDirectory)
         print(String(format: "mean %.2f over %d tasks (checkpoint %@)", evaluation.average, evaluation.tasks.count, evaluation.checkpoint))
         if let run = evaluation.runScores {

@@ -34,6 +34,7 @@ struct Lifelong: ParsableCommand {
         switch error {
         case let format as FormatError: (status, message) = (format.inputOutput ? 74 : 65, format.description)
         case let validation as ValidationError: (status, message) = (64, validation.message)
+        case let request as RequestError: (status, message) = (64, request.description)
         case is TrainingDiverged, is NonFiniteLogits: (status, message) = (70, "\(error)")
         case let cocoa as CocoaError: (status, message) = (74, "\(cocoa.filePath ?? "file"): \(describeFileError(cocoa))")
         default: exit(withError: error)  // ExitCode and the parser's own errors keep their status

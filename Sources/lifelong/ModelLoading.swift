@@ -3,46 +3,6 @@ import Foundation
 import LifelongFormats
 import LifelongModels
 
-/// The file or directory a `--model` value designates: a path, or the name of a pulled model.
-func resolveModel(_ model: String) throws -> String {
-    if FileManager.default.fileExists(atPath: model) { return model }
-    if let path = try ModelCache().verifiedPath(of: model) { return path }
-    if ModelCache.known(model) != nil {
-        throw ValidationError("model '\(model)' is not pulled yet: run `lifelong models pull \(model)`")
-    }
-    throw ValidationError("--model '\(model)' is neither a file, a directory nor a known model name")
-}
-
-/// The weights file a run starts from and its sha256, for the provenance: for a cached model the
-/// pinned sha256 (loading it has just checked the file against it), otherwise computed.
-func weightsFile(of model: String) throws -> (path: String, sha256: String?) {
-    if !FileManager.default.fileExists(atPath: model), let known = ModelCache.known(model), let path = ModelCache().weightsPath(of: known) {
-        return (path, known.weightsSHA256)  // resolveModel's order: a path first, then a cached name
-    }
-    let path = try resolveModel(model)
-    let weights = path.hasSuffix(".gguf") ? path : (path as NSString).appendingPathComponent("model.safetensors")
-    return (weights, FileManager.default.fileExists(atPath: weights) ? try FileDigest.sha256(ofFile: weights) : nil)
-}
-
-/// What a model file or directory holds, read from its name and `config.json`, so that a command
-/// given the wrong kind says which command fits instead of failing on a missing file.
-enum ModelKind {
-    case decoder, encoder, unknown
-
-    init(path: String) {
-        if path.hasSuffix(".gguf") { self = .decoder; return }
-        let config = (path as NSString).appendingPathComponent("config.json")
-        let type = ((try? UserFile.data(config)).flatMap { try? StrictJSON.object($0, file: config) as? [String: Any] })?["model_type"] as? String
-        switch type {
-        case "gpt2", "llama": self = .decoder
-        case "bert": self = .encoder
-        default:
-            let sentenceTransformers = FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("modules.json"))
-            self = sentenceTransformers ? .encoder : .unknown
-        }
-    }
-}
-
 /// `--model` for the decoder commands: a GGUF file, a Hugging Face directory, or a cache name.
 struct ModelOption: ParsableArguments {
     @Option(help: "A GGUF file, a Hugging Face model directory, or a cached model name (smollm2-135m).")
@@ -50,48 +10,15 @@ struct ModelOption: ParsableArguments {
     @Flag(help: "Compute in fp32 even when a GGUF file's weights are quantised (by default inference multiplies by the Q4_0/Q4_1/Q8_0 blocks directly: the same weight values, 4–6× fewer bytes per token).")
     var fp32 = false
 
-    func resolvedPath() throws -> String { try resolveModel(model) }
+    func source() throws -> ModelSource { try ModelSource(model) }
 
-    /// The resolved path of a decoder; an encoder is refused with the command that takes it.
-    func decoderPath() throws -> String {
-        let path = try resolvedPath()
-        if ModelKind(path: path) == .encoder {
-            throw ValidationError("'\(model)' is a sentence encoder (BERT), not a decoder: use `lifelong embed --model \(model)`")
-        }
-        return path
-    }
-
-    func loadTokenizer() throws -> ByteLevelBPETokenizer { try loadTokenizer(at: decoderPath()) }
-
-    /// `path` is `decoderPath()`, resolved once per command: for a cached model that checks every
-    /// file's sha256, which is not worth doing twice.
-    func loadTokenizer(at path: String) throws -> ByteLevelBPETokenizer {
-        if path.hasSuffix(".gguf") { return try ByteLevelBPETokenizer.gguf(GGUFFile(path: path)) }
-        let json = (path as NSString).appendingPathComponent("tokenizer.json")
-        if FileManager.default.fileExists(atPath: json) { return try ByteLevelBPETokenizer.huggingFace(tokenizerJSON: json) }
-        return try ByteLevelBPETokenizer.gpt2(vocabJSON: (path as NSString).appendingPathComponent("vocab.json"),
-                                              mergesTXT: (path as NSString).appendingPathComponent("merges.txt"))
-    }
-
-    /// The tokenizer and the decoder, checked against each other: every id the tokenizer can
-    /// produce must have a row in the model's embedding.
+    /// The tokenizer and the decoder, checked against each other; for inference a GGUF file's
+    /// quantised weights are kept unless `--fp32` is given.
     func load(forTraining: Bool) throws -> (DecoderLM, ByteLevelBPETokenizer) {
-        let path = try decoderPath()
-        let tokenizer = try loadTokenizer(at: path)
-        let decoder = try loadDecoder(at: path, forTraining: forTraining)
-        guard tokenizer.vocabularySize <= decoder.config.vocabSize else {
-            throw FormatError(file: path, "the tokenizer has \(tokenizer.vocabularySize) tokens; the model's vocabulary only \(decoder.config.vocabSize)")
-        }
-        return (decoder, tokenizer)
+        try source().decoderAndTokenizer(keepQuantized: !forTraining && !fp32)
     }
 
-    /// The decoder; for inference it keeps a GGUF file's quantised weights unless `--fp32` is given.
-    func loadDecoder(forTraining: Bool) throws -> DecoderLM { try loadDecoder(at: decoderPath(), forTraining: forTraining) }
-
-    func loadDecoder(at path: String, forTraining: Bool) throws -> DecoderLM {
-        path.hasSuffix(".gguf") ? try DecoderLM(gguf: path, keepQuantized: !forTraining && !fp32)
-                                       : try DecoderLM(huggingFaceDirectory: path)
-    }
+    func loadDecoder(forTraining: Bool) throws -> DecoderLM { try source().decoder(keepQuantized: !forTraining && !fp32) }
 }
 
 struct Tokenize: ParsableCommand {
@@ -100,11 +27,11 @@ struct Tokenize: ParsableCommand {
     @Argument(help: "The text.") var text: String
 
     func run() throws {
-        let path = try model.resolvedPath()
+        let source = try model.source()
         // A BERT encoder's WordPiece ids as the model sees them ([CLS] … [SEP]); a decoder's BPE ids.
-        let ids = ModelKind(path: path) == .encoder
-            ? try WordPieceTokenizer.bert(vocabTXT: (path as NSString).appendingPathComponent("vocab.txt")).encodeForModel(text)
-            : try model.loadTokenizer().encode(text)
+        let ids = source.kind == .encoder
+            ? try WordPieceTokenizer.bert(vocabTXT: (source.path as NSString).appendingPathComponent("vocab.txt")).encodeForModel(text)
+            : try source.tokenizer().encode(text)
         print("[" + ids.map(String.init).joined(separator: ", ") + "]")
     }
 }
@@ -190,11 +117,7 @@ struct Embed: ParsableCommand {
 
     func run() throws {
         try compute.apply()
-        let path = try resolveModel(model)
-        if ModelKind(path: path) == .decoder {
-            throw ValidationError("'\(model)' is a decoder (a language model), not a sentence encoder: use `lifelong generate --model \(model)`")
-        }
-        let encoder = try SentenceEncoder(directory: path)
+        let encoder = try ModelSource(model).sentenceEncoder()
         for vector in encoder.embed(texts) {
             print("[" + vector.map { String(format: "%.7g", $0) }.joined(separator: ", ") + "]")
         }

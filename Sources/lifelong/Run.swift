@@ -41,103 +41,20 @@ struct Run: ParsableCommand {
 }
 
 extension Lifelong {
-    /// Runs a config in `<runs>/<name>/`: takes the directory's lock, refuses a directory that holds
-    /// a run unless resuming or overwriting, checks a resumed config against the saved one, writes
-    /// `config.yaml` once the stream and the model have loaded, and runs the method.
-    static func execute(_ settings: RunConfig, runs: String, resume: Bool, overwrite: Bool) throws -> (StreamRunner.Results, String) {
-        let directory = (runs as NSString).appendingPathComponent(settings.name)
-        let savedConfig = (directory as NSString).appendingPathComponent("config.yaml")
-        guard !(resume && overwrite) else { throw ValidationError("--resume and --overwrite exclude each other") }
-        let lock = try RunDirectoryLock(runDirectory: directory)
-        defer { withExtendedLifetime(lock) {} }
-        let holdsRun = ["config.yaml", "checkpoints", "results.json"].contains {
-            FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent($0))
-        }
-        if holdsRun && !resume && !overwrite {
-            throw ValidationError("\(directory) already holds a run; continue it with --resume, or replace it with --overwrite")
-        }
-        if resume {
-            guard let saved = try? UserFile.text(savedConfig) else {
-                throw ValidationError("--resume: \(savedConfig) not found; there is no run to resume")
-            }
-            if let difference = try settings.difference(from: RunConfig(yaml: saved, source: savedConfig)) {
-                throw ValidationError("--resume: the config differs from \(savedConfig) at \(difference); resume with the same config and --set options")
-            }
-        }
-        let stream = try loadStream(settings)
-        print("Stream: " + stream.map { "\($0.name) (\($0.train.count)/\($0.test.count))" }.joined(separator: " → "))
-        let (model, base) = try loadModel(settings)
-        // Written once the stream and the model have loaded: a start that fails leaves no config behind.
-        try writeAtomically(Data(try settings.yaml.utf8), to: savedConfig)
-        var runner = try makeRunner(settings, directory: directory)
-        runner.resume = resume
-        runner.checkpointEvery = settings.checkpointEvery
-        if let fewShot = settings.evaluation.fewShot {
-            let loader = try DatasetLoader(root: settings.data)
-            runner.evaluation.fewShotTasks = try fewShot.tasks.map { try loader.load($0) }
-            runner.evaluation.fewShotShots = fewShot.shots; runner.evaluation.fewShotExamples = fewShot.examples
-        }
-        var method = settings.method.makeMethod()
-        let results = try runner.run(&method, stream: stream, model: model, tokenizer: TaskTokenizer(base: base), modelName: settings.model,
-                                     startingModel: { try loadModel(settings).0 })
-        return (results, directory)
+    /// Runs a config in `<runs>/<name>/` (the library's `ConfiguredRun`) with the terminal's
+    /// progress display and Ctrl-C as a stop request.
+    static func execute(_ config: RunConfig, runs: String, resume: Bool, overwrite: Bool) throws -> (StreamRunner.Results, String) {
+        let run = onTerminal(ConfiguredRun(config, runs: runs))
+        return (try run.execute(resume: resume, overwrite: overwrite), run.directory)
     }
 
-    /// A runner for `settings` in `directory`: progress on the terminal, Ctrl-C as a stop request,
-    /// the model file for the provenance, the evaluation's decoding.
-    static func makeRunner(_ settings: RunConfig, directory: String) throws -> StreamRunner {
-        var runner = StreamRunner(settings: settings.training, seed: settings.seed, runDirectory: directory)
-        let display = ProgressDisplay(epochs: settings.training.epochs), interrupt = InterruptRequest()
-        runner.report = display.handle
-        runner.shouldStop = { interrupt.isRequested }
-        if settings.model != "scratch" { runner.modelFile = try weightsFile(of: settings.model) }
-        runner.evaluation.batchSize = settings.evaluation.batchSize
-        if settings.evaluation.decoding == .topK { runner.evaluation.strategy = .sample(topK: settings.evaluation.topK) }
-        return runner
-    }
-
-    static func loadStream(_ config: RunConfig) throws -> [TaskData] {
-        var opened: DatasetLoader?
-        func loader() throws -> DatasetLoader {  // opened on first use: the synthetic stream needs no data
-            if opened == nil { opened = try DatasetLoader(root: config.data) }
-            return opened!
-        }
-        var tasks: [TaskData] = []
-        for entry in config.stream {
-            if entry == SyntheticTasks.streamName {
-                tasks += SyntheticTasks.demoStream()
-            } else if BuiltInStreams.names.contains(entry) {
-                tasks += try BuiltInStreams.load(entry, loader: loader(), seed: config.seed)
-            } else if FileManager.default.fileExists(atPath: (entry as NSString).appendingPathComponent("train.jsonl")) {
-                tasks.append(try TaskDirectory.read(entry))
-            } else {
-                do { tasks.append(try loader().load(entry)) } catch let error as FormatError where error.file == entry {
-                    throw FormatError(file: "stream", "'\(entry)' is neither a task directory (with train.jsonl), a built-in stream "
-                                      + "(\(BuiltInStreams.names.sorted().joined(separator: ", "))) nor a data source: \(error.message)")
-                }
-            }
-        }
-        guard !tasks.isEmpty else { throw ValidationError("the stream is empty") }
-        return tasks.map { $0.subsampled(train: config.subsampleTrain, test: config.subsampleTest, seed: config.seed) }
-    }
-
-    /// The model a run starts from (before any training), and its base tokenizer.
-    static func loadModel(_ config: RunConfig) throws -> (DecoderLM, any Tokenizer) {
-        if config.model == "scratch" {
-            let s = config.scratch
-            guard let architecture = DecoderFamilies.named(s.architecture)?.architecture else {
-                throw ValidationError("scratch.architecture must be one of \(DecoderFamilies.names), not '\(s.architecture)'")
-            }
-            let tokenizer = ByteTokenizer()
-            let decoderConfig = DecoderConfig(architecture: architecture, vocabSize: tokenizer.vocabularySize, hiddenSize: s.hidden,
-                                              layerCount: s.layers, headCount: s.heads, maxPositions: s.positions)
-            try decoderConfig.validate()
-            try MemoryLimit.require(decoderConfig.trainingBytes, for: "training a \(decoderConfig.parameterCount)-parameter scratch model",
-                                    file: "scratch")
-            return (DecoderLM(config: decoderConfig, seed: config.seed), tokenizer)
-        }
-        let option = try ModelOption.parse(["--model", config.model])
-        return try option.load(forTraining: true)
+    /// `run` with its progress on the terminal and Ctrl-C as its stop request.
+    static func onTerminal(_ run: ConfiguredRun) -> ConfiguredRun {
+        var run = run
+        let config = run.config, display = ProgressDisplay(epochs: config.training.epochs), interrupt = InterruptRequest()
+        run.report = display.handle
+        run.shouldStop = { interrupt.isRequested }
+        return run
     }
 }
 
@@ -164,7 +81,7 @@ struct Sample: ParsableCommand {
         let configPath = (runDirectory as NSString).appendingPathComponent("config.yaml")
         let text = try UserFile.text(configPath)
         let config = try RunConfig(yaml: text, source: configPath)
-        let (model, base) = try Lifelong.loadModel(config)
+        let (model, base) = try ConfiguredRun.startingModel(of: config)
         let tokenizer = TaskTokenizer(base: base)
         let state = try RunCheckpoints(runDirectory: runDirectory).restoreLatest(into: model, tokenizer: tokenizer) { print("Note: \($0)") }
         print("Checkpoint: stage \(state.stage + 1), step \(state.stepsDone); special tokens: \(tokenizer.specialNames.joined(separator: " "))")

@@ -42,4 +42,27 @@ import Testing
         #expect(results.matrix.count == 3 && results.metrics != nil && results.complete == true)
         #expect(FileManager.default.fileExists(atPath: directory + "/synthetic-lamol/results.json"))
     }
+
+    /// The article's first section: the whole config in one call, as `lifelong run` does it.
+    @Test func aConfigRunsInOneCall() throws {
+        let runs = NSTemporaryDirectory() + "library-one-call-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: runs) }
+        let yaml = """
+        name: synthetic-finetune
+        model: scratch
+        scratch: {architecture: qwen2, hidden: 32, layers: 1, heads: 2, positions: 128}
+        stream: synthetic
+        subsample: {train: 20, test: 4}
+        method: {name: finetune}
+        training: {learning_rate: 1.0e-3, epochs: 1, tokens_per_batch: 256, max_length: 64}
+        """
+        let config = try RunConfig(yaml: yaml, source: "inline")
+        var run = ConfiguredRun(config, runs: runs)
+        run.report = { _ in }
+        let results = try run.execute()
+        #expect(results.matrix.count == 3 && results.complete == true)
+        #expect(FileManager.default.fileExists(atPath: runs + "/synthetic-finetune/config.yaml"))
+        #expect(throws: RequestError.self, "a second start refuses the existing run") { try run.execute() }
+        #expect(try run.execute(resume: true).matrix == results.matrix, "a finished run resumes to its results")
+    }
 }

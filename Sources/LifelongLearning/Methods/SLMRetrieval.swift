@@ -128,11 +128,11 @@ final class QueryEncoder {
 
     private func loaded() throws -> SentenceEncoder {
         if let encoder { return encoder }
-        let path = try ModelCache().verifiedPath(of: location) ?? location
-        guard FileManager.default.fileExists(atPath: path) else {
+        let source: ModelSource
+        do { source = try ModelSource(location) } catch is RequestError {
             throw FormatError(file: "method.encoder", "'\(location)' is neither a pulled model (`lifelong models pull minilm-l6`) nor a directory")
         }
-        let loaded = try SentenceEncoder(directory: path)
+        let loaded = try source.sentenceEncoder()
         encoder = loaded
         return loaded
     }
