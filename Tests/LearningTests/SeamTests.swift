@@ -44,6 +44,29 @@ struct GainsOnly: LifelongMethod {
         let gains = context.model.modules(of: GainProjection.self).map(\.module.gain)
         return StagePlan(items: context.resumedItems ?? context.task.train.map { context.item($0, gen: nil) }, trainable: gains)
     }
+
+    /// The mean gain after each stage: the method's own statistic, kept across checkpoints.
+    var meanGains: [Double] = []
+
+    mutating func finishStage(_ context: StageContext) throws {
+        let gains = context.model.modules(of: GainProjection.self).flatMap(\.module.gain.scalars)
+        meanGains.append(gains.reduce(0) { $0 + Double($1) } / Double(gains.count))
+    }
+
+    func savedState() -> MethodState { MethodState(tensors: [("mean_gains", meanGains.map(Float.init))]) }
+
+    mutating func restore(_ state: MethodState) throws {
+        meanGains = (state.tensors.first { $0.name == "mean_gains" }?.values ?? []).map(Double.init)
+    }
+
+    var statistics: MethodStatistics { MethodStatistics(details: ["mean_gains": .array(meanGains.map(JSONValue.number))]) }
+
+    /// Its own table in the report, from its statistics.
+    static func reportSections(_ results: StreamRunner.Results) -> [ReportSection] {
+        guard case let .array(means)? = results.methodStatistics?["mean_gains"] else { return [] }
+        return [ReportSection(title: "Gains (test method)", text: "The mean gain after each stage:", header: ["stage", "mean gain"],
+                              rows: zip(results.tasks, means).map { [$0, String(format: "%.4f", $1.number ?? .nan)] })]
+    }
 }
 
 @Suite(.serialized) struct SeamTests {
@@ -76,6 +99,11 @@ struct GainsOnly: LifelongMethod {
         }
         let checkpoint = try #require(try RunCheckpoints(runDirectory: directory).latest())
         #expect(checkpoint.state.replacedLayers?.map(\.kind) == [GainProjection.kind, GainProjection.kind])
+
+        // Its report table: in results.json, rendered by a report that has never heard of it.
+        #expect(results.reportSections?.map(\.title) == ["Gains (test method)"] && results.reportSections?[0].rows.count == stream.count)
+        let markdown = try Report(runDirectories: [directory]).markdown()
+        #expect(markdown.contains("### Gains (test method)") && markdown.contains("| \(stream[0].name) | "))
     }
 
     /// Stopped mid-stage and resumed, the run rebuilds the method's layers from its state before

@@ -42,6 +42,11 @@ public protocol LifelongMethod {
     mutating func restore(_ state: MethodState) throws
     /// What the method reports in `results.json`.
     var statistics: MethodStatistics { get }
+    /// Tables of the method's own for the report, from a run's results (its `methodStatistics`):
+    /// written into `results.json` and rendered by a report that knows no method.
+    static func reportSections(_ results: StreamRunner.Results) -> [ReportSection]
+    /// Figures of one evaluation for the report's table of re-evaluations (SLM's retrieval accuracy).
+    static func headlineFigures(_ statistics: [String: JSONValue]) -> [(name: String, value: Double)]
 }
 
 extension LifelongMethod {
@@ -57,6 +62,8 @@ extension LifelongMethod {
     public func savedState() -> MethodState { MethodState() }
     public mutating func restore(_ state: MethodState) throws {}
     public var statistics: MethodStatistics { MethodStatistics() }
+    public static func reportSections(_ results: StreamRunner.Results) -> [ReportSection] { [] }
+    public static func headlineFigures(_ statistics: [String: JSONValue]) -> [(name: String, value: Double)] { [] }
 }
 
 /// What a stage trains.

@@ -31,6 +31,28 @@ enum MethodRegistry {
 
     public static var names: [String] { configs.map(\.name) }
 
+    /// One method of each kind with its default settings.
+    static var defaultMethods: [any LifelongMethod] {
+        configs.compactMap { try? $0.type.init(name: $0.name, section: ConfigSection([:], prefix: "method.", source: "defaults")).makeMethod() }
+    }
+
+    /// The report's tables of results written before they carried their own (`report_sections`):
+    /// every method's report hook is asked, and each answers only to its own statistics.
+    static func reportSections(_ results: StreamRunner.Results) -> [ReportSection] {
+        defaultMethods.flatMap { type(of: $0).reportSections(results) }
+    }
+
+    /// The headline figures of an evaluation's method statistics, from whichever method made them.
+    static func headlineFigures(_ statistics: [String: JSONValue]?) -> [(name: String, value: Double)] {
+        guard let statistics else { return [] }
+        return defaultMethods.flatMap { type(of: $0).headlineFigures(statistics) }
+    }
+
+    /// Whether the method that wrote results without `trains_on_union` trains on the union of the tasks.
+    static func trainsOnUnion(method name: String) -> Bool {
+        defaultMethods.first { $0.name == name }?.trainsOnUnion ?? false
+    }
+
     /// `ignoring`: keys the section may hold that this method does not know (see `RunConfig`).
     static func config(named name: String, section: ConfigSection, ignoring: Set<String> = []) throws -> any MethodConfig {
         guard let type = configs.first(where: { $0.name == name })?.type else {

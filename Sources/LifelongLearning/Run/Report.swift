@@ -34,7 +34,7 @@ public struct Report {
         self.runs = runs
         self.broken = broken
         groups = RunGroups(runs)
-        multitaskACC = runs.first { $0.results.method == "multitask" }?.results.finalAverage
+        multitaskACC = runs.first { $0.results.isUnionRun }?.results.finalAverage
         decimals = !runs.isEmpty && runs.allSatisfy(\.results.lowerIsBetter) ? 3 : 1
     }
 
@@ -171,31 +171,11 @@ public struct Report {
         if r.lowerIsBetter, let last = r.matrix.last {
             doc.add(.paragraph("Final perplexity (exp NLL): " + zip(r.tasks, last).map { "\($0) \(String(format: "%.2f", exp($1)))" }.joined(separator: ", ") + "."))
         }
-        let teachers = teacherRows(r)
-        if !teachers.isEmpty {
-            doc.add(.heading(level: 3, "Teachers (L2KD)"))
-            doc.add(.paragraph("Each teacher's score on its own task beside the learner's:"))
-            doc.add(.table(.init(header: Self.teacherHeader, rows: teachers)))
-        }
-        if let (header, rows, note) = retrieval(r) {
-            doc.add(.heading(level: 3, "Retrieval (SLM)"))
-            doc.add(.paragraph(Self.retrievalTitle + " " + note))
-            doc.add(.table(.init(header: header, rows: rows)))
-        }
+        for section in r.reportSections ?? MethodRegistry.reportSections(r) { section.add(to: &doc) }
         if let rows = fewShotRows(r) {
             doc.add(.heading(level: 3, "Few-shot"))
             doc.add(.paragraph(Self.fewShotTitle(r)))
             doc.add(.table(.init(header: Self.fewShotHeader, rows: rows)))
-        }
-        if let moe = MixtureReport(r) {
-            doc.add(.heading(level: 3, "Mixture of experts"))
-            doc.add(.paragraph(MixtureReport.growthTitle))
-            doc.add(.table(.init(header: MixtureReport.growthHeader, rows: moe.growthRows)))
-            if let load = moe.finalLoad {
-                doc.add(.paragraph(moe.loadTitle))
-                doc.add(.table(.init(header: load.header, rows: load.rows)))
-                doc.add(.figure(svg: moe.loadHeatmap(load), caption: "The router's load, task × expert, with its colour bar."))
-            }
         }
         if !r.pseudoSamples.isEmpty {
             doc.add(.heading(level: 3, "Pseudo-samples"))
@@ -205,11 +185,11 @@ public struct Report {
                  "\(s.duplicates)", s.kept > 0 ? String(format: "%.1f", Double(s.totalLength) / Double(s.kept)) : "—"]
             })))
         }
-        if let rows = evaluationRows(run) {
+        if let table = evaluationTable(run) {
             doc.add(.heading(level: 3, "Re-evaluations"))
             doc.add(.paragraph("The last checkpoint evaluated again with other settings (`lifelong evaluate`, evaluations/*.json), "
                                + "beside the run's own evaluation after its last stage."))
-            doc.add(.table(.init(header: ["evaluation", "settings"] + r.tasks + ["mean", "retrieval accuracy %"], rows: rows)))
+            doc.add(.table(table))
         }
         RunFiles(directory: run.directory).add(to: &doc, results: r)
     }
@@ -219,7 +199,7 @@ public struct Report {
     /// What each row of R followed: multitask's one stage on all tasks, else the task of each
     /// stage so far (a run stopped part-way has fewer rows than tasks).
     static func stageNames(_ r: StreamRunner.Results) -> [String] {
-        if r.method == "multitask" && r.matrix.count == 1 { return ["all tasks"] }
+        if r.isUnionRun && r.matrix.count == 1 { return ["all tasks"] }
         return r.matrix.indices.map { $0 < r.tasks.count ? r.tasks[$0] : "stage \($0 + 1)" }
     }
 
@@ -235,20 +215,6 @@ public struct Report {
             let before = record.before.map { $0[j] }, after = record.after.map { $0[j] }
             return [task, before.map { String(format: "%.1f", $0) } ?? "—", after.map { String(format: "%.1f", $0) } ?? "—",
                     before.flatMap { b in after.map { String(format: "%+.1f", $0 - b) } } ?? "—"]
-        }
-    }
-
-    static let teacherHeader = ["task", "teacher", "learner after the task", "learner at the end", "Seq-KD answers = gold"]
-
-    /// L2KD: each teacher's score on its task beside the learner's, right after the task and at the end.
-    func teacherRows(_ r: StreamRunner.Results) -> [[String]] {
-        guard case let .array(records)? = r.methodStatistics?["teachers"] else { return [] }
-        return records.compactMap { record -> [String]? in
-            guard case let .string(task)? = record["task"], let j = r.tasks.firstIndex(of: task) else { return nil }
-            let afterTask = j < r.matrix.count && r.matrix.count == r.tasks.count ? r.matrix[j][j] : nil
-            let equal = record["answers_equal_to_gold"]?.count, total = record["answers"]?.count
-            return [task, f(record["score"]?.number.flatMap(Self.sane)), f(afterTask), f(r.matrix.last.map { $0[j] }),
-                    equal.flatMap { e in total.map { "\(e) / \($0)" } } ?? "—"]
         }
     }
 
@@ -367,45 +333,19 @@ public struct Report {
         return svg + "</svg>"
     }
 
-    /// The run's final row of R, then each re-evaluation: scores per task, their mean and (SLM)
-    /// the mean retrieval accuracy.
-    func evaluationRows(_ run: Run) -> [[String]]? {
+    /// The run's final row of R, then each re-evaluation: scores per task, their mean, and the
+    /// method's headline figures (SLM: the mean retrieval accuracy).
+    func evaluationTable(_ run: Run) -> ReportDocument.Table? {
         guard !run.evaluations.isEmpty, let last = run.results.matrix.last else { return nil }
-        func row(_ label: String, _ settings: String, _ scores: [Double], _ statistics: [String: JSONValue]?) -> [String] {
-            var retrieval = "—"
-            if case let .object(record)? = statistics?["retrieval"], case let .array(accuracy)? = record["accuracy"] {
-                let values = accuracy.compactMap(\.number)
-                if !values.isEmpty { retrieval = String(format: "%.1f", 100 * values.reduce(0, +) / Double(values.count)) }
-            }
-            return [label, settings] + scores.map { f($0) } + [f(scores.reduce(0, +) / Double(max(scores.count, 1))), retrieval]
+        let entries = [("the run", "—", last, run.results.methodStatistics)]
+            + run.evaluations.map { ($0.name, $0.settings.isEmpty ? "—" : $0.settings.joined(separator: ", "), $0.evaluation.scores, $0.evaluation.methodStatistics) }
+        let figures = entries.map { Dictionary(MethodRegistry.headlineFigures($0.3).map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }) }
+        var names: [String] = []
+        for entry in entries { for (name, _) in MethodRegistry.headlineFigures(entry.3) where !names.contains(name) { names.append(name) } }
+        let rows = zip(entries, figures).map { entry, figure in
+            [entry.0, entry.1] + entry.2.map { f($0) } + [f(entry.2.reduce(0, +) / Double(max(entry.2.count, 1)))] + names.map { f(figure[$0]) }
         }
-        return [row("the run", "—", last, run.results.methodStatistics)]
-            + run.evaluations.map { row($0.name, $0.settings.isEmpty ? "—" : $0.settings.joined(separator: ", "), $0.evaluation.scores, $0.evaluation.methodStatistics) }
-    }
-
-    static let retrievalTitle = "Retrieval (SLM): test examples of each true task (row) by the task owning their top slot (column), in the final evaluation."
-
-    /// SLM: the retrieval confusion matrix with each task's retrieval accuracy, and the storage.
-    func retrieval(_ r: StreamRunner.Results) -> (header: [String], rows: [[String]], note: String)? {
-        guard case let .object(record)? = r.methodStatistics?["retrieval"],
-              case let .array(tasks)? = record["tasks"], case let .array(confusion)? = record["confusion"],
-              case let .array(accuracy)? = record["accuracy"] else { return nil }
-        let names = tasks.compactMap { value -> String? in if case let .string(s) = value { return s } else { return nil } }
-        let rows = zip(names, zip(confusion, accuracy)).map { name, cells -> [String] in
-            guard case let .array(counts) = cells.0 else { return [name] }
-            return [name] + counts.map { $0.count.map(String.init) ?? "—" } + [f(cells.1.number.flatMap(Self.sane).map { 100 * $0 })]
-        }
-        var note = "Mode: \(record["mode"].flatMap { if case let .string(s) = $0 { return s } else { return nil } } ?? "?")."
-        if case let .object(storage)? = r.methodStatistics?["storage"], let perTask = storage["parameters_per_task"]?.count,
-           let total = storage["parameters_total"]?.count {
-            note += " Storage: \(perTask) parameters per task (slots and keys), \(total) in all"
-            if case let .array(tokens)? = storage["training_tokens_per_task"] {
-                let counts = tokens.compactMap(\.count).map(String.init)
-                note += "; replaying every real training example would store \(counts.joined(separator: " / ")) tokens per task"
-            }
-            note += "."
-        }
-        return (["true task ↓ / retrieved →"] + names + ["retrieval accuracy %"], rows, note)
+        return .init(header: ["evaluation", "settings"] + run.results.tasks + ["mean"] + names, rows: rows)
     }
 
     private func addDefinitions(to doc: inout ReportDocument) {

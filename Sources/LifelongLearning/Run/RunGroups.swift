@@ -23,7 +23,7 @@ package struct RunGroups {
         public let label: String
         public let runs: [Report.Run]
         public var seeds: [UInt64] { runs.map(\.results.seed) }
-        public var isMultitask: Bool { runs.first?.results.method == "multitask" }
+        public var isMultitask: Bool { runs.first?.results.isUnionRun ?? false }
 
         public func summary(_ metric: Metric) -> Summary? { Summary(runs.compactMap { metric.value($0.results) }) }
 

@@ -377,7 +377,7 @@ final class RunSession<M: LifelongMethod> {
     func results(complete: Bool = false) -> StreamRunner.Results {
         let square = state.matrix.count == stream.count
         let statistics = method.statistics
-        return StreamRunner.Results(
+        var results = StreamRunner.Results(
             method: method.name, model: modelName, seed: seed, tasks: stream.map(\.name), metricNames: stream.map(\.metric.rawValue),
             matrix: state.matrix, baseline: state.baseline ?? [],
             metrics: square ? ContinualMetrics(matrix: state.matrix, baseline: state.baseline ?? [],
@@ -388,6 +388,10 @@ final class RunSession<M: LifelongMethod> {
             finalPredictions: state.finalPredictions,
             methodStatistics: statistics.details.isEmpty ? nil : statistics.details, provenance: provenance,
             fewShot: state.fewShot, secondaryScores: state.secondary, complete: complete)
+        results.trainsOnUnion = method.trainsOnUnion
+        let sections = M.reportSections(results)
+        results.reportSections = sections.isEmpty ? nil : sections
+        return results
     }
 
     func writeResults(complete: Bool = false) throws {

@@ -69,11 +69,18 @@ public struct StreamRunner {
         /// True once every stage and every evaluation (few-shot after the stream too) is in; false
         /// while the run is under way; absent in results written before this field existed.
         public var complete: Bool? = nil
+        /// The method's own tables for the report (`LifelongMethod.reportSections`).
+        public var reportSections: [ReportSection]? = nil
+        /// The run trained one stage on the union of its tasks (multitask: the upper bound).
+        public var trainsOnUnion: Bool? = nil
+
+        /// `trainsOnUnion`, or for results written before it, what the method that wrote them does.
+        var isUnionRun: Bool { trainsOnUnion ?? MethodRegistry.trainsOnUnion(method: method) }
 
         enum CodingKeys: String, CodingKey {
             case method, model, seed, tasks, matrix, baseline, metrics, formulas
             case finalPredictions = "final_predictions", methodStatistics = "method_statistics", provenance, fewShot = "few_shot"
-            case secondaryScores = "secondary_scores", complete
+            case secondaryScores = "secondary_scores", complete, reportSections = "report_sections", trainsOnUnion = "trains_on_union"
             case metricNames = "task_metrics", finalAverage = "final_average", pseudoSamples = "pseudo_samples"
             case secondsTraining = "seconds_training", secondsEvaluating = "seconds_evaluating"
         }
