@@ -89,6 +89,7 @@ public struct L2KD: LifelongMethod {
     private var teacher: DecoderLM?
 
     public var name: String { "l2kd-\(variant.rawValue)" }
+    public static var artefactFolders: [String] { [LAMOL.samplesFolder, TeacherTrainer.folder] }
 
     public init(lamol: LAMOL = LAMOL(), variant: Variant = .word, temperature: Float = 2, teacher: TeacherSettings = TeacherSettings()) {
         self.lamol = lamol; self.variant = variant; self.temperature = temperature; self.teacherSettings = teacher

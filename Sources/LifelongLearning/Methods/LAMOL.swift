@@ -29,6 +29,9 @@ public struct LAMOL: LifelongMethod {
     public private(set) var pseudoSamples: [SampleStatistics] = []
 
     public var name: String { realReplay ? "replay" : "lamol-\(prompting.rawValue)" }
+    /// `samples/<task>.jsonl`: every pseudo-sample made for a task, kept and discarded.
+    static let samplesFolder = "samples"
+    public static var artefactFolders: [String] { [samplesFolder] }
 
     public init(prompting: Prompting = .task, sampleRatio: Double = 0.2, topK: Int = 20, realReplay: Bool = false,
                 maxSampleLength: Int = 256, requireAnswer: Bool = false) {
@@ -59,7 +62,7 @@ public struct LAMOL: LifelongMethod {
         var items = task.train.map { context.item($0, gen: gen(task.name, context.tokenizer)) }
         guard index > 0 else { return StagePlan(items: items) }
         // A stage that starts again (after an interruption) writes its samples afresh.
-        if let file = context.samplesFile(for: task.name) { try? FileManager.default.removeItem(atPath: file) }
+        try context.artefacts(Self.samplesFolder)?.remove("\(task.name).jsonl")
         let total = Int((sampleRatio * Double(task.train.count)).rounded(.up))
         let earlier = Array(stream[..<index])
         // TASK: n/(t−1) per earlier task, the remainder to the first ones; GEN: all from `__gen__`.
@@ -122,9 +125,9 @@ public struct LAMOL: LifelongMethod {
             lines.append(json.map { String(decoding: $0, as: UTF8.self) } ?? "")
         }
         stats.kept = kept.count
-        if let path = context.samplesFile(for: task) {
-            let previous = (try? UserFile.text(path)) ?? ""
-            try writeAtomically(Data((previous + lines.map { $0 + "\n" }.joined()).utf8), to: path)
+        if let samples = context.artefacts(Self.samplesFolder) {
+            let previous = (try? UserFile.text(try samples.path("\(task).jsonl"))) ?? ""
+            try samples.write(Data((previous + lines.map { $0 + "\n" }.joined()).utf8), to: "\(task).jsonl")
         }
         return (kept, stats)
     }

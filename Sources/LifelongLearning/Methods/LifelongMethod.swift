@@ -42,6 +42,9 @@ public protocol LifelongMethod {
     mutating func restore(_ state: MethodState) throws
     /// What the method reports in `results.json`.
     var statistics: MethodStatistics { get }
+    /// The folders of the run directory the method keeps files in (`StageContext.artefacts`),
+    /// cleared when a run starts afresh.
+    static var artefactFolders: [String] { get }
     /// Tables of the method's own for the report, from a run's results (its `methodStatistics`):
     /// written into `results.json` and rendered by a report that knows no method.
     static func reportSections(_ results: StreamRunner.Results) -> [ReportSection]
@@ -62,6 +65,7 @@ extension LifelongMethod {
     public func savedState() -> MethodState { MethodState() }
     public mutating func restore(_ state: MethodState) throws {}
     public var statistics: MethodStatistics { MethodStatistics() }
+    public static var artefactFolders: [String] { [] }
     public static func reportSections(_ results: StreamRunner.Results) -> [ReportSection] { [] }
     public static func headlineFigures(_ statistics: [String: JSONValue]) -> [(name: String, value: Double)] { [] }
 }
@@ -119,14 +123,6 @@ public struct StageContext {
     }
 
     public var task: TaskData { stream[index] }
-
-    /// `samples/` of the run directory, where pseudo-samples go.
-    var samplesDirectory: String? { runDirectory.map { ($0 as NSString).appendingPathComponent("samples") } }
-
-    /// `samples/<task>.jsonl`, where the pseudo-samples made while learning `task` go.
-    func samplesFile(for task: String) -> String? {
-        samplesDirectory.map { ($0 as NSString).appendingPathComponent("\(task).jsonl") }
-    }
 
     /// c q of an example, cut to leave room for the answer within `settings.maxLength`.
     func contextQuestion(_ example: Example, answer: [Int]) -> [Int] {

@@ -91,6 +91,8 @@ public struct LifelongMoE: LifelongMethod {
         return "lifelong-moe" + (settings.freeze ? "" : "-unfrozen") + (settings.kdWeight > 0 ? "" : "-no-kd")
     }
 
+    public static var artefactFolders: [String] { [LifelongMoESnapshot.folder] }
+
     public mutating func planStage(_ context: StageContext) throws -> StagePlan {
         let model = context.model, before = model.parameterCount
         let items = context.resumedItems ?? context.task.train.map { context.item($0, gen: nil) }
@@ -251,29 +253,29 @@ public struct LifelongMoE: LifelongMethod {
 /// `lifelong_moe/before-stage<N>.safetensors` (its replaced layers in the metadata) so that a
 /// stage resumed mid-way distils from the same model. Written once per stage, atomically.
 struct LifelongMoESnapshot {
+    static let folder = "lifelong_moe"
     let context: StageContext
 
-    var file: String? {
-        context.runDirectory.map { ($0 as NSString).appendingPathComponent("lifelong_moe/before-stage\(context.index + 1).safetensors") }
-    }
+    var name: String { "before-stage\(context.index + 1).safetensors" }
 
     /// At a stage's start, a copy of the model (written to the run directory); when the stage is
     /// resumed mid-way, the copy written at its start.
     func previousModel(resumed: Bool) throws -> DecoderLM {
-        if resumed, let file {
+        let store = context.artefacts(Self.folder)
+        if resumed, let store {
             // The model is mid-stage now: copying it would distil from the wrong model.
-            guard FileManager.default.fileExists(atPath: file) else {
+            let file = try store.path(name)
+            guard store.contains(name) else {
                 throw FormatError(file: file, "missing: the stage is resumed mid-way and needs the snapshot written at its start")
             }
             return try load(file)
         }
         let copy = try context.model.copy()
-        if let file {
-            let folder = (file as NSString).deletingLastPathComponent
-            try? FileManager.default.removeItem(atPath: folder)  // the previous stage's snapshot
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if let store {
+            store.removeAll()  // the previous stage's snapshot
             let layers = String(decoding: try JSONEncoder().encode(copy.layerRecords), as: UTF8.self)
-            try SafetensorsFile.write(copy.namedParameters, metadata: ["layers": layers], to: file)
+            try FileManager.default.createDirectory(atPath: store.folder, withIntermediateDirectories: true)
+            try SafetensorsFile.write(copy.namedParameters, metadata: ["layers": layers], to: try store.path(name))
         }
         return copy
     }

@@ -48,6 +48,12 @@ enum MethodRegistry {
         return defaultMethods.flatMap { type(of: $0).headlineFigures(statistics) }
     }
 
+    /// Every method's artefact folders: a run started afresh clears them all, whichever method
+    /// wrote them before.
+    static var artefactFolders: [String] {
+        Array(Set(defaultMethods.flatMap { type(of: $0).artefactFolders })).sorted()
+    }
+
     /// Whether the method that wrote results without `trains_on_union` trains on the union of the tasks.
     static func trainsOnUnion(method name: String) -> Bool {
         defaultMethods.first { $0.name == name }?.trainsOnUnion ?? false

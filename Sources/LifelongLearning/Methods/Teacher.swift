@@ -18,6 +18,8 @@ import LifelongModels
 /// instead of training.
 struct TeacherTrainer {
     var settings: L2KD.TeacherSettings
+    /// The store folder of the run's teachers.
+    static let folder = "teachers"
 
     struct Progress: Codable {
         var stepsDone: Int
@@ -42,36 +44,31 @@ struct TeacherTrainer {
             try load(teacher, from: path(from, context.task.name, "model.safetensors"))
             return (teacher, false)
         }
-        guard let directory = directory(context) else {
-            try train(teacher, items: items, context: context, directory: nil)
+        let task = context.task.name
+        guard let store = context.artefacts(Self.folder) else {
+            try train(teacher, items: items, context: context, store: nil)
             return (teacher, true)
         }
-        let finished = path(directory, "model.safetensors")
-        if FileManager.default.fileExists(atPath: finished) {
+        let finished = try store.path(task, "model.safetensors")
+        if store.contains(task, "model.safetensors") {
             try load(teacher, from: finished)
             return (teacher, false)
         }
-        try train(teacher, items: items, context: context, directory: directory)
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try train(teacher, items: items, context: context, store: store)
+        try FileManager.default.createDirectory(atPath: try store.path(task), withIntermediateDirectories: true)
         try teacher.save(to: finished)
-        try? FileManager.default.removeItem(atPath: path(directory, "partial"))
+        try store.remove(task, "partial")
         return (teacher, true)
-    }
-
-    /// `teachers/<task>/` of the run directory.
-    func directory(_ context: StageContext) -> String? {
-        context.runDirectory.map { path($0, "teachers", context.task.name) }
     }
 
     /// `teacher.keep: false`: deletes the run's own teachers of the tasks before `context.task`.
     /// Called when a stage starts, so the earlier stages' checkpoints are written and a resume
     /// never needs those teachers again. Teachers of `from` are the user's and are left alone.
     func removeEarlierTeachers(_ context: StageContext) throws {
-        guard settings.from == nil, let runDirectory = context.runDirectory else { return }
+        guard settings.from == nil, let store = context.artefacts(Self.folder) else { return }
         for task in context.stream.prefix(context.index) where task.name != context.task.name {
-            let folder = path(runDirectory, "teachers", task.name)
-            guard FileManager.default.fileExists(atPath: folder) else { continue }
-            try FileManager.default.removeItem(atPath: folder)
+            guard store.contains(task.name) else { continue }
+            try store.remove(task.name)
             context.report(.message("  l2kd: deleted the teacher of \(task.name) (method.teacher.keep: false)"))
         }
     }
@@ -93,10 +90,10 @@ struct TeacherTrainer {
 
     /// Trains with the run's trainer, checkpointing into `partial/` every `checkpointEvery` steps
     /// and when asked to stop (then throws `RunInterrupted`); resumes from `partial/` if present.
-    private func train(_ teacher: DecoderLM, items: [TrainingItem], context: StageContext, directory: String?) throws {
+    private func train(_ teacher: DecoderLM, items: [TrainingItem], context: StageContext, store: ArtefactStore?) throws {
         let trainerSettings = trainingSettings(context.settings)
         let trainer = SequenceTrainer(settings: trainerSettings, padToken: context.tokenizer.endOfExampleToken())
-        let partial = directory.map { path($0, "partial") }
+        let partial = try store.map { try $0.path(context.task.name, "partial") }
         var progress = Progress(stepsDone: 0, optimizerSteps: 0)
         if let partial, let data = try? UserFile.data(path(partial, "progress.json")) {
             progress = try JSONDecoder().decode(Progress.self, from: data)
@@ -116,28 +113,21 @@ struct TeacherTrainer {
             stopped = context.shouldStop()
             let periodic = context.checkpointEvery.map { (step.step + 1) % $0 == 0 } ?? false
             if let partial, (stopped || periodic) && step.step + 1 < step.totalSteps {
-                try savePartial(teacher, optimizer: optimizer, progress: Progress(stepsDone: step.step + 1, optimizerSteps: optimizer.stepCount),
-                                to: partial)
+                try store?.writeFolder(context.task.name, "partial") { fresh in
+                    try savePartial(teacher, optimizer: optimizer, progress: Progress(stepsDone: step.step + 1, optimizerSteps: optimizer.stepCount),
+                                    to: fresh)
+                }
             }
             return !stopped
         })
         if stopped { throw RunInterrupted(checkpoint: partial ?? "(no run directory)") }
     }
 
-    /// Writes `partial/` whole into a new folder, then swaps it in: a kill at any moment leaves
-    /// either the previous partial state or the new one.
-    private func savePartial(_ teacher: DecoderLM, optimizer: AdamW, progress: Progress, to partial: String) throws {
-        let fm = FileManager.default
-        let fresh = partial + ".new", old = partial + ".old"
-        try? fm.removeItem(atPath: fresh)
-        try fm.createDirectory(atPath: fresh, withIntermediateDirectories: true)
-        try teacher.save(to: path(fresh, "model.safetensors"))
-        try RunCheckpoints.writeMoments(of: optimizer, model: teacher, to: path(fresh, "optimizer.safetensors"))
-        try writeAtomically(try JSONEncoder().encode(progress), to: path(fresh, "progress.json"))
-        try? fm.removeItem(atPath: old)
-        if fm.fileExists(atPath: partial) { try fm.moveItem(atPath: partial, toPath: old) }
-        try fm.moveItem(atPath: fresh, toPath: partial)
-        try? fm.removeItem(atPath: old)
+    /// `partial/`'s files, written into the new folder the store swaps in whole.
+    private func savePartial(_ teacher: DecoderLM, optimizer: AdamW, progress: Progress, to folder: String) throws {
+        try teacher.save(to: path(folder, "model.safetensors"))
+        try RunCheckpoints.writeMoments(of: optimizer, model: teacher, to: path(folder, "optimizer.safetensors"))
+        try writeAtomically(try JSONEncoder().encode(progress), to: path(folder, "progress.json"))
     }
 }
 

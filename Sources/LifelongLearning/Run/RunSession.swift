@@ -61,7 +61,9 @@ final class RunSession<M: LifelongMethod> {
                 setAside = try findCheckpoint(checkpoints)
             } else {  // a fresh run (a new directory, or --overwrite): nothing of an earlier run is reused
                 checkpoints.removeAll()
-                try? FileManager.default.removeItem(atPath: (runDirectory as NSString).appendingPathComponent("teachers"))
+                for folder in Set(MethodRegistry.artefactFolders + M.artefactFolders) {
+                    ArtefactStore(runDirectory: runDirectory, folder: folder).removeAll()
+                }
             }
         }
         do {
@@ -73,8 +75,7 @@ final class RunSession<M: LifelongMethod> {
         }
         if let runDirectory = runner.runDirectory, let checkpoints {
             try checkpoints.setAside(setAside)
-            try FileManager.default.createDirectory(atPath: (runDirectory as NSString).appendingPathComponent("samples"),
-                                                    withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: runDirectory, withIntermediateDirectories: true)
             try openLog(in: runDirectory)
             try logStart()
         }
