@@ -83,6 +83,7 @@ let package = Package(
         .testTarget(
             name: "LearningTests",
             dependencies: ["LifelongEngine", "LifelongFormats", "LifelongModels", "LifelongLearning"],
+            resources: [.copy("Fixtures")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(
