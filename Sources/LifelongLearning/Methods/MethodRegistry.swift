@@ -32,31 +32,39 @@ enum MethodRegistry {
     public static var names: [String] { configs.map(\.name) }
 
     /// One method of each kind with its default settings.
-    static var defaultMethods: [any LifelongMethod] {
-        configs.compactMap { try? $0.type.init(name: $0.name, section: ConfigSection([:], prefix: "method.", source: "defaults")).makeMethod() }
+    static var defaultMethods: [(name: String, method: any LifelongMethod)] {
+        configs.compactMap { entry in
+            (try? entry.type.init(name: entry.name, section: ConfigSection([:], prefix: "method.", source: "defaults")).makeMethod())
+                .map { (entry.name, $0) }
+        }
     }
 
     /// The report's tables of results written before they carried their own (`report_sections`):
     /// every method's report hook is asked, and each answers only to its own statistics.
     static func reportSections(_ results: StreamRunner.Results) -> [ReportSection] {
-        defaultMethods.flatMap { type(of: $0).reportSections(results) }
+        defaultMethods.flatMap { type(of: $0.method).reportSections(results) }
     }
 
     /// The headline figures of an evaluation's method statistics, from whichever method made them.
     static func headlineFigures(_ statistics: [String: JSONValue]?) -> [(name: String, value: Double)] {
         guard let statistics else { return [] }
-        return defaultMethods.flatMap { type(of: $0).headlineFigures(statistics) }
+        return defaultMethods.flatMap { type(of: $0.method).headlineFigures(statistics) }
+    }
+
+    /// The names of the methods that learn streams of text corpora.
+    static var corpusMethods: [String] {
+        defaultMethods.filter(\.method.learnsCorpora).map(\.name)
     }
 
     /// Every method's artefact folders: a run started afresh clears them all, whichever method
     /// wrote them before.
     static var artefactFolders: [String] {
-        Array(Set(defaultMethods.flatMap { type(of: $0).artefactFolders })).sorted()
+        Array(Set(defaultMethods.flatMap { type(of: $0.method).artefactFolders })).sorted()
     }
 
     /// Whether the method that wrote results without `trains_on_union` trains on the union of the tasks.
     static func trainsOnUnion(method name: String) -> Bool {
-        defaultMethods.first { $0.name == name }?.trainsOnUnion ?? false
+        defaultMethods.first { $0.method.name == name }?.method.trainsOnUnion ?? false
     }
 
     /// `ignoring`: keys the section may hold that this method does not know (see `RunConfig`).

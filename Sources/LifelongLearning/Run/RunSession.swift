@@ -39,7 +39,8 @@ final class RunSession<M: LifelongMethod> {
                 throw FormatError(file: "stream", "mixes the text corpus '\(corpus.name)' with the task '\(task.name)': a stream is all corpora or all tasks")
             }
             guard method.learnsCorpora else {
-                throw FormatError(file: "method.name", "\(method.name) learns QA-format tasks, not text corpora; use finetune, multitask, ewc or lifelong_moe")
+                throw FormatError(file: "method.name", "\(method.name) learns QA-format tasks, not text corpora; use "
+                                  + MethodRegistry.corpusMethods.joined(separator: ", "))
             }
         }
     }
