@@ -20,7 +20,9 @@ import Yams
 /// checkpoint_every: 200        # optimiser steps between checkpoints inside a task (default: after each task only)
 /// ```
 ///
-/// The method section's keys are its config's (`MethodRegistry`): `lamol` / `replay`
+/// The keys of `training` and `scratch` (type, range, default, meaning) are their tables below,
+/// `trainingKeys` and `scratchKeys` (the reference: docs/config.md). The method section's keys are
+/// its config's (`MethodRegistry`): `lamol` / `replay`
 /// (`LAMOL.Config`), `ewc` (`ewc_lambda`, `fisher_examples`), `multitask` (`lm_loss`), `finetune`,
 /// `l2kd` (LAMOL's keys plus `variant`, `temperature`, `teacher`).
 public struct RunConfig: Encodable, Sendable {
@@ -139,14 +141,7 @@ public struct RunConfig: Encodable, Sendable {
         try top.finish()
     }
 
-    private mutating func readScratch(_ s: ConfigSection) throws {
-        scratch.architecture = try s.string("architecture") ?? scratch.architecture
-        scratch.hidden = try s.int("hidden", in: 1...16384) ?? scratch.hidden
-        scratch.layers = try s.int("layers", in: 1...256) ?? scratch.layers
-        scratch.heads = try s.int("heads", in: 1...256) ?? scratch.heads
-        scratch.positions = try s.int("positions", in: 1...1_048_576) ?? scratch.positions
-        try s.finish()
-    }
+    private mutating func readScratch(_ s: ConfigSection) throws { try Self.scratchKeys.read(s, into: &scratch) }
 
     private mutating func readStream(_ top: ConfigSection) throws {
         if let list = top.values["stream"] as? [Any] {
@@ -162,18 +157,35 @@ public struct RunConfig: Encodable, Sendable {
         }
     }
 
-    private mutating func readTraining(_ t: ConfigSection) throws {
-        training.learningRate = try t.float("learning_rate", in: 1e-12...10) ?? training.learningRate
-        training.weightDecay = try t.float("weight_decay", in: 0...10) ?? training.weightDecay
-        training.maxGradientNorm = try t.float("max_gradient_norm", in: 1e-9...1e9) ?? training.maxGradientNorm
-        training.warmupFraction = try t.float("warmup_fraction", in: 0...1) ?? training.warmupFraction
-        training.lmWeight = try t.float("lm_weight", in: 0...1e6) ?? training.lmWeight
-        training.answerWeight = try t.float("answer_weight", in: 0...1e6) ?? training.answerWeight
-        training.epochs = try t.int("epochs", in: 1...10_000) ?? training.epochs
-        training.tokensPerBatch = try t.int("tokens_per_batch", in: 1...100_000_000) ?? training.tokensPerBatch
-        training.maxLength = try t.int("max_length", in: 4...1_048_576) ?? training.maxLength
-        training.gradientAccumulation = try t.int("gradient_accumulation", in: 1...100_000) ?? training.gradientAccumulation
-        try t.finish()
+    private mutating func readTraining(_ t: ConfigSection) throws { try Self.trainingKeys.read(t, into: &training) }
+
+    /// `training:` — the optimisation of every stage (a teacher's too, unless `method.teacher` says otherwise).
+    static let trainingKeys = ConfigKeys<TrainingSettings>(section: "training", keys: [
+        .number("learning_rate", \.learningRate, in: 1e-12...10, "AdamW's peak learning rate"),
+        .number("weight_decay", \.weightDecay, in: 0...10, "AdamW's decoupled weight decay (matrices only)"),
+        .number("max_gradient_norm", \.maxGradientNorm, in: 1e-9...1e9, "the global gradient norm is clipped to this"),
+        .integer("epochs", \.epochs, in: 1...10_000, "passes over each stage's items"),
+        .integer("tokens_per_batch", \.tokensPerBatch, in: 1...100_000_000, "padded tokens per batch (batch size × longest sequence)"),
+        .number("warmup_fraction", \.warmupFraction, in: 0...1, "share of a stage's steps warming the learning rate up, then linear decay to 0"),
+        .number("lm_weight", \.lmWeight, in: 0...1e6, "λ, the weight of LAMOL's LM loss beside the QA loss"),
+        .number("answer_weight", \.answerWeight, in: 0...1e6, "the weight of the ANS target inside the LM loss"),
+        .integer("max_length", \.maxLength, in: 4...1_048_576, "longest training sequence (contexts are cut from the left)"),
+        .integer("gradient_accumulation", \.gradientAccumulation, in: 1...100_000, "batches summed into one optimiser step"),
+    ])
+
+    /// `scratch:` — the model of `model: scratch`, trained from zero with a byte-level tokenizer.
+    static let scratchKeys = ConfigKeys<ScratchModel>(section: "scratch", keys: [
+        .string("architecture", \.architecture, "the model family (gpt2, llama, qwen2)"),
+        .integer("hidden", \.hidden, in: 1...16384, "hidden size"),
+        .integer("layers", \.layers, in: 1...256, "transformer blocks"),
+        .integer("heads", \.heads, in: 1...256, "attention heads"),
+        .integer("positions", \.positions, in: 1...1_048_576, "maximum positions"),
+    ])
+
+    /// The key reference of the sections with a key table, as a Markdown table (`docs/config.md`).
+    public static var keyReference: String {
+        let rows = trainingKeys.reference(defaults: TrainingSettings()) + scratchKeys.reference(defaults: ScratchModel())
+        return "| key | type | default | meaning |\n|---|---|---|---|\n" + rows.map { "| " + $0.joined(separator: " | ") + " |\n" }.joined()
     }
 
     enum CodingKeys: String, CodingKey {
@@ -183,32 +195,21 @@ public struct RunConfig: Encodable, Sendable {
 
     private struct Subsample: Encodable { var train: Int?, test: Int? }
 
-    private struct Training: Encodable {
-        let s: TrainingSettings
-        enum CodingKeys: String, CodingKey {
-            case learningRate = "learning_rate", weightDecay = "weight_decay", maxGradientNorm = "max_gradient_norm", epochs
-            case tokensPerBatch = "tokens_per_batch", warmupFraction = "warmup_fraction", lmWeight = "lm_weight"
-            case answerWeight = "answer_weight", maxLength = "max_length", gradientAccumulation = "gradient_accumulation"
-        }
-        func encode(to encoder: Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(yamlNumber(s.learningRate), forKey: .learningRate); try c.encode(yamlNumber(s.weightDecay), forKey: .weightDecay)
-            try c.encode(yamlNumber(s.maxGradientNorm), forKey: .maxGradientNorm); try c.encode(s.epochs, forKey: .epochs)
-            try c.encode(s.tokensPerBatch, forKey: .tokensPerBatch); try c.encode(yamlNumber(s.warmupFraction), forKey: .warmupFraction)
-            try c.encode(yamlNumber(s.lmWeight), forKey: .lmWeight); try c.encode(yamlNumber(s.answerWeight), forKey: .answerWeight)
-            try c.encode(s.maxLength, forKey: .maxLength); try c.encode(s.gradientAccumulation, forKey: .gradientAccumulation)
-        }
+    /// A section written back from its key table.
+    private struct Section<Settings>: Encodable {
+        let keys: ConfigKeys<Settings>, settings: Settings
+        func encode(to encoder: Encoder) throws { try keys.encode(settings, to: encoder) }
     }
 
     public func encode(to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
         try c.encode(name, forKey: .name); try c.encode(seed, forKey: .seed); try c.encode(model, forKey: .model)
-        if model == "scratch" { try c.encode(scratch, forKey: .scratch) }
+        if model == "scratch" { try c.encode(Section(keys: Self.scratchKeys, settings: scratch), forKey: .scratch) }
         try c.encode(stream, forKey: .stream)
         try c.encodeIfPresent(data, forKey: .data)
         if subsampleTrain != nil || subsampleTest != nil { try c.encode(Subsample(train: subsampleTrain, test: subsampleTest), forKey: .subsample) }
         try method.encode(to: c.superEncoder(forKey: .method))
-        try c.encode(Training(s: training), forKey: .training)
+        try c.encode(Section(keys: Self.trainingKeys, settings: training), forKey: .training)
         try c.encode(evaluation, forKey: .evaluation)
         try c.encodeIfPresent(checkpointEvery, forKey: .checkpointEvery)
     }
