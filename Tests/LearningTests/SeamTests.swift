@@ -97,6 +97,9 @@ struct GainsOnly: LifelongMethod {
         for (name, values) in before where name.hasPrefix("model.layers") {  // the embedding grew rows for the task tokens
             #expect(after[name] == values, "\(name) is frozen")
         }
+        let gainTensors = Set(gains.map { ObjectIdentifier($0.module.gain) })
+        #expect(model.parameters.filter { !gainTensors.contains(ObjectIdentifier($0)) }.allSatisfy { $0.grad == nil },
+                "no gradient was ever stored for a frozen parameter")
         let checkpoint = try #require(try RunCheckpoints(runDirectory: directory).latest())
         #expect(checkpoint.state.replacedLayers?.map(\.kind) == [GainProjection.kind, GainProjection.kind])
 

@@ -43,6 +43,8 @@ extension Tensor {
 
     /// The gradient buffer to accumulate into, allocated (zeroed) on first use; nil when this
     /// tensor does not require a gradient, so backward kernels skip work for frozen inputs.
+    /// Call it on the thread running `backward()`, before handing work to `Parallel`: freezing is
+    /// task-local (`GradMode.freezing`), and a worker thread does not see it.
     func gradPointer() -> UnsafeMutablePointer<Float>? {
         guard requiresGrad else { return nil }
         if grad == nil { grad = TensorStorage(zeros: count) }
