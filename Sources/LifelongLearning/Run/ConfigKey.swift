@@ -28,6 +28,15 @@ struct ConfigKey<Settings> {
              shown: { "\($0[keyPath: field])" })
     }
 
+    /// One of the raw values of `allowed`.
+    static func choice<T: RawRepresentable & Encodable>(_ name: String, _ field: WritableKeyPath<Settings, T>, allowed: [T],
+                                                        _ doc: String) -> Self where T.RawValue == String {
+        Self(name: name, kind: allowed.map(\.rawValue).joined(separator: " \\| "), doc: doc,
+             read: { section, settings in if let v = try section.choice(name, T.self, allowed: allowed) { settings[keyPath: field] = v } },
+             write: { settings, c in try c.encode(settings[keyPath: field], forKey: ConfigKeyName(name)) },
+             shown: { $0[keyPath: field].rawValue })
+    }
+
     static func string(_ name: String, _ field: WritableKeyPath<Settings, String>, _ doc: String) -> Self {
         Self(name: name, kind: "string", doc: doc,
              read: { section, settings in if let v = try section.string(name) { settings[keyPath: field] = v } },
@@ -43,15 +52,27 @@ struct ConfigKeys<Settings> {
 
     /// Reads every key of the table that `section` holds into `settings`, then refuses any other key.
     func read(_ config: ConfigSection, into settings: inout Settings) throws {
-        for key in keys { try key.read(config, &settings) }
+        try readKeys(config, into: &settings)
         try config.finish()
+    }
+
+    /// Reads the table's keys only (the section has others, read by hand).
+    func readKeys(_ config: ConfigSection, into settings: inout Settings) throws {
+        for key in keys { try key.read(config, &settings) }
     }
 
     /// Every key with its value, in the table's order.
     func encode(_ settings: Settings, to encoder: Encoder) throws {
         var c = encoder.container(keyedBy: ConfigKeyName.self)
+        try encode(settings, into: &c)
+    }
+
+    func encode(_ settings: Settings, into c: inout KeyedEncodingContainer<ConfigKeyName>) throws {
         for key in keys { try key.write(settings, &c) }
     }
+
+    /// The keys' full names (`evaluation.batch_size`).
+    var names: [String] { keys.map { "\(section).\($0.name)" } }
 
     /// The section's rows of the key reference: key, type and range, default, meaning.
     func reference(defaults: Settings) -> [[String]] {

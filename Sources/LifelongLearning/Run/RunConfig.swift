@@ -20,8 +20,8 @@ import Yams
 /// checkpoint_every: 200        # optimiser steps between checkpoints inside a task (default: after each task only)
 /// ```
 ///
-/// The keys of `training` and `scratch` (type, range, default, meaning) are their tables below,
-/// `trainingKeys` and `scratchKeys` (the reference: docs/config.md). The method section's keys are
+/// The keys of `training`, `scratch` and `evaluation` (type, range, default, meaning) are their
+/// tables below, `trainingKeys`, `scratchKeys`, `evaluationKeys` (the reference: docs/config.md). The method section's keys are
 /// its config's (`MethodRegistry`): `lamol` / `replay`
 /// (`LAMOL.Config`), `ewc` (`ewc_lambda`, `fisher_examples`), `multitask` (`lm_loss`), `finetune`,
 /// `l2kd` (LAMOL's keys plus `variant`, `temperature`, `teacher`).
@@ -44,7 +44,7 @@ public struct RunConfig: Encodable, Sendable {
         public var architecture = "gpt2", hidden = 128, layers = 4, heads = 4, positions = 256
     }
 
-    public struct Evaluation: Codable, Sendable, Equatable {
+    public struct Evaluation: Encodable, Sendable, Equatable {
         public enum Decoding: String, Codable, Sendable { case greedy, topK = "top_k" }
         public var decoding = Decoding.greedy
         public var batchSize = 64
@@ -52,7 +52,13 @@ public struct RunConfig: Encodable, Sendable {
         public var topK = 20
         /// Few-shot rank classification before and after the stream (nil: none).
         public var fewShot: FewShot?
-        enum CodingKeys: String, CodingKey { case decoding, batchSize = "batch_size", topK = "top_k", fewShot = "few_shot" }
+
+        /// The table's keys, then `few_shot` when there is one.
+        public func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: ConfigKeyName.self)
+            try RunConfig.evaluationKeys.encode(self, into: &c)
+            try c.encodeIfPresent(fewShot, forKey: ConfigKeyName("few_shot"))
+        }
     }
 
     /// `evaluation.few_shot`: the data sources scored by `FewShotEvaluator`.
@@ -124,9 +130,7 @@ public struct RunConfig: Encodable, Sendable {
         method = try MethodRegistry.config(named: try m.string("name") ?? "lamol", section: m, ignoring: lenientMethodKeys)
         if let t = try top.section("training") { try readTraining(t) }
         if let e = try top.section("evaluation") {
-            evaluation.decoding = try e.choice("decoding", Evaluation.Decoding.self, allowed: [.greedy, .topK]) ?? evaluation.decoding
-            evaluation.batchSize = try e.int("batch_size", in: 1...4096) ?? evaluation.batchSize
-            evaluation.topK = try e.int("top_k", in: 1...1_000_000) ?? evaluation.topK
+            try Self.evaluationKeys.readKeys(e, into: &evaluation)
             if let f = try e.section("few_shot") {
                 var fewShot = FewShot()
                 fewShot.tasks = try f.strings("tasks") ?? []
@@ -182,9 +186,18 @@ public struct RunConfig: Encodable, Sendable {
         .integer("positions", \.positions, in: 1...1_048_576, "maximum positions"),
     ])
 
+    /// `evaluation:` — how answers are decoded (every key may change on a trained run with
+    /// `lifelong evaluate`); `few_shot: {tasks, shots, examples}` is read beside them.
+    static let evaluationKeys = ConfigKeys<Evaluation>(section: "evaluation", keys: [
+        .choice("decoding", \.decoding, allowed: [.greedy, .topK], "greedy decoding, or sampling from the top k"),
+        .integer("batch_size", \.batchSize, in: 1...4096, "sequences decoded together"),
+        .integer("top_k", \.topK, in: 1...1_000_000, "k of decoding: top_k"),
+    ])
+
     /// The key reference of the sections with a key table, as a Markdown table (`docs/config.md`).
     public static var keyReference: String {
         let rows = trainingKeys.reference(defaults: TrainingSettings()) + scratchKeys.reference(defaults: ScratchModel())
+            + evaluationKeys.reference(defaults: Evaluation())
         return "| key | type | default | meaning |\n|---|---|---|---|\n" + rows.map { "| " + $0.joined(separator: " | ") + " |\n" }.joined()
     }
 
@@ -229,8 +242,7 @@ public struct RunConfig: Encodable, Sendable {
     /// may change without making a different run: `evaluation.{decoding, batch_size, top_k}` and
     /// the method's own `evaluationKeys` (nil: the two differ in nothing else).
     public func trainingDifference(from other: RunConfig) throws -> String? {
-        let free = Set(["evaluation.decoding", "evaluation.batch_size", "evaluation.top_k"])
-            .union(type(of: method).evaluationKeys.map { "method.\($0)" })
+        let free = Set(Self.evaluationKeys.names).union(type(of: method).evaluationKeys.map { "method.\($0)" })
         return try differences(from: other).first { !free.contains($0.key) }.map { "\($0.key): \($0.old) → \($0.new)" }
     }
 
