@@ -77,8 +77,9 @@ extension DecoderLM {
         var used = Set<String>()
         var loads: [(GGUFFile.TensorInfo, Tensor, Int?)] = []
         for (name, tensor) in namedParameters {
-            guard let ggufName = ggufName(name, layout), let info = file.info(ggufName) else {
-                throw FormatError(file: file.path, "missing tensor for parameter '\(name)' (\(ggufName(name, layout) ?? "no GGUF name"))")
+            let mapped = ggufName(name, layout)
+            guard let ggufName = mapped, let info = file.info(ggufName) else {
+                throw FormatError(file: file.path, "missing tensor for parameter '\(name)' (\(mapped ?? "no GGUF name"))")
             }
             guard info.shape == tensor.shape else {
                 throw FormatError(file: file.path, "tensor '\(ggufName)' has shape \(info.shape), the model expects \(tensor.shape)")

@@ -1,5 +1,4 @@
 import LifelongEngine
-import LifelongFormats
 
 /// A layer or a model: a node of one tree that owns tensors and child modules under stable names.
 ///

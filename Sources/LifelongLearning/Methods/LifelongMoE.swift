@@ -274,8 +274,7 @@ struct LifelongMoESnapshot {
         if let store {
             store.removeAll()  // the previous stage's snapshot
             let layers = String(decoding: try JSONEncoder().encode(copy.layerRecords), as: UTF8.self)
-            try FileManager.default.createDirectory(atPath: store.folder, withIntermediateDirectories: true)
-            try SafetensorsFile.write(copy.namedParameters, metadata: ["layers": layers], to: try store.path(name))
+            try SafetensorsFile.write(copy.namedParameters, metadata: ["layers": layers], to: try store.fileToWrite(name))
         }
         return copy
     }

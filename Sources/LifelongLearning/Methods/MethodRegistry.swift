@@ -31,13 +31,13 @@ enum MethodRegistry {
 
     public static var names: [String] { configs.map(\.name) }
 
-    /// One method of each kind with its default settings.
-    static var defaultMethods: [(name: String, method: any LifelongMethod)] {
+    /// One method of each kind with its default settings, made once: what the questions below
+    /// ask (their static hooks, their names).
+    nonisolated(unsafe) static let defaultMethods: [(name: String, method: any LifelongMethod)] =
         configs.compactMap { entry in
             (try? entry.type.init(name: entry.name, section: ConfigSection([:], prefix: "method.", source: "defaults")).makeMethod())
                 .map { (entry.name, $0) }
         }
-    }
 
     /// The report's tables of results written before they carried their own (`report_sections`):
     /// every method's report hook is asked, and each answers only to its own statistics.

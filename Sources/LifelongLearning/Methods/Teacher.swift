@@ -49,14 +49,12 @@ struct TeacherTrainer {
             try train(teacher, items: items, context: context, store: nil)
             return (teacher, true)
         }
-        let finished = try store.path(task, "model.safetensors")
         if store.contains(task, "model.safetensors") {
-            try load(teacher, from: finished)
+            try load(teacher, from: try store.path(task, "model.safetensors"))
             return (teacher, false)
         }
         try train(teacher, items: items, context: context, store: store)
-        try FileManager.default.createDirectory(atPath: try store.path(task), withIntermediateDirectories: true)
-        try teacher.save(to: finished)
+        try teacher.save(to: try store.fileToWrite(task, "model.safetensors"))
         try store.remove(task, "partial")
         return (teacher, true)
     }

@@ -30,9 +30,17 @@ public struct ArtefactStore {
 
     /// Writes `data` atomically (a kill leaves the old file or the new one), creating folders.
     public func write(_ data: Data, to components: String...) throws {
+        try writeAtomically(data, to: try fileToWrite(components))
+    }
+
+    /// The path of a file that a writer of its own (safetensors, itself atomic) is about to write,
+    /// its folders created.
+    public func fileToWrite(_ components: String...) throws -> String { try fileToWrite(components) }
+
+    private func fileToWrite(_ components: [String]) throws -> String {
         let file = try path(components)
         try FileManager.default.createDirectory(atPath: (file as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try writeAtomically(data, to: file)
+        return file
     }
 
     /// Fills a new folder with `fill` (given its path), then swaps it in for `components`: a kill

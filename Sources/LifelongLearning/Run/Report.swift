@@ -291,9 +291,6 @@ public struct Report {
 
     static func tick(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(format: "%.2f", v) }
 
-    /// A number from a method's table when it is one a run writes (finite, within ±1e6).
-    static func sane(_ v: Double) -> Double? { v.isFinite && abs(v) <= StreamRunner.Results.largestValue ? v : nil }
-
     static let colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
     /// One line per task: its score after each stage, from the stage that trains it on; over
@@ -339,11 +336,12 @@ public struct Report {
         guard !run.evaluations.isEmpty, let last = run.results.matrix.last else { return nil }
         let entries = [("the run", "—", last, run.results.methodStatistics)]
             + run.evaluations.map { ($0.name, $0.settings.isEmpty ? "—" : $0.settings.joined(separator: ", "), $0.evaluation.scores, $0.evaluation.methodStatistics) }
-        let figures = entries.map { Dictionary(MethodRegistry.headlineFigures($0.3).map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }) }
+        let figures = entries.map { MethodRegistry.headlineFigures($0.3) }
         var names: [String] = []
-        for entry in entries { for (name, _) in MethodRegistry.headlineFigures(entry.3) where !names.contains(name) { names.append(name) } }
+        for (name, _) in figures.joined() where !names.contains(name) { names.append(name) }
         let rows = zip(entries, figures).map { entry, figure in
-            [entry.0, entry.1] + entry.2.map { f($0) } + [f(entry.2.reduce(0, +) / Double(max(entry.2.count, 1)))] + names.map { f(figure[$0]) }
+            [entry.0, entry.1] + entry.2.map { f($0) } + [f(entry.2.reduce(0, +) / Double(max(entry.2.count, 1)))]
+                + names.map { name in f(figure.first { $0.name == name }?.value) }
         }
         return .init(header: ["evaluation", "settings"] + run.results.tasks + ["mean"] + names, rows: rows)
     }
