@@ -98,6 +98,10 @@ extension DecoderLM {
     /// Loads a Hugging Face directory: `config.json` plus `model.safetensors` (or shards).
     public convenience init(huggingFaceDirectory directory: String) throws {
         let configPath = (directory as NSString).appendingPathComponent("config.json")
+        if try JSONFields(contentsOf: configPath).string("model_type") == "mixtral" {
+            try self.init(mixtralDirectory: directory)
+            return
+        }
         let config = try DecoderConfig.huggingFace(configAt: configPath)
         let checkpoint = try TensorCheckpoint(directory: directory)
         try config.checkFits(elements: checkpoint.elementCount, file: configPath)

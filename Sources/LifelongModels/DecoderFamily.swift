@@ -21,6 +21,9 @@ public protocol DecoderFamily {
     static var defaultNormEpsilon: Float { get }
     /// Reads the family's Hugging Face `config.json` (already known to have this `model_type`).
     static func config(huggingFace json: JSONFields) throws -> DecoderConfig
+    /// The family's `config.json` for `config` (`model_type`, `architectures` and the keys that
+    /// `config(huggingFace:)` reads): what an export writes and transformers loads.
+    static func huggingFaceConfig(_ config: DecoderConfig) -> [String: Any]
     /// One block's attention, drawing its initial weights from `rng` (nil: zeros, to be loaded).
     static func attention(_ config: DecoderConfig, rng: inout SeededGenerator?) -> any AttentionLayer
     /// One block's dense feed-forward layer.
@@ -35,6 +38,10 @@ public protocol DecoderFamily {
 extension DecoderFamily {
     public static var gguf: GGUFLayout? { nil }
 }
+
+/// A Float from a config as JSON writes it: its shortest decimal (1e-05, not 9.99999974e-06), so
+/// that a config read back gives the same Float.
+func jsonNumber(_ value: Float) -> Double { Double("\(value)") ?? Double(value) }
 
 /// The families the library builds, by architecture name.
 public enum DecoderFamilies {

@@ -132,7 +132,7 @@ extension GGMLType {
 
 /// For each row of the rotate-half layout, the row of llama.cpp's interleaved layout it comes
 /// from: row h·D + s·D/2 + i is row h·D + 2i + s.
-private func rotaryRowSource(rows: Int, heads: Int) -> [Int] {
+func rotaryRowSource(rows: Int, heads: Int) -> [Int] {
     let headDim = rows / heads, half = headDim / 2
     var source = [Int](repeating: 0, count: rows)
     for h in 0..<heads {

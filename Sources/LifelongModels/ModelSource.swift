@@ -33,7 +33,7 @@ public struct ModelSource {
         let config = (path as NSString).appendingPathComponent("config.json")
         let json = (try? UserFile.data(config)).flatMap { try? StrictJSON.object($0, file: config) as? [String: Any] }
         let type = json?["model_type"] as? String ?? ""
-        if DecoderFamilies.named(type) != nil { return .decoder }
+        if DecoderFamilies.named(type) != nil || type == "mixtral" { return .decoder }
         if type == "bert" || FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent("modules.json")) {
             return .encoder
         }

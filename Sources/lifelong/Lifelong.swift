@@ -18,7 +18,7 @@ struct Lifelong: ParsableCommand {
             `--resume` continues); 1 anything else.
             """,
         version: Provenance.version,
-        subcommands: [Demo.self, Run.self, SweepCommand.self, ReportCommand.self, Evaluate.self, Sample.self, DataCommand.self, Models.self, Tokenize.self, Generate.self, Embed.self, Bench.self]
+        subcommands: [Demo.self, Run.self, SweepCommand.self, ReportCommand.self, Evaluate.self, Sample.self, Export.self, DataCommand.self, Models.self, Tokenize.self, Generate.self, Embed.self, Bench.self]
     )
 
     /// Parses the command line (its errors print the usage, exit 64), runs the command, and maps

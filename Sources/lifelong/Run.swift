@@ -68,6 +68,10 @@ struct Sample: ParsableCommand {
     @Option(parsing: .unconditional, help: "Sample from the k most likely tokens (default: greedy).") var topK: Int?
     @Option(parsing: .unconditional, help: "Number of continuations.") var count = 1
     @Option(parsing: .unconditional, help: "Random seed.") var seed: UInt64 = 0
+    @Option(parsing: .unconditional, help: "Continue with low-rank slot J alone at weight 1 (SLM; what one adapter of a peft export adds).")
+    var slot: Int?
+    @Flag(help: "Print one JSON line per continuation: prompt_ids, output_ids, text and the next-token logits after the prompt.")
+    var json = false
     @OptionGroup var compute: ComputeOptions
 
     func validate() throws {
@@ -83,17 +87,36 @@ struct Sample: ParsableCommand {
         let config = try RunConfig(yaml: text, source: configPath)
         let (model, base) = try ConfiguredRun.startingModel(of: config)
         let tokenizer = TaskTokenizer(base: base)
-        let state = try RunCheckpoints(runDirectory: runDirectory).restoreLatest(into: model, tokenizer: tokenizer) { print("Note: \($0)") }
-        print("Checkpoint: stage \(state.stage + 1), step \(state.stepsDone); special tokens: \(tokenizer.specialNames.joined(separator: " "))")
-        if !model.lowRankMixtureLayers.isEmpty {
-            print("Note: this run's low-rank slots (SLM) are off here: `sample` does not retrieve, it continues with the backbone alone.")
+        // With --json, standard output holds the JSON lines only; what is said about the checkpoint goes to standard error.
+        let say: (String) -> Void = json ? { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } : { print($0) }
+        let state = try RunCheckpoints(runDirectory: runDirectory).restoreLatest(into: model, tokenizer: tokenizer) { say("Note: \($0)") }
+        say("Checkpoint: stage \(state.stage + 1), step \(state.stepsDone); special tokens: \(tokenizer.specialNames.joined(separator: " "))")
+        let slots = model.lowRankMixtureLayers.first?.slotCount ?? 0
+        if let slot, !(0..<slots).contains(slot) {
+            throw ValidationError("--slot \(slot): this run's model has \(slots) low-rank slots\(slots == 0 ? "" : " (0…\(slots - 1))")")
+        }
+        if slots > 0 && slot == nil && !json {
+            print("Note: this run's low-rank slots (SLM) are off here: `sample` does not retrieve, it continues with the backbone alone (--slot J adds one).")
         }
         let ids = tokenizer.encodeWithSpecialNames(prompt)
         guard !ids.isEmpty else { throw ValidationError("the prompt is empty") }
         try checkGenerationFits(model, promptLength: ids.count, maxTokens: maxTokens, count: count)
+        let weights = slot.map { j in (0..<slots).map { Float($0 == j ? 1 : 0) } } ?? []
+        let conditioning = Conditioning(slotWeights: Array(Array(repeating: weights, count: count).joined()))
         let outputs = try model.generate(prompts: Array(repeating: ids, count: count), options: GenerationOptions(
-            maxNewTokens: maxTokens, strategy: topK.map { .sample(topK: $0) } ?? .greedy, stopTokens: [tokenizer.endOfExampleToken()], seed: seed))
-        for output in outputs { print(prompt + tokenizer.decode(output, showingEndOfText: true)) }
+            maxNewTokens: maxTokens, strategy: topK.map { .sample(topK: $0) } ?? .greedy, stopTokens: [tokenizer.endOfExampleToken()], seed: seed),
+            conditioning: conditioning)
+        guard json else {
+            for output in outputs { print(prompt + tokenizer.decode(output, showingEndOfText: true)) }
+            return
+        }
+        let logits = noGrad { model.logits(TokenBatch(rows: [ids]), conditioning: Conditioning(slotWeights: weights)) }.scalars
+        let vocabulary = model.config.vocabSize
+        for output in outputs {
+            let object: [String: Any] = ["prompt_ids": ids, "output_ids": output, "text": tokenizer.decode(output, showingEndOfText: true),
+                                         "logits": logits[(logits.count - vocabulary)...].map(Double.init)]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+        }
     }
 }
 

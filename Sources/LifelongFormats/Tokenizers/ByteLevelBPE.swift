@@ -13,7 +13,7 @@ public final class ByteLevelBPETokenizer: Tokenizer, @unchecked Sendable {
 
     private let idOfToken: [String: Int]
     private let byteTokens: [Int32]                    // token id of each single byte, −1 if none
-    private let mergeOf: [UInt64: (rank: Int32, id: Int32)]
+    let mergeOf: [UInt64: (rank: Int32, id: Int32)]
     private let specialsLongestFirst: [(text: [UInt8], id: Int)]
     private var cache: [String: [Int]] = [:]
     private let cacheLock = NSLock()

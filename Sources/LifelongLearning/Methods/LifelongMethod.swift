@@ -45,6 +45,12 @@ public protocol LifelongMethod {
     /// The folders of the run directory the method keeps files in (`StageContext.artefacts`),
     /// cleared when a run starts afresh.
     static var artefactFolders: [String] { get }
+    /// For a PEFT export: the task that owns each low-rank slot of the model, in slot order
+    /// (SLM's); empty for a method that adds no slots.
+    var slotOwners: [String] { get }
+    /// Writes into `folder` what an export's adapters need besides their weights: how an example
+    /// picks its slots (SLM: the keys and the retrieval rule).
+    func writeSlotRetrieval(into folder: String) throws
     /// Tables of the method's own for the report, from a run's results (its `methodStatistics`):
     /// written into `results.json` and rendered by a report that knows no method.
     static func reportSections(_ results: StreamRunner.Results) -> [ReportSection]
@@ -66,6 +72,8 @@ extension LifelongMethod {
     public mutating func restore(_ state: MethodState) throws {}
     public var statistics: MethodStatistics { MethodStatistics() }
     public static var artefactFolders: [String] { [] }
+    public var slotOwners: [String] { [] }
+    public func writeSlotRetrieval(into folder: String) throws {}
     public static func reportSections(_ results: StreamRunner.Results) -> [ReportSection] { [] }
     public static func headlineFigures(_ statistics: [String: JSONValue]) -> [(name: String, value: Double)] { [] }
 }

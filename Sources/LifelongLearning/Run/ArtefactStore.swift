@@ -10,6 +10,10 @@ public struct ArtefactStore {
     /// `<run>/<folder>`.
     public let folder: String
 
+    /// The runner's own folder: `predictions/<task>.jsonl` holds every prediction of the latest
+    /// evaluation (after the stream: the final predictions, which `lifelong export` carries).
+    public static let predictionsFolder = "predictions"
+
     public init(runDirectory: String, folder name: String) {
         folder = (runDirectory as NSString).appendingPathComponent(name)
     }

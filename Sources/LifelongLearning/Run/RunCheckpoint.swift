@@ -258,6 +258,16 @@ public struct RunCheckpoints {
         return state
     }
 
+    /// The checkpoint folder `tag` (`stage2-step0-trained`), verified; an error naming the run's
+    /// checkpoints when there is no such folder.
+    public func checkpoint(named tag: String) throws -> (state: RunState, path: String) {
+        let folders = try checkpointFolders()
+        guard folders.contains(tag) else {
+            throw RequestError("--checkpoint \(tag.prefix(80)): \(directory) has no such checkpoint (it has: \(folders.isEmpty ? "none" : folders.joined(separator: ", ")))")
+        }
+        return (try open(path(tag), namedByLatest: false), path(tag))
+    }
+
     /// Gives `tokenizer` the checkpoint's special tokens (in their order, so the ids match), grows
     /// `model` to that vocabulary, rebuilds the layers a method replaced, and loads the weights (the new rows' random start is overwritten).
     public func restore(_ model: DecoderLM, tokenizer: TaskTokenizer, state: RunState, from folder: String) throws {

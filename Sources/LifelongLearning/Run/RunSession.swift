@@ -62,7 +62,7 @@ final class RunSession<M: LifelongMethod> {
                 setAside = try findCheckpoint(checkpoints)
             } else {  // a fresh run (a new directory, or --overwrite): nothing of an earlier run is reused
                 checkpoints.removeAll()
-                for folder in Set(MethodRegistry.artefactFolders + M.artefactFolders) {
+                for folder in Set(MethodRegistry.artefactFolders + M.artefactFolders + [ArtefactStore.predictionsFolder]) {
                     ArtefactStore(runDirectory: runDirectory, folder: folder).removeAll()
                 }
             }
@@ -253,6 +253,7 @@ final class RunSession<M: LifelongMethod> {
             report(.evaluating(index: index, count: stream.count, task: task.name))
             let result = try evaluator.evaluate(predictor, on: task, seed: seed)
             predictions[task.name] = zip(result.predictions, task.test).prefix(5).map { [$0, $1.answers[0]] }
+            try writePredictions(result.predictions, of: task)
             row.append(result.score)
             for (metric, score) in result.secondary { secondary[metric, default: [:]][task.name] = score }
         }
@@ -263,6 +264,18 @@ final class RunSession<M: LifelongMethod> {
         try logLine(event)
         report(.message("  \(label): " + zip(stream, row).map { "\($0.name) \(String(format: $0.isCorpus ? "%.3f" : "%.1f", $1))" }.joined(separator: "  ")))
         return (row, secondary)
+    }
+
+    /// Every prediction of the evaluation beside the example's id and gold answers.
+    func writePredictions(_ predictions: [String], of task: TaskData) throws {
+        guard let runDirectory = runner.runDirectory, !predictions.isEmpty else { return }
+        var lines = Data()
+        for (prediction, example) in zip(predictions, task.test) {
+            let line: [String: Any] = ["id": example.id, "prediction": prediction, "answers": example.answers]
+            lines.append(try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys, .withoutEscapingSlashes]))
+            lines.append(UInt8(ascii: "\n"))
+        }
+        try ArtefactStore(runDirectory: runDirectory, folder: ArtefactStore.predictionsFolder).write(lines, to: "\(task.name).jsonl")
     }
 
     // MARK: The stage loop

@@ -34,6 +34,14 @@ public enum GPT2: DecoderFamily {
             tieWordEmbeddings: try json.bool("tie_word_embeddings", default: true))
     }
 
+    public static func huggingFaceConfig(_ config: DecoderConfig) -> [String: Any] {
+        ["model_type": "gpt2", "architectures": ["GPT2LMHeadModel"], "vocab_size": config.vocabSize,
+         "n_embd": config.hiddenSize, "n_layer": config.layerCount, "n_head": config.headCount,
+         "n_inner": config.intermediateSize, "n_positions": config.maxPositions, "n_ctx": config.maxPositions,
+         "layer_norm_epsilon": jsonNumber(config.normEpsilon), "activation_function": "gelu_new",
+         "tie_word_embeddings": config.tieWordEmbeddings, "resid_pdrop": 0, "embd_pdrop": 0, "attn_pdrop": 0]
+    }
+
     public static func parameterCount(_ config: DecoderConfig) -> Double {
         let d = Double(config.hiddenSize), ff = Double(config.intermediateSize)
         let perLayer = 4 * d * d + 4 * d + 2 * d * ff + ff + d + 4 * d  // attention + biases, MLP + biases, two LayerNorms

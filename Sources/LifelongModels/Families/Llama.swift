@@ -30,6 +30,23 @@ public enum Llama: DecoderFamily {
         rotaryParameterCount(config, queryKeyValueBias: false)
     }
 
+    public static func huggingFaceConfig(_ config: DecoderConfig) -> [String: Any] {
+        rotaryHuggingFaceConfig(config, modelType: "llama", className: "LlamaForCausalLM")
+            .merging(["attention_bias": false, "mlp_bias": false]) { $1 }
+    }
+
+    /// The `config.json` keys Llama and the families built like it (Qwen2, Mixtral) share.
+    static func rotaryHuggingFaceConfig(_ config: DecoderConfig, modelType: String, className: String) -> [String: Any] {
+        ["model_type": modelType, "architectures": [className], "vocab_size": config.vocabSize,
+         "hidden_size": config.hiddenSize, "num_hidden_layers": config.layerCount,
+         "num_attention_heads": config.headCount, "num_key_value_heads": config.kvHeadCount, "head_dim": config.headDim,
+         "intermediate_size": config.intermediateSize, "max_position_embeddings": config.maxPositions,
+         "rms_norm_eps": jsonNumber(config.normEpsilon), "hidden_act": "silu",
+         "rope_theta": jsonNumber(config.ropeTheta),
+         "rope_parameters": ["rope_type": "default", "rope_theta": jsonNumber(config.ropeTheta)] as [String: Any],
+         "tie_word_embeddings": config.tieWordEmbeddings, "attention_dropout": 0]
+    }
+
     /// Llama's count; with biases, Qwen2's.
     static func rotaryParameterCount(_ config: DecoderConfig, queryKeyValueBias: Bool) -> Double {
         let d = Double(config.hiddenSize), ff = Double(config.intermediateSize), kv = Double(config.kvHeadCount * config.headDim)

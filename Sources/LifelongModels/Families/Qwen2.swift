@@ -22,6 +22,11 @@ public enum Qwen2: DecoderFamily {
         return try Llama.rotaryConfig(json, architecture: .qwen2, tiedByDefault: false)
     }
 
+    public static func huggingFaceConfig(_ config: DecoderConfig) -> [String: Any] {
+        Llama.rotaryHuggingFaceConfig(config, modelType: "qwen2", className: "Qwen2ForCausalLM")
+            .merging(["use_sliding_window": false]) { $1 }
+    }
+
     public static func parameterCount(_ config: DecoderConfig) -> Double {
         Llama.rotaryParameterCount(config, queryKeyValueBias: true)
     }
