@@ -1,13 +1,14 @@
 # The two set-up commands of the README. Both install missing system packages first.
 SWIFT ?= swift
 
-.PHONY: demo test test-slurm build deps models bench fixtures fuzz docs
+.PHONY: demo test test-slurm test-llamacpp build deps models bench fixtures fuzz docs
 
 demo: build
 	.build/release/lifelong demo
 
 test: models
 	$(SWIFT) test -c release
+	"$$(scripts/python_consumers.sh)" scripts/export_check.py --binary .build/release/lifelong
 	python3 scripts/fuzz/fuzz.py --binary .build/release/lifelong --count 300 --seed 1
 	python3 scripts/run_safety_test.py --binary .build/release/lifelong
 	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory test-slurm; else echo "test-slurm skipped: it starts Slurm daemons and needs root"; fi
@@ -15,6 +16,10 @@ test: models
 # A one-machine Slurm cluster runs a tiny `lifelong sweep --slurm` (installs slurm-wlm and munge if missing).
 test-slurm: build
 	scripts/slurm_local_test.sh .build/release/lifelong
+
+# `lifelong export` checked by llama.cpp too: builds llama-cpp-python once into the consumers' venv.
+test-llamacpp: models
+	"$$(scripts/python_consumers.sh --llama-cpp)" scripts/export_check.py --binary .build/release/lifelong
 
 build: deps
 	$(SWIFT) build -c release --product lifelong

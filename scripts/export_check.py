@@ -18,6 +18,9 @@ SLM on SmolLM2-135M, Lifelong-MoE on a scratch Llama), exports them, and checks:
 - refusals: Lifelong-MoE to GGUF, a GPT-2 mixture to hf, a damaged checkpoint (named), an output
   that exists or lies inside the run; nothing is written beside the output directory.
 
+- llama.cpp (when llama-cpp-python is installed: `make test-llamacpp`): the f32 file tokenises
+  the prompts and continues them greedily token for token as `lifelong sample`.
+
 Run with the Python that has torch, transformers, peft and gguf (scripts/python_consumers.sh):
     PY=$(scripts/python_consumers.sh) && $PY scripts/export_check.py --binary .build/release/lifelong
 Prints one line per check and "N passed, M failed"; exits 1 if any failed.
@@ -227,6 +230,7 @@ def check_gguf(binary, name, run, exports, hf_folder, hf_model):
         check(f"{name} gguf {storage}: metadata keys and tokenizer read back", keys_ok)
         if storage != "f32":
             continue
+        check_llama_cpp(binary, name, run, os.path.join(folder, "model.gguf"), config["eos_token_id"])
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file="model.gguf").eval()
         end = config["eos_token_id"]
         for prompt in PROMPTS[name]:
@@ -238,6 +242,26 @@ def check_gguf(binary, name, run, exports, hf_folder, hf_model):
             check(f"{name} gguf: lifelong generate on model.gguf, {prompt!r}",
                   back["prompt_ids"] == mine["prompt_ids"] and back["output_ids"] == mine["output_ids"],
                   f"{back['output_ids']} vs {mine['output_ids']}")
+
+
+def check_llama_cpp(binary, name, run, path, end):
+    """llama.cpp itself (llama-cpp-python, when `scripts/python_consumers.sh --llama-cpp` has built it)."""
+    try:
+        from llama_cpp import Llama
+    except ImportError:
+        print("SKIP  llama.cpp: llama-cpp-python is not installed here (make test-llamacpp builds it, ~8 min on 2 cores)")
+        return
+    llm = Llama(model_path=path, n_ctx=256, verbose=False)
+    for prompt in PROMPTS[name]:
+        mine = ours(binary, run, prompt)
+        ids = llm.tokenize(prompt.encode(), add_bos=False, special=True)
+        theirs = []
+        for token in llm.generate(ids, top_k=1, temp=0.0, reset=True):
+            if token == end or len(theirs) == MAX_TOKENS:
+                break
+            theirs.append(token)
+        check(f"{name} gguf: llama.cpp tokenises and continues {prompt!r} greedily as we do",
+              ids == mine["prompt_ids"] and theirs == mine["output_ids"], f"{ids} → {theirs} vs {mine['prompt_ids']} → {mine['output_ids']}")
 
 
 def check_peft(binary, name, run, exports, hf_folder):

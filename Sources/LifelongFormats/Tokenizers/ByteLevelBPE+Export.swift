@@ -62,6 +62,7 @@ extension ByteLevelBPETokenizer {
         } + padding.map { _ in 5 }
         var metadata: [(key: String, value: GGUFWriter.Value)] = [
             ("tokenizer.ggml.model", .string("gpt2")),
+            // llama.cpp's converter names a tokenizer that splits off digits `smollm`; `gguf(_:)` reads both as GPT-2's.
             ("tokenizer.ggml.pre", .string(preTokenizer.isolateDigits ? "smollm" : "gpt2")),
             ("tokenizer.ggml.tokens", .strings(tokens + padding)),
             ("tokenizer.ggml.token_type", .int32s(types)),

@@ -35,8 +35,7 @@ extension ByteLevelBPETokenizer {
             throw FormatError(file: file.path, "tokenizer.ggml.pre '\(pre)' is not supported (gpt2, smollm)")
         }
         return try ByteLevelBPETokenizer(
-            tokens: tokens, merges: merges, specialTokens: specials,
-            preTokenizer: GPT2PreTokenizer(isolateDigits: pre == "smollm"),  // llama.cpp's smollm splits off every digit first
+            tokens: tokens, merges: merges, specialTokens: specials, preTokenizer: GPT2PreTokenizer(),
             bosToken: try file.optionalInt("tokenizer.ggml.bos_token_id"), eosToken: try file.optionalInt("tokenizer.ggml.eos_token_id"),
             source: file.path)
     }

@@ -17,7 +17,7 @@ extension MethodConfig {
 }
 
 /// The methods a run config can name.
-enum MethodRegistry {
+public enum MethodRegistry {
     public static let configs: [(name: String, type: any MethodConfig.Type)] = [
         ("finetune", Finetune.Config.self),
         ("multitask", Multitask.Config.self),
