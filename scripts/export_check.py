@@ -107,7 +107,7 @@ PROMPTS = {
     "tiny-lamol": ["__sst__", "a gripping , funny film __ans__", "__clinc_banking__", "what is my balance __ans__",
                    "__mwsc__ The trophy did not fit"],
     "smol-lamol": ["__sst__", "a gripping, funny film __ans__", "__trec__", "Who wrote Hamlet? __ans__",
-                   "__sst__ the plot is thin but"],
+                   "__sst__ 2 stars out of 10, the plot is thin but"],
     "smol-slm": ["a gripping, funny film =>", "Who wrote Hamlet? =>"],
     "moe-llama": ["__sst__", "a dull film __ans__", "__clinc_travel__", "book a flight __ans__", "__mwsc__ The"],
 }

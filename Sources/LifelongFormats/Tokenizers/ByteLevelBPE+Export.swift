@@ -62,8 +62,8 @@ extension ByteLevelBPETokenizer {
         } + padding.map { _ in 5 }
         var metadata: [(key: String, value: GGUFWriter.Value)] = [
             ("tokenizer.ggml.model", .string("gpt2")),
-            // llama.cpp's converter names a tokenizer that splits off digits `smollm`; `gguf(_:)` reads both as GPT-2's.
-            ("tokenizer.ggml.pre", .string(preTokenizer.isolateDigits ? "smollm" : "gpt2")),
+            // llama.cpp's names: `gpt-2` for GPT-2's pre-tokenizer, `smollm` for one that splits off digits first.
+            ("tokenizer.ggml.pre", .string(preTokenizer.isolateDigits ? "smollm" : "gpt-2")),
             ("tokenizer.ggml.tokens", .strings(tokens + padding)),
             ("tokenizer.ggml.token_type", .int32s(types)),
             ("tokenizer.ggml.merges", .strings(merges.map { "\($0.0) \($0.1)" })),

@@ -31,7 +31,7 @@ extension ByteLevelBPETokenizer {
             }
         }
         let pre = try file.optionalString("tokenizer.ggml.pre") ?? "default"
-        guard ["default", "gpt2", "smollm"].contains(pre) else {
+        guard ["default", "gpt2", "gpt-2", "smollm"].contains(pre) else {
             throw FormatError(file: file.path, "tokenizer.ggml.pre '\(pre)' is not supported (gpt2, smollm)")
         }
         return try ByteLevelBPETokenizer(
