@@ -14,7 +14,7 @@ struct ExportDirectory {
         let fm = FileManager.default
         let target = URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
         let run = URL(fileURLWithPath: runDirectory).standardizedFileURL.resolvingSymlinksInPath().path
-        guard !path.isEmpty, (target as NSString).lastPathComponent != "/" else { throw RequestError("--output must name a directory") }
+        guard !path.isEmpty, target != "/" else { throw RequestError("--output must name a directory to create") }
         if target == run || target.hasPrefix(run + "/") || run.hasPrefix(target + "/") {
             throw RequestError("--output \(path) is inside the run directory or holds it; export somewhere else, so that nothing of the run can be replaced")
         }
