@@ -33,6 +33,9 @@ let package = Package(
         // The engine's C parts: matrix products with ggml block-quantised weights (AVX2 when the
         // CPU has it) and the worker threads that run kernels on every core.
         .target(name: "CKernels"),
+        // The CUDA kernels (kernels/*.cu, CUDA C that NVRTC compiles at run time) built for the CPU
+        // under a fiber emulation of CUDA's threads, so that CI checks their logic without a GPU.
+        .target(name: "CUDAKernels", exclude: ["kernels"]),
         // Tensors, reverse-mode autograd, kernels, optimiser, PRNG.
         .target(
             name: "LifelongEngine",
@@ -78,6 +81,11 @@ let package = Package(
         .testTarget(
             name: "EngineTests",
             dependencies: ["LifelongEngine", "LifelongFormats", "TestSupport"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "KernelTests",
+            dependencies: ["CUDAKernels", "CKernels", "LifelongEngine", "TestSupport"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# The Python that loads what `lifelong export` writes, for scripts/export_check.py: a virtual
-# environment in the model cache with torch (CPU), transformers, peft and gguf at pinned versions,
-# made once and remade when the pins change. Prints the path of its python.
+# The Python of the checks whose other side is someone else's tool: scripts/export_check.py (torch
+# CPU, transformers, peft and gguf load what `lifelong export` writes) and scripts/nvrtc_check.py
+# (NVRTC, CUDA 13.0, compiles the CUDA kernels). A virtual environment in the model cache at pinned
+# versions, made once and brought to the pins when they change. Prints the path of its python.
 #   scripts/python_consumers.sh              # the consumers `make test` checks against
 #   scripts/python_consumers.sh --llama-cpp  # also llama-cpp-python (builds llama.cpp: ~8 min on 2 cores)
 # torch comes from a local CPU wheel when the machine has one (/opt/wheels), else from PyPI.
 set -euo pipefail
 
-PINS="transformers==5.25.0 peft==0.22.0 gguf==0.19.0 safetensors==0.8.0 numpy==2.4.6"
+PINS="transformers==5.25.0 peft==0.22.0 gguf==0.19.0 safetensors==0.8.0 numpy==2.4.6 nvidia-cuda-nvrtc==13.0.88"
 TORCH=2.13.0
 LLAMA_CPP=llama-cpp-python==0.3.36
 cache="${LIFELONG_CACHE:-$HOME/.cache/lifelong}"
@@ -16,9 +17,8 @@ stamp="$venv/pins.txt"
 want="torch==$TORCH $PINS"
 
 if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    rm -rf "$venv"
     mkdir -p "$cache"
-    python3 -m venv "$venv" >&2
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv" >&2
     wheel=$(ls /opt/wheels/torch-$TORCH+cpu-*.whl 2>/dev/null | head -n 1 || true)
     echo "Installing torch $TORCH (${wheel:-from PyPI}) and $PINS into $venv…" >&2
     "$venv/bin/pip" install --quiet --disable-pip-version-check "${wheel:-torch==$TORCH}" $PINS >&2
