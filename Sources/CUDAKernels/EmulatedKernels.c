@@ -10,6 +10,7 @@
 #include "kernels/rope.cu"
 #include "kernels/softmax_cross_entropy.cu"
 #include "kernels/adamw.cu"
+#include "kernels/masked_softmax.cu"
 
 const char *lf_emulation_message(void) { return lf_emulation_error; }
 
@@ -155,4 +156,24 @@ static void adamw_body(void *p) {
 int lf_emulate_adamw(int blocks, int threads, float *w, const float *g, float *m, float *v, int n, float decay, float beta1, float beta2, float stepSize, float correction2Sqrt, float epsilon) {
     adamw_arguments arguments = {w, g, m, v, n, decay, beta1, beta2, stepSize, correction2Sqrt, epsilon};
     return lf_emulate(line(blocks), line(threads), adamw_body, &arguments);
+}
+
+typedef struct { float *p; const float *scores; const unsigned char *keyMask; int T; int heads; float scale; } masked_softmax_forward_arguments;
+static void masked_softmax_forward_body(void *p) {
+    masked_softmax_forward_arguments *a = p;
+    masked_softmax_forward(a->p, a->scores, a->keyMask, a->T, a->heads, a->scale);
+}
+int lf_emulate_masked_softmax_forward(int blocks, int threads, float *p, const float *scores, const unsigned char *keyMask, int T, int heads, float scale) {
+    masked_softmax_forward_arguments arguments = {p, scores, keyMask, T, heads, scale};
+    return lf_emulate(line(blocks), line(threads), masked_softmax_forward_body, &arguments);
+}
+
+typedef struct { float *dscores; const float *p; const float *dp; int T; float scale; } masked_softmax_backward_arguments;
+static void masked_softmax_backward_body(void *p) {
+    masked_softmax_backward_arguments *a = p;
+    masked_softmax_backward(a->dscores, a->p, a->dp, a->T, a->scale);
+}
+int lf_emulate_masked_softmax_backward(int blocks, int threads, float *dscores, const float *p, const float *dp, int T, float scale) {
+    masked_softmax_backward_arguments arguments = {dscores, p, dp, T, scale};
+    return lf_emulate(line(blocks), line(threads), masked_softmax_backward_body, &arguments);
 }

@@ -128,4 +128,30 @@ import TestSupport
         expectClose(m, mCPU, "adamw first moment")
         expectClose(v, vCPU, "adamw second moment")
     }
+
+    /// Causal attention probabilities with left padding (sequence 1's first two tokens are padding),
+    /// against the engine's softmax of the scaled scores with the invisible keys at −∞.
+    @Test func maskedSoftmaxForwardAndBackward() {
+        let batch = 2, heads = 3, T = 37, scale: Float = 0.125
+        let keyMask = (0..<batch).flatMap { b in (0..<T).map { j in b == 1 && j < 2 ? UInt8(0) : 1 } }
+        let rows = batch * heads * T
+        func visible(_ row: Int, _ j: Int) -> Bool { j <= row % T && keyMask[row / T / heads * T + j] == 1 }
+        let scores = random([rows, T], seed: 18, std: 3, requiresGrad: false).scalars
+        let dp = random([rows, T], seed: 19, requiresGrad: false)
+        let live = (0..<rows).filter { row in (0..<T).contains { visible(row, $0) } }
+        let masked = Tensor(live.flatMap { row in (0..<T).map { j in visible(row, j) ? scale * scores[row * T + j] : -Float.infinity } },
+                            shape: [live.count, T], requiresGrad: true)
+        let expected = softmax(masked)
+        weightedSum(expected, Tensor(live.flatMap { Array(dp.scalars[($0 * T)..<(($0 + 1) * T)]) }, shape: [live.count, T])).backward()
+
+        var p = [Float](repeating: .nan, count: rows * T), dscores = p
+        launched(lf_emulate_masked_softmax_forward(Int32(rows), 32, &p, scores, keyMask, Int32(T), Int32(heads), scale))
+        expectClose(live.flatMap { Array(p[($0 * T)..<(($0 + 1) * T)]) }, expected.scalars, "masked softmax forward")
+        #expect(Set(0..<rows).subtracting(live).allSatisfy { row in p[(row * T)..<((row + 1) * T)].allSatisfy { $0 == 0 } },
+                "rows with no visible key are all zeros")
+        launched(lf_emulate_masked_softmax_backward(Int32(rows), 64, &dscores, p, dp.scalars, Int32(T), scale))
+        // d/dscores = scale · d/d(masked input); the engine's gradient at −∞ entries is 0, as ours.
+        expectClose(live.flatMap { Array(dscores[($0 * T)..<(($0 + 1) * T)]) }, masked.gradScalars!.map { $0 * scale },
+                    "masked softmax backward")
+    }
 }

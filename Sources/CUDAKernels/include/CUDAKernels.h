@@ -26,4 +26,8 @@ int lf_emulate_softmax_cross_entropy(int blocks, int threads, float *losses, flo
                                      const int *targets, int vocab, float gradScale);
 int lf_emulate_adamw(int blocks, int threads, float *w, const float *g, float *m, float *v, int n, float decay,
                      float beta1, float beta2, float stepSize, float correction2Sqrt, float epsilon);
+int lf_emulate_masked_softmax_forward(int blocks, int threads, float *p, const float *scores, const unsigned char *keyMask,
+                                      int T, int heads, float scale);
+int lf_emulate_masked_softmax_backward(int blocks, int threads, float *dscores, const float *p, const float *dp, int T,
+                                       float scale);
 #endif
