@@ -7,9 +7,8 @@ demo: build
 	.build/release/lifelong demo
 
 test: models
-	$(SWIFT) test -c release
+	LIFELONG_NVRTC="$$(scripts/python_consumers.sh --nvrtc)" $(SWIFT) test -c release
 	"$$(scripts/python_consumers.sh)" scripts/export_check.py --binary .build/release/lifelong
-	"$$(scripts/python_consumers.sh)" scripts/nvrtc_check.py
 	python3 scripts/fuzz/fuzz.py --binary .build/release/lifelong --count 300 --seed 1
 	python3 scripts/run_safety_test.py --binary .build/release/lifelong
 	@if [ "$$(id -u)" -eq 0 ]; then $(MAKE) --no-print-directory test-slurm; else echo "test-slurm skipped: it starts Slurm daemons and needs root"; fi

@@ -35,7 +35,16 @@ let package = Package(
         .target(name: "CKernels"),
         // The CUDA kernels (kernels/*.cu, CUDA C that NVRTC compiles at run time) built for the CPU
         // under a fiber emulation of CUDA's threads, so that CI checks their logic without a GPU.
-        .target(name: "CUDAKernels", exclude: ["kernels"]),
+        .target(name: "CUDAKernels"),
+        // The CUDA backend's host side: CUDA, NVRTC and cuBLAS opened at run time (nothing CUDA at
+        // build or link time), the kernels' source embedded, compiled per GPU and cached on disk.
+        .target(
+            name: "LifelongCUDA",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            resources: ["adamw", "elementwise", "embedding", "masked_softmax", "rmsnorm", "rope", "softmax_cross_entropy", "swiglu"]
+                .map { .embedInCode("Kernels/\($0).cu") } + [.embedInCode("Kernels/common.cuh")],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         // Tensors, reverse-mode autograd, kernels, optimiser, PRNG.
         .target(
             name: "LifelongEngine",
@@ -85,7 +94,7 @@ let package = Package(
         ),
         .testTarget(
             name: "KernelTests",
-            dependencies: ["CUDAKernels", "CKernels", "LifelongEngine", "TestSupport"],
+            dependencies: ["CUDAKernels", "CKernels", "LifelongCUDA", "LifelongEngine", "TestSupport"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(

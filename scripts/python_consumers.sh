@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The Python of the checks whose other side is someone else's tool: scripts/export_check.py (torch
-# CPU, transformers, peft and gguf load what `lifelong export` writes) and scripts/nvrtc_check.py
-# (NVRTC, CUDA 13.0, compiles the CUDA kernels). A virtual environment in the model cache at pinned
+# CPU, transformers, peft and gguf load what `lifelong export` writes), and NVRTC (CUDA 13.0, the
+# pip package) with which the tests compile the CUDA kernels. A virtual environment in the model cache at pinned
 # versions, made once and brought to the pins when they change. Prints the path of its python.
 #   scripts/python_consumers.sh              # the consumers `make test` checks against
 #   scripts/python_consumers.sh --llama-cpp  # also llama-cpp-python (builds llama.cpp: ~8 min on 2 cores)
+#   scripts/python_consumers.sh --nvrtc      # prints the path of its libnvrtc.so.13 instead (LIFELONG_NVRTC)
 # torch comes from a local CPU wheel when the machine has one (/opt/wheels), else from PyPI.
 set -euo pipefail
 
@@ -28,4 +29,8 @@ if [ "${1:-}" = "--llama-cpp" ] && ! "$venv/bin/python" -c "import llama_cpp" 2>
     echo "Building $LLAMA_CPP into $venv (compiles llama.cpp)…" >&2
     "$venv/bin/pip" install --quiet --disable-pip-version-check "$LLAMA_CPP" >&2
 fi
-echo "$venv/bin/python"
+if [ "${1:-}" = "--nvrtc" ]; then
+    ls "$venv"/lib/python3*/site-packages/nvidia/cu13/lib/libnvrtc.so.13
+else
+    echo "$venv/bin/python"
+fi

@@ -1,16 +1,16 @@
-// Each kernel of kernels/*.cu compiled for the CPU, and a launcher that packs its arguments for the
+// Each kernel of Sources/LifelongCUDA/Kernels/*.cu compiled for the CPU, and a launcher that packs its arguments for the
 // fiber scheduler (Emulation.c). The kernels are included as they are: the same text NVRTC compiles.
 #include "emulation.h"
 #include "CUDAKernels.h"
 
-#include "kernels/elementwise.cu"
-#include "kernels/embedding.cu"
-#include "kernels/rmsnorm.cu"
-#include "kernels/swiglu.cu"
-#include "kernels/rope.cu"
-#include "kernels/softmax_cross_entropy.cu"
-#include "kernels/adamw.cu"
-#include "kernels/masked_softmax.cu"
+#include "../LifelongCUDA/Kernels/elementwise.cu"
+#include "../LifelongCUDA/Kernels/embedding.cu"
+#include "../LifelongCUDA/Kernels/rmsnorm.cu"
+#include "../LifelongCUDA/Kernels/swiglu.cu"
+#include "../LifelongCUDA/Kernels/rope.cu"
+#include "../LifelongCUDA/Kernels/softmax_cross_entropy.cu"
+#include "../LifelongCUDA/Kernels/adamw.cu"
+#include "../LifelongCUDA/Kernels/masked_softmax.cu"
 
 const char *lf_emulation_message(void) { return lf_emulation_error; }
 

@@ -5,7 +5,7 @@ import LifelongEngine
 import Testing
 import TestSupport
 
-/// Every CUDA kernel (Sources/CUDAKernels/kernels/*.cu) run on the CPU under the fiber emulation
+/// Every CUDA kernel (Sources/LifelongCUDA/Kernels/*.cu) run on the CPU under the fiber emulation
 /// of CUDA's threads, blocks, barriers, warp shuffles and atomics, and compared with the engine's
 /// CPU op on the same inputs, forward and backward (the backward against the engine's autograd).
 /// Launch shapes are the GPU's (whole rows per block, 32-thread warps), on sizes that leave partial

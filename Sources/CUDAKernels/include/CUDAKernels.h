@@ -1,4 +1,4 @@
-// The CUDA kernels (kernels/*.cu) run on the CPU under the emulation (emulation.h), for the tests
+// The CUDA kernels (Sources/LifelongCUDA/Kernels/*.cu) run on the CPU under the emulation (emulation.h), for the tests
 // that compare them with the engine's CPU ops. Each function launches one kernel on a grid of
 // `blocks` blocks of `threads` threads (1-dimensional) and returns 0, or −1 with the reason in
 // lf_emulation_message().

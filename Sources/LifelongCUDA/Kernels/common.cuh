@@ -1,6 +1,6 @@
 #pragma once
 // What every kernel file shares. NVRTC compiles the kernels as CUDA C++ for the GPU; the tests
-// compile the same files as C for the CPU under ../emulation.h, which defines the CUDA names used
+// compile the same files as C for the CPU under Sources/CUDAKernels/emulation.h, which defines the CUDA names used
 // here (threadIdx, __syncthreads, __shfl_xor_sync, atomicAdd). So the kernels keep to the C subset
 // of CUDA: no templates, no references, no overloading, fixed-size shared arrays.
 #ifdef __CUDACC_RTC__
