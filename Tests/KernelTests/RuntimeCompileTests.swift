@@ -63,4 +63,18 @@ import Testing
             return text.contains("/nonexistent/libnvrtc.so.13") && text.contains("libnvrtc-not-a-library.so") && text.contains("LIFELONG_NVRTC")
         }
     }
+
+    static let noDriver = dlopen("libcuda.so.1", RTLD_NOW) == nil
+
+    /// On a machine without the NVIDIA driver (CI), asking for a CUDA device fails with an error
+    /// naming the driver library and every place searched — not a crash and not a silent CPU run.
+    @Test(.enabled(if: noDriver, "this machine has an NVIDIA driver"))
+    func withoutTheDriverACUDADeviceIsAClearError() {
+        #expect {
+            _ = try CUDADriver()
+        } throws: { error in
+            guard case let .libraryMissing(library, searched) = error as? CUDAError else { return false }
+            return library.contains("libcuda.so.1") && searched.count == CUDADriver.candidates.count
+        }
+    }
 }
