@@ -22,11 +22,9 @@ extension DecoderLM {
     /// Every parameter but the slots of the low-rank mixture layers: the model with each such
     /// layer's base projection back in its place, under the family's own names.
     public var backboneParameters: [(name: String, tensor: Tensor)] {
-        let slotPrefixes = lowRankMixtureLayerPaths.map { "\($0).slots." }
+        let slotPrefixes = modules(of: LowRankMixtureLinear.self).map { "\($0.path).slots." }
         return namedParameters.filter { name, _ in !slotPrefixes.contains { name.hasPrefix($0) } }
     }
-
-    var lowRankMixtureLayerPaths: [String] { modules(of: LowRankMixtureLinear.self).map(\.path) }
 
     /// The model as a GGUF file of its family (`general.architecture` and the family's metadata,
     /// llama.cpp's tensor names, q and k rows in llama.cpp's interleaved rotary order), matrices
