@@ -610,7 +610,7 @@ def gguf_quantised(rng, d):
     return Case("gguf-quantised", "%s as type %d (dims %s)" % (name, kind, dims), argv, must_fail, names=["wide.gguf", name])
 
 
-# ---------------------------------------------------------------- damaged run directories (--resume, sample, evaluate)
+# ---------------------------------------------------------------- damaged run directories (--resume, sample, evaluate, export)
 
 def rewrite_manifest(folder):
     """What a writer that keeps the manifest in step would leave: the hostile file with its own digest."""
@@ -739,14 +739,15 @@ def damaged_run(rng, d):
                 .replace("stream:\n- synthetic\n", "stream: " + json.dumps(stream) + "\n")  # as the run saved it
             open(path, "w").write(text)
         what, names = "stream %s" % stream, ["state.json", "stream", "tasks"]
-    command = rng.choice(["resume", "resume", "resume", "sample", "evaluate"])
+    command = rng.choice(["resume", "resume", "resume", "sample", "evaluate", "export"])
     argv = {"resume": ["run", "run.yaml", "--runs", "runs", "--resume", "--threads", "1"],
             "sample": ["sample", "runs/fz", "--prompt", "__sentiment__", "--max-tokens", "3"],
-            "evaluate": ["evaluate", "runs/fz", "--threads", "1"]}[command]
+            "evaluate": ["evaluate", "runs/fz", "--threads", "1"],
+            "export": ["export", "runs/fz", "--format", rng.choice(["hf", "peft"]), "--output", "runs/export-fz"]}[command]
     if kind in ("items", "optimizer") and command != "resume":
-        must_fail = False  # sample and evaluate read neither the stage's items nor AdamW's moments
-    if kind == "stream" and command == "sample":
-        must_fail = False  # sample reads the model, not the stream
+        must_fail = False  # sample, evaluate and export read neither the stage's items nor AdamW's moments
+    if kind == "stream" and command in ("sample", "export"):
+        must_fail = False  # sample and export read the model, not the stream
     return Case("damaged-run", "%s (%s)" % (what, command), argv, must_fail, names=names)
 
 
