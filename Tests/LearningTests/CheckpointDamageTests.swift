@@ -27,6 +27,23 @@ import Testing
         }
     }
 
+    /// A run killed while writing its first checkpoint (a folder without its manifest, no `latest`)
+    /// starts again from the beginning, ends as an uninterrupted run, and keeps the folder aside.
+    @Test func aRunKilledWhileWritingItsFirstCheckpointStartsAgain() throws {
+        var setAside: [String] = []
+        try resume.checkResumeEquivalence(lamol, stopAfterSteps: 13, tag: "first-checkpoint") { run in
+            let checkpoints = run + "/checkpoints"
+            try FileManager.default.removeItem(atPath: checkpoints + "/latest")
+            for folder in try FileManager.default.contentsOfDirectory(atPath: checkpoints) {
+                try FileManager.default.removeItem(atPath: "\(checkpoints)/\(folder)/manifest.json")
+                setAside.append("damaged-" + folder)
+            }
+        } check: { run in
+            let kept = try FileManager.default.contentsOfDirectory(atPath: run + "/checkpoints")
+            #expect(setAside.allSatisfy(kept.contains), "kept aside: \(kept)")
+        }
+    }
+
     /// `sample` and `evaluate` read the same newest checkpoint that verifies, and say so.
     @Test func readOnlyCommandsSayWhichCheckpointTheyUse() throws {
         let base = NSTemporaryDirectory() + "damage-note-\(getpid())"

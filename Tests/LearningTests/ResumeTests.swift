@@ -53,7 +53,8 @@ import Testing
     func checkResumeEquivalence<M: LifelongMethod>(_ make: () -> M, stopAfterSteps: Int? = nil, stopAt: ((StepLog) -> Bool)? = nil,
                                                    stopWhileGenerating: Bool = false, stopOnMessage: ((String) -> Bool)? = nil,
                                                    insideStage: Bool = true, tag: String = "",
-                                                   damage: (String) throws -> Void = { _ in }) throws {
+                                                   damage: (String) throws -> Void = { _ in },
+                                                   check: (String) throws -> Void = { _ in }) throws {
         let base = NSTemporaryDirectory() + "resume-\(getpid())-\(stopAfterSteps ?? 0)\(tag)"
         defer { try? FileManager.default.removeItem(atPath: base) }
         let (expected, expectedWeights) = try #require(try run(make, directory: base + "/whole"))
@@ -72,6 +73,7 @@ import Testing
         let log = { (run: String) in try String(contentsOfFile: "\(base)/\(run)/log.jsonl", encoding: .utf8)
             .split(separator: "\n").filter { !$0.contains(#""event":"start""#) && !$0.contains(#""event":"resumed""#) }.map { $0.replacingOccurrences(of: #""tokens_per_s":[0-9.e+-]+"#, with: "", options: .regularExpression) } }
         #expect(try log("parts") == log("whole"), "the log has every step once")
+        try check(base + "/parts")
     }
 
     @Test func lamolResumesMidTask() throws {

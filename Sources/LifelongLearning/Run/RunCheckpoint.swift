@@ -86,6 +86,9 @@ public struct RunCheckpoints {
         var unusable: [(folder: String, problem: String)] = []
         /// Why `latest` was not followed (nil when it was).
         var latestProblem: String?
+        /// No checkpoint was ever completed: the run was killed while writing its first one. It
+        /// starts again from the beginning, its incomplete folders set aside.
+        var nothingCompleted = false
     }
 
     /// The newest complete checkpoint, or nil when the run has none; an error when there are
@@ -114,7 +117,7 @@ public struct RunCheckpoints {
     /// The error for a search that found checkpoint folders but none to use (nil when it found
     /// none at all: a run stopped before its first checkpoint).
     func noUsableCheckpoint(_ search: Search) -> FormatError? {
-        guard !search.unusable.isEmpty || search.latestProblem != nil else { return nil }
+        guard !search.nothingCompleted, !search.unusable.isEmpty || search.latestProblem != nil else { return nil }
         let problems = search.unusable.isEmpty ? search.latestProblem ?? "" : search.unusable.map(\.problem).joined(separator: "; ")
         return FormatError(file: directory, "no usable checkpoint (nothing was changed): \(problems)")
     }
@@ -134,7 +137,13 @@ public struct RunCheckpoints {
             search.newest = (try open(path(tag), namedByLatest: true), path(tag))
             return search
         } catch let error as FormatError {
-            if folders.isEmpty && !FileManager.default.fileExists(atPath: path("latest")) { return search }  // no checkpoint yet
+            if !FileManager.default.fileExists(atPath: path("latest")) && folders.allSatisfy({
+                !FileManager.default.fileExists(atPath: (path($0) as NSString).appendingPathComponent(CheckpointManifest.fileName))
+            }) {  // no checkpoint yet, or only the interrupted writing of the first one
+                search.nothingCompleted = true
+                search.unusable = folders.map { ($0, "has no \(CheckpointManifest.fileName): the writing of the run's first checkpoint was interrupted") }
+                return search
+            }
             if let tried {
                 search.unusable.append((tried, error.description))
                 search.latestProblem = "it names \(tried), which is not usable"

@@ -112,7 +112,10 @@ final class RunSession<M: LifelongMethod> {
         let search = try checkpoints.find()
         guard let (saved, folder) = search.newest else {
             if let error = checkpoints.noUsableCheckpoint(search) { throw error }
-            return []
+            for (name, problem) in search.unusable {  // only the interrupted first checkpoint: the run starts again
+                report(.message("setting aside \(RunCheckpoints.damagedPrefix)\(name) (kept, not used): \(problem)"))
+            }
+            return search.unusable.map(\.folder)
         }
         do {
             try saved.check(stageCount: stages.count, taskNames: stream.map(\.name), file: (folder as NSString).appendingPathComponent("state.json"))
@@ -180,7 +183,9 @@ final class RunSession<M: LifelongMethod> {
         close(fd)
         logFile = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         let length = try logFile?.seekToEnd() ?? 0
-        guard resumedFrom != nil else { return }
+        // A resumed run keeps the lines its checkpoint had written (none when it starts again from the
+        // beginning, having no checkpoint) and drops those of the interrupted attempt after them.
+        guard runner.resume else { return }
         if length >= UInt64(state.logBytes) {
             try logFile?.truncate(atOffset: UInt64(state.logBytes))
             try logFile?.seekToEnd()
