@@ -93,6 +93,14 @@ subsample: {train: 100, test: 5}
 method: {name: lifelong_moe, experts: 2, experts_per_stage: 1, every: 2, top_k: 2}
 training: {learning_rate: 3.0e-3, epochs: 3, tokens_per_batch: 2048, max_length: 256}
 """,
+    # Fine-tuning a scratch Qwen2 (q/k/v biases, rotary rows not permuted in GGUF).
+    "qwen2-finetune": """model: scratch
+scratch: {architecture: qwen2, hidden: 64, layers: 2, heads: 4, positions: 320}
+stream: tiny
+subsample: {train: 100, test: 5}
+method: {name: finetune}
+training: {learning_rate: 3.0e-3, epochs: 3, tokens_per_batch: 2048, max_length: 256}
+""",
     # Lifelong-MoE on a scratch GPT-2: transformers has no GPT-2 mixture, so hf is refused.
     "moe-gpt2": """model: scratch
 scratch: {architecture: gpt2, hidden: 32, layers: 2, heads: 2, positions: 320}
@@ -110,6 +118,7 @@ PROMPTS = {
                    "__sst__ 2 stars out of 10, the plot is thin but"],
     "smol-slm": ["a gripping, funny film =>", "Who wrote Hamlet? =>"],
     "moe-llama": ["__sst__", "a dull film __ans__", "__clinc_travel__", "book a flight __ans__", "__mwsc__ The"],
+    "qwen2-finetune": ["a dull film __ans__", "book a flight __ans__", "what is my balance __ans__", "The trophy", "x"],
 }
 MAX_TOKENS = 12
 
@@ -176,10 +185,12 @@ def check_gguf(binary, name, run, exports, hf_folder, hf_model):
     from safetensors.numpy import load_file
     from transformers import AutoModelForCausalLM
     config = json.load(open(os.path.join(hf_folder, "config.json")))
+    arch = config["model_type"]
     tok = json.load(open(os.path.join(hf_folder, "tokenizer.json")))
     hf = load_file(os.path.join(hf_folder, "model.safetensors"))
     names = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight", "lm_head.weight": "output.weight"}
     inner = {"input_layernorm.weight": "attn_norm.weight", "post_attention_layernorm.weight": "ffn_norm.weight",
+             "self_attn.q_proj.bias": "attn_q.bias", "self_attn.k_proj.bias": "attn_k.bias", "self_attn.v_proj.bias": "attn_v.bias",
              "self_attn.q_proj.weight": "attn_q.weight", "self_attn.k_proj.weight": "attn_k.weight",
              "self_attn.v_proj.weight": "attn_v.weight", "self_attn.o_proj.weight": "attn_output.weight",
              "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight", "mlp.down_proj.weight": "ffn_down.weight"}
@@ -198,9 +209,9 @@ def check_gguf(binary, name, run, exports, hf_folder, hf_model):
             if t is None:
                 exact.append(f"{key}: missing")
                 continue
-            if key.endswith("q_proj.weight"):
+            if arch == "llama" and key.endswith("q_proj.weight"):  # llama.cpp's Llama rotates interleaved pairs; Qwen2 does not
                 value = interleave_rotary(value, config["num_attention_heads"])
-            elif key.endswith("k_proj.weight"):
+            elif arch == "llama" and key.endswith("k_proj.weight"):
                 value = interleave_rotary(value, config["num_key_value_heads"])
             raw = np.asarray(t.data)
             if value.ndim == 1 or storage == "f32":
@@ -214,11 +225,11 @@ def check_gguf(binary, name, run, exports, hf_folder, hf_model):
         check(f"{name} gguf {storage}: every tensor reads back bit-exactly ({len(hf)} tensors)",
               not exact and len(tensors) == len(hf), ", ".join(exact[:3]))
         field = lambda k: reader.fields[k].contents()
-        keys_ok = (field("general.architecture") == "llama" and field("llama.block_count") == config["num_hidden_layers"]
-                   and field("llama.context_length") == config["max_position_embeddings"]
-                   and field("llama.embedding_length") == config["hidden_size"]
-                   and field("llama.attention.head_count_kv") == config["num_key_value_heads"]
-                   and abs(field("llama.rope.freq_base") - config["rope_theta"]) <= 1e-6 * config["rope_theta"]
+        keys_ok = (field("general.architecture") == arch and field(f"{arch}.block_count") == config["num_hidden_layers"]
+                   and field(f"{arch}.context_length") == config["max_position_embeddings"]
+                   and field(f"{arch}.embedding_length") == config["hidden_size"]
+                   and field(f"{arch}.attention.head_count_kv") == config["num_key_value_heads"]
+                   and abs(field(f"{arch}.rope.freq_base") - config["rope_theta"]) <= 1e-6 * config["rope_theta"]
                    and field("tokenizer.ggml.eos_token_id") == config["eos_token_id"])
         vocab = sorted(tok["model"]["vocab"].items(), key=lambda kv: kv[1])
         tokens = field("tokenizer.ggml.tokens")
@@ -333,9 +344,10 @@ def main():
         print(f"trained {name}", flush=True)
     try:
         for name, expect in [("tiny-lamol", "GPT2LMHeadModel"), ("smol-lamol", "LlamaForCausalLM"),
-                             ("smol-slm", "LlamaForCausalLM"), ("moe-llama", "MixtralForCausalLM")]:
+                             ("smol-slm", "LlamaForCausalLM"), ("moe-llama", "MixtralForCausalLM"),
+                             ("qwen2-finetune", "Qwen2ForCausalLM")]:
             hf_folder, hf_model = check_hf(binary, name, runs[name], exports, expect)
-            if name == "smol-lamol":
+            if name in ("smol-lamol", "qwen2-finetune"):
                 check_gguf(binary, name, runs[name], exports, hf_folder, hf_model)
             if name == "smol-slm":
                 check_peft(binary, name, runs[name], exports, hf_folder)

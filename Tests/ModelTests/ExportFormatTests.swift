@@ -102,15 +102,20 @@ import Testing
         #expect(throws: RequestError.self) { try model.ggufExport(storage: .f32, name: "x") }
     }
 
-    /// A Llama written as GGUF (q and k rows in llama.cpp's order) loads back to the same weights,
-    /// and a family without a GGUF layout is refused.
-    @Test func llamaLeavesAsGGUFAndComesBack() throws {
-        let config = DecoderConfig(architecture: .llama, vocabSize: 300, hiddenSize: 64, layerCount: 2, headCount: 4,
+    /// A Llama (q and k rows in llama.cpp's order) or a Qwen2 (with its q/k/v biases) written as GGUF
+    /// loads back to the same weights, and a family without a GGUF layout is refused.
+    @Test(arguments: [DecoderConfig.Architecture.llama, .qwen2])
+    func llamaFamiliesLeaveAsGGUFAndComeBack(architecture: DecoderConfig.Architecture) throws {
+        let config = DecoderConfig(architecture: architecture, vocabSize: 300, hiddenSize: 64, layerCount: 2, headCount: 4,
                                    kvHeadCount: 2, intermediateSize: 96, maxPositions: 64, ropeTheta: 50_000, tieWordEmbeddings: true)
         let model = DecoderLM(config: config, seed: 9)
+        var rng = SeededGenerator(seed: 10)
+        for (name, tensor) in model.namedParameters where name.hasSuffix(".bias") {  // Qwen2's biases start at zero
+            for i in 0..<tensor.count { tensor.data[i] = rng.nextGaussian() }
+        }
         var writer = try model.ggufExport(storage: .f32, name: "test")
         for (key, value) in try ByteLevelBPETokenizer.bytes().ggufMetadata(addedFrom: 257, vocabularySize: 300) { writer.set(key, value) }
-        let path = temporary("llama") + ".gguf"
+        let path = temporary(architecture.rawValue) + ".gguf"
         defer { try? FileManager.default.removeItem(atPath: path) }
         try writer.write(to: path)
         let back = try DecoderLM(gguf: path)

@@ -35,6 +35,14 @@ public enum Qwen2: DecoderFamily {
         LlamaAttention(config: config, queryKeyValueBias: true, rng: &rng)
     }
 
+    /// llama.cpp's `qwen2`: Llama's tensor names plus the q/k/v biases; its rotary embedding is
+    /// the rotate-half one, so q and k rows are stored as they are.
+    public static let gguf: GGUFLayout? = GGUFLayout(
+        architecture: "qwen2",
+        blockTensors: Llama.gguf!.blockTensors.merging(["self_attn.q_proj.bias": "attn_q.bias", "self_attn.k_proj.bias": "attn_k.bias",
+                                                        "self_attn.v_proj.bias": "attn_v.bias"]) { $1 },
+        rotaryRowsPermuted: false)
+
     public static func feedForward(_ config: DecoderConfig, rng: inout SeededGenerator?) -> any DenseFeedForward {
         GatedMLP(config: config, rng: &rng)
     }
