@@ -188,15 +188,24 @@ def check_gguf(binary, name, run, exports, hf_folder, hf_model):
     arch = config["model_type"]
     tok = json.load(open(os.path.join(hf_folder, "tokenizer.json")))
     hf = load_file(os.path.join(hf_folder, "model.safetensors"))
-    names = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight", "lm_head.weight": "output.weight"}
-    inner = {"input_layernorm.weight": "attn_norm.weight", "post_attention_layernorm.weight": "ffn_norm.weight",
-             "self_attn.q_proj.bias": "attn_q.bias", "self_attn.k_proj.bias": "attn_k.bias", "self_attn.v_proj.bias": "attn_v.bias",
-             "self_attn.q_proj.weight": "attn_q.weight", "self_attn.k_proj.weight": "attn_k.weight",
-             "self_attn.v_proj.weight": "attn_v.weight", "self_attn.o_proj.weight": "attn_output.weight",
-             "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight", "mlp.down_proj.weight": "ffn_down.weight"}
+    # llama.cpp's tensor names, as its convert_hf_to_gguf.py writes them.
+    if arch == "gpt2":
+        names = {"transformer.wte.weight": "token_embd.weight", "transformer.wpe.weight": "position_embd.weight",
+                 "transformer.ln_f.weight": "output_norm.weight", "transformer.ln_f.bias": "output_norm.bias"}
+        blocks, inner = "transformer.h.", {f"{ours}.{kind}": f"{theirs}.{kind}" for kind in ("weight", "bias") for ours, theirs in [
+            ("ln_1", "attn_norm"), ("attn.c_attn", "attn_qkv"), ("attn.c_proj", "attn_output"), ("ln_2", "ffn_norm"),
+            ("mlp.c_fc", "ffn_up"), ("mlp.c_proj", "ffn_down")]}
+    else:
+        names = {"model.embed_tokens.weight": "token_embd.weight", "model.norm.weight": "output_norm.weight", "lm_head.weight": "output.weight"}
+        blocks, inner = "model.layers.", {
+            "input_layernorm.weight": "attn_norm.weight", "post_attention_layernorm.weight": "ffn_norm.weight",
+            "self_attn.q_proj.bias": "attn_q.bias", "self_attn.k_proj.bias": "attn_k.bias", "self_attn.v_proj.bias": "attn_v.bias",
+            "self_attn.q_proj.weight": "attn_q.weight", "self_attn.k_proj.weight": "attn_k.weight",
+            "self_attn.v_proj.weight": "attn_v.weight", "self_attn.o_proj.weight": "attn_output.weight",
+            "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight", "mlp.down_proj.weight": "ffn_down.weight"}
     for key in list(hf):
-        if key.startswith("model.layers."):
-            layer, rest = key[len("model.layers."):].split(".", 1)
+        if key.startswith(blocks):
+            layer, rest = key[len(blocks):].split(".", 1)
             names[key] = f"blk.{layer}.{inner[rest]}"
     for storage in ["f32", "f16", "q8_0"]:
         folder = os.path.join(exports, f"{name}-gguf-{storage}")
@@ -209,7 +218,9 @@ def check_gguf(binary, name, run, exports, hf_folder, hf_model):
             if t is None:
                 exact.append(f"{key}: missing")
                 continue
-            if arch == "llama" and key.endswith("q_proj.weight"):  # llama.cpp's Llama rotates interleaved pairs; Qwen2 does not
+            if arch == "gpt2" and value.ndim == 2 and not key.endswith(("wte.weight", "wpe.weight")):
+                value = np.ascontiguousarray(value.T)  # GPT-2's Conv1D [in, out] is [out, in] in llama.cpp's files
+            elif arch == "llama" and key.endswith("q_proj.weight"):  # llama.cpp's Llama rotates interleaved pairs; Qwen2 does not
                 value = interleave_rotary(value, config["num_attention_heads"])
             elif arch == "llama" and key.endswith("k_proj.weight"):
                 value = interleave_rotary(value, config["num_key_value_heads"])
@@ -225,12 +236,17 @@ def check_gguf(binary, name, run, exports, hf_folder, hf_model):
         check(f"{name} gguf {storage}: every tensor reads back bit-exactly ({len(hf)} tensors)",
               not exact and len(tensors) == len(hf), ", ".join(exact[:3]))
         field = lambda k: reader.fields[k].contents()
-        keys_ok = (field("general.architecture") == arch and field(f"{arch}.block_count") == config["num_hidden_layers"]
-                   and field(f"{arch}.context_length") == config["max_position_embeddings"]
-                   and field(f"{arch}.embedding_length") == config["hidden_size"]
-                   and field(f"{arch}.attention.head_count_kv") == config["num_key_value_heads"]
-                   and abs(field(f"{arch}.rope.freq_base") - config["rope_theta"]) <= 1e-6 * config["rope_theta"]
-                   and field("tokenizer.ggml.eos_token_id") == config["eos_token_id"])
+        if arch == "gpt2":
+            keys_ok = (field("gpt2.block_count") == config["n_layer"] and field("gpt2.context_length") == config["n_positions"]
+                       and field("gpt2.embedding_length") == config["n_embd"] and field("gpt2.attention.head_count") == config["n_head"]
+                       and abs(field("gpt2.attention.layer_norm_epsilon") - config["layer_norm_epsilon"]) <= 1e-12)
+        else:
+            keys_ok = (field(f"{arch}.block_count") == config["num_hidden_layers"]
+                       and field(f"{arch}.context_length") == config["max_position_embeddings"]
+                       and field(f"{arch}.embedding_length") == config["hidden_size"]
+                       and field(f"{arch}.attention.head_count_kv") == config["num_key_value_heads"]
+                       and abs(field(f"{arch}.rope.freq_base") - config["rope_theta"]) <= 1e-6 * config["rope_theta"])
+        keys_ok = keys_ok and field("general.architecture") == arch and field("tokenizer.ggml.eos_token_id") == config["eos_token_id"]
         vocab = sorted(tok["model"]["vocab"].items(), key=lambda kv: kv[1])
         tokens = field("tokenizer.ggml.tokens")
         keys_ok = keys_ok and tokens[:len(vocab)] == [t for t, _ in vocab]
@@ -242,7 +258,10 @@ def check_gguf(binary, name, run, exports, hf_folder, hf_model):
         if storage != "f32":
             continue
         check_llama_cpp(binary, name, run, os.path.join(folder, "model.gguf"), config["eos_token_id"])
-        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file="model.gguf").eval()
+        # transformers' GGUF reader maps gpt2.context_length to n_ctx but not to n_positions (it assumes 1024):
+        # a GPT-2 with another number of positions needs it given.
+        extra = {"n_positions": config["n_positions"]} if arch == "gpt2" else {}
+        model = AutoModelForCausalLM.from_pretrained(folder, gguf_file="model.gguf", **extra).eval()
         end = config["eos_token_id"]
         for prompt in PROMPTS[name]:
             mine = ours(binary, run, prompt)
@@ -347,7 +366,7 @@ def main():
                              ("smol-slm", "LlamaForCausalLM"), ("moe-llama", "MixtralForCausalLM"),
                              ("qwen2-finetune", "Qwen2ForCausalLM")]:
             hf_folder, hf_model = check_hf(binary, name, runs[name], exports, expect)
-            if name in ("smol-lamol", "qwen2-finetune"):
+            if name in ("tiny-lamol", "smol-lamol", "qwen2-finetune"):
                 check_gguf(binary, name, runs[name], exports, hf_folder, hf_model)
             if name == "smol-slm":
                 check_peft(binary, name, runs[name], exports, hf_folder)

@@ -82,6 +82,23 @@ public struct GGUFLayout: Sendable {
     public var blockTensors: [String: String]
     /// Whether q and k rows are stored permuted for llama.cpp's interleaved rotary layout.
     public var rotaryRowsPermuted: Bool
+    /// Block tensors (our names) that llama.cpp stores transposed: GPT-2's Conv1D [in, out]
+    /// weights are [out, in] there.
+    public var transposed: Set<String> = []
+    /// The metadata key of the norm epsilon, after `<architecture>.`.
+    public var normEpsilonKey = "attention.layer_norm_rms_epsilon"
+
+    public init(architecture: String, blockTensors: [String: String], rotaryRowsPermuted: Bool, transposed: Set<String> = [],
+                normEpsilonKey: String = "attention.layer_norm_rms_epsilon") {
+        self.architecture = architecture; self.blockTensors = blockTensors; self.rotaryRowsPermuted = rotaryRowsPermuted
+        self.transposed = transposed; self.normEpsilonKey = normEpsilonKey
+    }
+
+    /// Whether our parameter `name` (`transformer.h.0.attn.c_attn.weight`) is stored transposed.
+    func isTransposed(_ name: String, blocks: String) -> Bool {
+        guard name.hasPrefix(blocks + "."), let inner = name.dropFirst(blocks.count + 1).split(separator: ".", maxSplits: 1).last else { return false }
+        return transposed.contains(String(inner))
+    }
 }
 
 /// The attention of one decoder block.

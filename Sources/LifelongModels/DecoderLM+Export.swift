@@ -44,27 +44,37 @@ extension DecoderLM {
         file.set("general.architecture", .string(a))
         file.set("general.name", .string(name))
         file.set("general.file_type", .uint32(fileType))
-        for (key, value) in [("context_length", config.maxPositions), ("embedding_length", config.hiddenSize),
-                             ("block_count", config.layerCount), ("feed_forward_length", config.intermediateSize),
-                             ("attention.head_count", config.headCount), ("attention.head_count_kv", config.kvHeadCount),
-                             ("rope.dimension_count", config.headDim), ("vocab_size", config.vocabSize)] {
-            file.set("\(a).\(key)", .uint32(UInt32(value)))
-        }
-        file.set("\(a).attention.layer_norm_rms_epsilon", .float32(config.normEpsilon))
-        file.set("\(a).rope.freq_base", .float32(config.ropeTheta))
+        var sizes = [("context_length", config.maxPositions), ("embedding_length", config.hiddenSize),
+                     ("block_count", config.layerCount), ("feed_forward_length", config.intermediateSize),
+                     ("attention.head_count", config.headCount), ("attention.head_count_kv", config.kvHeadCount),
+                     ("vocab_size", config.vocabSize)]
+        if !config.hasLearnedPositions { sizes.append(("rope.dimension_count", config.headDim)) }
+        for (key, value) in sizes { file.set("\(a).\(key)", .uint32(UInt32(value))) }
+        file.set("\(a).\(layout.normEpsilonKey)", .float32(config.normEpsilon))
+        if !config.hasLearnedPositions { file.set("\(a).rope.freq_base", .float32(config.ropeTheta)) }
         for (name, tensor) in backboneParameters {
             guard let ggufName = ggufName(name, layout) else {
                 throw RequestError("parameter '\(name)' has no GGUF name in the \(a) layout")
             }
-            var values = tensor.scalars
-            if layout.rotaryRowsPermuted, let heads = name.hasSuffix("q_proj.weight") ? config.headCount
+            var values = tensor.scalars, shape = tensor.shape
+            if layout.isTransposed(name, blocks: names.blocks) {  // GPT-2's Conv1D [in, out] is [out, in] in llama.cpp's files
+                values = transposedValues(values, rows: shape[0], columns: shape[1])
+                shape.reverse()
+            } else if layout.rotaryRowsPermuted, let heads = name.hasSuffix("q_proj.weight") ? config.headCount
                 : name.hasSuffix("k_proj.weight") ? config.kvHeadCount : nil {
                 values = rowsInInterleavedRotaryOrder(values, rows: tensor.shape[0], heads: heads)
             }
-            file.add(ggufName, shape: tensor.shape, values: values, storage: storage)
+            file.add(ggufName, shape: shape, values: values, storage: storage)
         }
         return file
     }
+}
+
+/// The values of a [rows, columns] matrix in [columns, rows] order.
+private func transposedValues(_ values: [Float], rows: Int, columns: Int) -> [Float] {
+    var out = values
+    for r in 0..<rows { for c in 0..<columns { out[c * rows + r] = values[r * columns + c] } }
+    return out
 }
 
 /// Rows [out, in] of `values` moved from the rotate-half layout to llama.cpp's interleaved one,

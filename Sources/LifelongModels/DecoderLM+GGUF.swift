@@ -7,7 +7,7 @@ extension DecoderConfig {
     /// for `general.architecture` = `llama`).
     public static func gguf(_ file: GGUFFile) throws -> DecoderConfig {
         let architecture = try file.require("general.architecture").string ?? ""
-        guard let family = DecoderFamilies.gguf(architecture) else {
+        guard let family = DecoderFamilies.gguf(architecture), let layout = family.gguf else {
             let known = DecoderFamilies.all.compactMap { $0.gguf?.architecture }.joined(separator: ", ")
             throw FormatError(file: file.path, "general.architecture '\(architecture)' is not supported (\(known))")
         }
@@ -34,7 +34,7 @@ extension DecoderConfig {
             kvHeadCount: try int("attention.head_count_kv", limits.heads, default: heads),
             intermediateSize: try int("feed_forward_length", limits.intermediate),
             maxPositions: try int("context_length", limits.positions),
-            normEpsilon: try float("attention.layer_norm_rms_epsilon", default: 1e-5),
+            normEpsilon: try float(layout.normEpsilonKey, default: 1e-5),
             ropeTheta: try float("rope.freq_base", default: 10_000),
             tieWordEmbeddings: file.info("output.weight") == nil)
         do { try config.validate() } catch let error as FormatError { throw FormatError(file: file.path, error.message) }
@@ -58,8 +58,9 @@ extension DecoderLM {
 
     /// The GGUF name of each of our (Hugging Face) parameter names (nil: the file has no place for it).
     func ggufName(_ name: String, _ layout: GGUFLayout) -> String? {
-        let fixed = ["\(names.tokenEmbedding).weight": "token_embd.weight", "\(names.finalNorm).weight": "output_norm.weight",
-                     "lm_head.weight": "output.weight"]
+        var fixed = ["\(names.tokenEmbedding).weight": "token_embd.weight", "\(names.finalNorm).weight": "output_norm.weight",
+                     "\(names.finalNorm).bias": "output_norm.bias", "lm_head.weight": "output.weight"]
+        if let positions = names.positionEmbedding { fixed["\(positions).weight"] = "position_embd.weight" }
         if let n = fixed[name] { return n }
         guard name.hasPrefix(names.blocks + ".") else { return nil }
         let parts = name.dropFirst(names.blocks.count + 1).split(separator: ".", maxSplits: 1)
@@ -75,18 +76,19 @@ extension DecoderLM {
             throw FormatError(file: file.path, "the \(config.architecture.rawValue) family has no GGUF layout")
         }
         var used = Set<String>()
-        var loads: [(GGUFFile.TensorInfo, Tensor, Int?)] = []
+        var loads: [(GGUFFile.TensorInfo, Tensor, Int?, Bool)] = []
         for (name, tensor) in namedParameters {
             let mapped = ggufName(name, layout)
             guard let ggufName = mapped, let info = file.info(ggufName) else {
                 throw FormatError(file: file.path, "missing tensor for parameter '\(name)' (\(mapped ?? "no GGUF name"))")
             }
-            guard info.shape == tensor.shape else {
-                throw FormatError(file: file.path, "tensor '\(ggufName)' has shape \(info.shape), the model expects \(tensor.shape)")
+            let transposed = layout.isTransposed(name, blocks: names.blocks)
+            guard info.shape == (transposed ? tensor.shape.reversed() : tensor.shape) else {
+                throw FormatError(file: file.path, "tensor '\(ggufName)' has shape \(info.shape), the model expects \(transposed ? tensor.shape.reversed() : tensor.shape)")
             }
             let permutedHeads = !layout.rotaryRowsPermuted ? nil : name.hasSuffix("q_proj.weight") ? config.headCount
                 : name.hasSuffix("k_proj.weight") ? config.kvHeadCount : nil
-            loads.append((info, tensor, permutedHeads))
+            loads.append((info, tensor, permutedHeads, transposed))
             used.insert(ggufName)
         }
         if let extra = file.tensors.first(where: { !used.contains($0.name) && $0.name != "rope_freqs.weight" }) {
@@ -94,10 +96,15 @@ extension DecoderLM {
         }
         dropQuantizedWeights()
         let layers = Dictionary(uniqueKeysWithValues: linearLayers.map { (ObjectIdentifier($0.weight), $0) })
-        for (info, tensor, heads) in loads {
+        for (info, tensor, heads, transposed) in loads {
             let rowOrder = heads.map { rotaryRowSource(rows: tensor.shape[0], heads: $0) }
             file.dequantize(info, into: tensor.data)
             try tensor.requireFinite(info.name, file: file.path)
+            if transposed {  // [out, in] in the file, [in, out] here; such a weight is never kept quantised
+                let stored = tensor.scalars, rows = info.shape[0], columns = info.shape[1]
+                for r in 0..<rows { for c in 0..<columns { tensor.data[c * rows + r] = stored[r * columns + c] } }
+                continue
+            }
             if let rowOrder {
                 let columns = tensor.shape[1], w = tensor.data.baseAddress!
                 tensor.scalars.withUnsafeBufferPointer { copy in

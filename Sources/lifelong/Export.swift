@@ -11,7 +11,7 @@ struct Export: ParsableCommand {
         abstract: "Export a trained run for other tools: hf (transformers), gguf (llama.cpp, Ollama), peft (SLM's adapters, pseudo-samples, predictions).",
         discussion: """
             hf: a directory for AutoModelForCausalLM / AutoTokenizer.from_pretrained (a Lifelong-MoE model as Mixtral). \
-            gguf: DIR/model.gguf (Llama and Qwen2 models). peft: SLM's slots as LoRA adapters with their retrieval keys, and \
+            gguf: DIR/model.gguf (GPT-2, Llama and Qwen2 models). peft: SLM's slots as LoRA adapters with their retrieval keys, and \
             every run's pseudo-samples and final predictions as JSONL. The output directory must not exist \
             (--overwrite replaces an earlier export, nothing else); it appears complete or not at all.
             """)

@@ -53,6 +53,20 @@ public enum GPT2: DecoderFamily {
         GPT2Attention(config: config, rng: &rng)
     }
 
+    /// llama.cpp's `gpt2`: LayerNorms with biases, the fused `attn_qkv`, learned positions
+    /// (`position_embd`), and the four Conv1D weights stored transposed ([out, in]).
+    public static let gguf: GGUFLayout? = GGUFLayout(
+        architecture: "gpt2",
+        blockTensors: ["ln_1.weight": "attn_norm.weight", "ln_1.bias": "attn_norm.bias",
+                       "attn.c_attn.weight": "attn_qkv.weight", "attn.c_attn.bias": "attn_qkv.bias",
+                       "attn.c_proj.weight": "attn_output.weight", "attn.c_proj.bias": "attn_output.bias",
+                       "ln_2.weight": "ffn_norm.weight", "ln_2.bias": "ffn_norm.bias",
+                       "mlp.c_fc.weight": "ffn_up.weight", "mlp.c_fc.bias": "ffn_up.bias",
+                       "mlp.c_proj.weight": "ffn_down.weight", "mlp.c_proj.bias": "ffn_down.bias"],
+        rotaryRowsPermuted: false,
+        transposed: ["attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight"],
+        normEpsilonKey: "attention.layer_norm_epsilon")
+
     public static func feedForward(_ config: DecoderConfig, rng: inout SeededGenerator?) -> any DenseFeedForward {
         let d = config.hiddenSize
         let up = Linear(inFeatures: d, outFeatures: config.intermediateSize, bias: true, layout: .inOut, std: 0.02, rng: &rng)
