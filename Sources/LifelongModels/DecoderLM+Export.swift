@@ -56,25 +56,16 @@ extension DecoderLM {
             guard let ggufName = ggufName(name, layout) else {
                 throw RequestError("parameter '\(name)' has no GGUF name in the \(a) layout")
             }
-            var values = tensor.scalars, shape = tensor.shape
-            if layout.isTransposed(name, blocks: names.blocks) {  // GPT-2's Conv1D [in, out] is [out, in] in llama.cpp's files
-                values = transposedValues(values, rows: shape[0], columns: shape[1])
-                shape.reverse()
-            } else if layout.rotaryRowsPermuted, let heads = name.hasSuffix("q_proj.weight") ? config.headCount
+            let stored = layout.isTransposed(name, blocks: names.blocks) ? tensor.transposedValues() : tensor  // GPT-2's Conv1D as [out, in]
+            var values = stored.scalars
+            if layout.rotaryRowsPermuted, let heads = name.hasSuffix("q_proj.weight") ? config.headCount
                 : name.hasSuffix("k_proj.weight") ? config.kvHeadCount : nil {
                 values = rowsInInterleavedRotaryOrder(values, rows: tensor.shape[0], heads: heads)
             }
-            file.add(ggufName, shape: shape, values: values, storage: storage)
+            file.add(ggufName, shape: stored.shape, values: values, storage: storage)
         }
         return file
     }
-}
-
-/// The values of a [rows, columns] matrix in [columns, rows] order.
-private func transposedValues(_ values: [Float], rows: Int, columns: Int) -> [Float] {
-    var out = values
-    for r in 0..<rows { for c in 0..<columns { out[c * rows + r] = values[r * columns + c] } }
-    return out
 }
 
 /// Rows [out, in] of `values` moved from the rotate-half layout to llama.cpp's interleaved one,

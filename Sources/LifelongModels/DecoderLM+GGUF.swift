@@ -101,8 +101,8 @@ extension DecoderLM {
             file.dequantize(info, into: tensor.data)
             try tensor.requireFinite(info.name, file: file.path)
             if transposed {  // [out, in] in the file, [in, out] here; such a weight is never kept quantised
-                let stored = tensor.scalars, rows = info.shape[0], columns = info.shape[1]
-                for r in 0..<rows { for c in 0..<columns { tensor.data[c * rows + r] = stored[r * columns + c] } }
+                let inOut = Tensor(tensor.scalars, shape: info.shape).transposedValues()
+                _ = tensor.data.update(from: inOut.scalars)
                 continue
             }
             if let rowOrder {

@@ -14,6 +14,16 @@ extension Tensor {
         }
         return out
     }
+
+    /// The transpose of a matrix [r, c] as a new [c, r] tensor of values (no gradient flows
+    /// through it: for writing weights in another layout, e.g. GPT-2's Conv1D ones as [out, in]).
+    public func transposedValues() -> Tensor {
+        precondition(shape.count == 2, "transposedValues: a matrix, not shape \(shape)")
+        let rows = shape[0], columns = shape[1], out = Tensor(zeros: [columns, rows])
+        let source = data.baseAddress!, target = out.data.baseAddress!
+        for r in 0..<rows { for c in 0..<columns { target[c * rows + r] = source[r * columns + c] } }
+        return out
+    }
 }
 
 /// Splits the last dimension into consecutive pieces of the given widths (copies; e.g. GPT-2's

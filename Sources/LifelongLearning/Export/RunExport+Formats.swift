@@ -89,7 +89,7 @@ extension RunExport {
         var tensors: [(name: String, tensor: Tensor)] = []
         for (path, layer) in layers {
             tensors.append(("base_model.model.\(path).lora_A.weight", layer.a[slot]))
-            tensors.append(("base_model.model.\(path).lora_B.weight", transposed(layer.b[slot])))
+            tensors.append(("base_model.model.\(path).lora_B.weight", layer.b[slot].transposedValues()))
         }
         try SafetensorsFile.write(tensors, metadata: ["format": "pt"], to: file(folder, "adapter_model.safetensors"))
         let rank = layers[0].module.rank
@@ -122,12 +122,4 @@ extension RunExport {
         }
         return []
     }
-}
-
-/// The transpose of a matrix [r, c] → [c, r].
-private func transposed(_ matrix: Tensor) -> Tensor {
-    let rows = matrix.shape[0], columns = matrix.shape[1], values = matrix.scalars
-    var out = [Float](repeating: 0, count: values.count)
-    for r in 0..<rows { for c in 0..<columns { out[c * rows + r] = values[r * columns + c] } }
-    return Tensor(out, shape: [columns, rows])
 }
