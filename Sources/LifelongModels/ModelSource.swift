@@ -51,6 +51,25 @@ public struct ModelSource {
                                               mergesTXT: (path as NSString).appendingPathComponent("merges.txt"))
     }
 
+    /// The tokens that end a text: the tokenizer's own (a GGUF file, GPT-2's files), else the
+    /// `eos_token_id` (one id or a list) of a Hugging Face directory's `generation_config.json` or
+    /// `config.json` — a `tokenizer.json` does not say which token ends a text. Ids outside the
+    /// vocabulary are an error naming the file.
+    public func endOfTextTokens(_ tokenizer: ByteLevelBPETokenizer) throws -> Set<Int> {
+        if let eos = tokenizer.eosToken { return [eos] }
+        for name in ["generation_config.json", "config.json"] {
+            let file = (path as NSString).appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: file),
+                  let value = (try StrictJSON.object(try UserFile.data(file), file: file) as? [String: Any])?["eos_token_id"] else { continue }
+            let ids = (value as? [Any] ?? [value]).map(JSONFields.integer)
+            guard !ids.isEmpty, ids.allSatisfy({ $0.map { (0..<tokenizer.vocabularySize).contains($0) } ?? false }) else {
+                throw FormatError(file: file, "eos_token_id must be a token id (or a list of them) below \(tokenizer.vocabularySize), not \(value)")
+            }
+            return Set(ids.compactMap { $0 })
+        }
+        return []
+    }
+
     /// The decoder. `keepQuantized`: a GGUF file's Q4_0/Q4_1/Q8_0 matrices are also kept as they
     /// are, for inference (such a model refuses to train).
     public func decoder(keepQuantized: Bool = false) throws -> DecoderLM {

@@ -12,12 +12,6 @@ struct ModelOption: ParsableArguments {
 
     func source() throws -> ModelSource { try ModelSource(model) }
 
-    /// The tokenizer and the decoder, checked against each other; for inference a GGUF file's
-    /// quantised weights are kept unless `--fp32` is given.
-    func load(forTraining: Bool) throws -> (DecoderLM, ByteLevelBPETokenizer) {
-        try source().decoderAndTokenizer(keepQuantized: !forTraining && !fp32)
-    }
-
     func loadDecoder(forTraining: Bool) throws -> DecoderLM { try source().decoder(keepQuantized: !forTraining && !fp32) }
 }
 
@@ -60,13 +54,14 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         try compute.apply()
-        let (decoder, tokenizer) = try model.load(forTraining: false)
+        let source = try model.source()
+        let (decoder, tokenizer) = try source.decoderAndTokenizer(keepQuantized: !model.fp32)
         let promptIds = tokenizer.encode(prompt)
         guard !promptIds.isEmpty else { throw ValidationError("the prompt is empty") }
         try checkGenerationFits(decoder, promptLength: promptIds.count, maxTokens: maxTokens)
         let sampling = topK != nil || topP != nil || temperature != nil
         let strategy: SamplingStrategy = sampling ? .sample(temperature: temperature ?? 1, topK: topK, topP: topP) : .greedy
-        let stops = Set([tokenizer.eosToken].compactMap { $0 })
+        let stops = try source.endOfTextTokens(tokenizer)
         var options = GenerationOptions(maxNewTokens: maxTokens, strategy: strategy, stopTokens: stops, seed: seed)
         let clock = GenerationClock()
         options.afterPrefill = { clock.markPrefill() }

@@ -40,6 +40,10 @@ import Testing
         #expect(tokenizer.tokens == run.tokenizer.tokens && tokenizer.specialTokens == run.tokenizer.specialTokens)
         #expect(maxDifference(noGrad { model.logits(prompt).scalars }, expected) < 1e-5)
         #expect(model.modules(of: MixtureOfExperts.self).isEmpty == (method != "lifelong_moe"))
+        // tokenizer.json does not say which token ends a text; the export's generation_config.json does.
+        #expect(try ModelSource(root + "/hf").endOfTextTokens(tokenizer) == [run.endOfExample])
+        try Data(#"{"eos_token_id": 100000000}"#.utf8).write(to: URL(fileURLWithPath: root + "/hf/generation_config.json"))
+        #expect(throws: FormatError.self) { try ModelSource(root + "/hf").endOfTextTokens(tokenizer) }
 
         if method == "lifelong_moe" {
             #expect(throws: RequestError.self) { try run.write(.gguf, to: root + "/gguf") }
