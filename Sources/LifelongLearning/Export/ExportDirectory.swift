@@ -46,6 +46,12 @@ struct ExportDirectory {
         }
     }
 
+    /// Writes `object` as indented JSON with sorted keys, atomically: every JSON file of an export.
+    static func writeJSON(_ object: Any, to path: String) throws {
+        try writeAtomically(try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]),
+                            to: path)
+    }
+
     /// `name` if it can be one path component inside an export (a task name from a config or a
     /// data file may hold anything), else an error naming it.
     static func plainName(_ name: String, what: String) throws -> String {

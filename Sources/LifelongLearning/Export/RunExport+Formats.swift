@@ -8,11 +8,6 @@ extension RunExport {
         components.reduce(folder) { ($0 as NSString).appendingPathComponent($1) }
     }
 
-    private func writeJSON(_ object: Any, to path: String) throws {
-        try writeAtomically(try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]),
-                            to: path)
-    }
-
     /// The note for a model whose SLM slots an hf or GGUF export leaves out.
     private var slotsLeftOut: [String] {
         model.lowRankMixtureLayers.isEmpty ? []
@@ -30,16 +25,16 @@ extension RunExport {
         config["eos_token_id"] = endOfExample
         config["pad_token_id"] = endOfExample
         config["dtype"] = "float32"
-        try writeJSON(config, to: file(folder, "config.json"))
+        try ExportDirectory.writeJSON(config, to: file(folder, "config.json"))
         try SafetensorsFile.write(exported.tensors, metadata: ["format": "pt"], to: file(folder, "model.safetensors"))
         try writeAtomically(try tokenizer.huggingFaceJSON(), to: file(folder, "tokenizer.json"))
-        try writeJSON([
+        try ExportDirectory.writeJSON([
             "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": tokenizer.tokens[bos],
             "eos_token": tokenizer.tokens[endOfExample], "pad_token": tokenizer.tokens[endOfExample],
             "model_max_length": model.config.maxPositions, "clean_up_tokenization_spaces": false,
             "add_bos_token": false, "add_eos_token": false,
         ] as [String: Any], to: file(folder, "tokenizer_config.json"))
-        try writeJSON(["bos_token_id": bos, "eos_token_id": endOfExample, "pad_token_id": endOfExample, "do_sample": false],
+        try ExportDirectory.writeJSON(["bos_token_id": bos, "eos_token_id": endOfExample, "pad_token_id": endOfExample, "do_sample": false],
                       to: file(folder, "generation_config.json"))
         return slotsLeftOut
     }
@@ -93,7 +88,7 @@ extension RunExport {
         }
         try SafetensorsFile.write(tensors, metadata: ["format": "pt"], to: file(folder, "adapter_model.safetensors"))
         let rank = layers[0].module.rank
-        try writeJSON([
+        try ExportDirectory.writeJSON([
             "peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": rank, "lora_dropout": 0.0,
             "target_modules": layers.map(\.path), "bias": "none",
             // GPT-2's projections are Conv1D ([in, out]); peft needs to be told.

@@ -90,8 +90,7 @@ public struct RunExport {
             "checkpoint": (checkpoint as NSString).lastPathComponent, "method": method.name, "model": config.model,
             "special_tokens": Dictionary(uniqueKeysWithValues: state.specialTokens.map { ($0, tokenizer.id(of: $0) ?? -1) }),
             "end_of_example_token_id": endOfExample, "lifelong_version": Provenance.version]
-        try writeAtomically(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]),
-                            to: (folder as NSString).appendingPathComponent(ExportDirectory.marker))
+        try ExportDirectory.writeJSON(json, to: (folder as NSString).appendingPathComponent(ExportDirectory.marker))
     }
 }
 

@@ -19,8 +19,7 @@ extension SLM {
             "slots_per_task": settings.slotsPerTask, "tasks": tasks, "slot_owners": slotOwners,
             "retrieval": settings.oracleTask ? "oracle_task" : settings.retrieval.rawValue, "answer_separator": settings.separator]
         json["scale"] = settings.scale.map { Double($0) } ?? NSNull()
-        try writeAtomically(try JSONSerialization.data(withJSONObject: json, options: [.prettyPrinted, .sortedKeys]),
-                            to: (folder as NSString).appendingPathComponent("retrieval.json"))
+        try ExportDirectory.writeJSON(json, to: (folder as NSString).appendingPathComponent("retrieval.json"))
         let readme = """
             # How SLM picks its slots
 
